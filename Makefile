@@ -1,0 +1,81 @@
+# dagproc: top-level entry points. Meson/ninja do the building; this file only
+# strings the steps together. Every target first installs missing Debian
+# packages (scripts/deps.sh) and configures its build folder if needed.
+#
+#   build/        the optimised user build (debugoptimized): what users, the demo
+#                 and the benchmarks run. Never built with sanitizers.
+#   build-asan/   ASan+UBSan debug build, used by `make check`
+#   build-fuzz/   clang + libFuzzer + ASan+UBSan, used by `make fuzz`
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+NINJA ?= ninja
+FUZZ_SECONDS ?= 60
+
+# What `make demo` runs. Until the daemon exists it lints the example bundle
+# (exit 1 is expected: the bundle has a file with import errors on purpose).
+DEMO_CMD = ./build/dagproc check examples/dags || [ $$? -eq 1 ]
+DEMO_NOTE = examples/dags has one file with import errors and one with a warning on purpose; the daemon (dagproc run) will replace this demo.
+
+# Build tools (tools/embed.c) run under ASan in the sanitizer folders; their
+# leaks at exit are not what those builds are for.
+BUILD_ENV = ASAN_OPTIONS=detect_leaks=0
+
+.PHONY: all build deps asan demo check bench fuzz format format-check clean
+
+all: build
+
+deps:
+	@scripts/deps.sh core
+
+build: deps
+	@[ -f build/meson-private/coredata.dat ] || meson setup build --buildtype=debugoptimized
+	@$(NINJA) -C build
+
+asan: deps
+	@[ -f build-asan/meson-private/coredata.dat ] || \
+		meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+	@$(BUILD_ENV) $(NINJA) -C build-asan
+
+demo: build
+	@echo "\$$ dagproc check examples/dags"
+	@$(DEMO_CMD)
+	@echo
+	@echo "($(DEMO_NOTE))"
+
+check: build asan
+	@tests/run.sh build
+
+bench: build
+	@scripts/deps.sh core bench
+	@bench/run.sh
+
+# The whole folder gets coverage instrumentation (fuzzer-no-link) so that
+# libFuzzer sees inside the core library; only the fuzz target links libFuzzer.
+fuzz: deps
+	@[ -f build-fuzz/meson-private/coredata.dat ] || \
+		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+			-Db_lundef=false --buildtype=debugoptimized \
+			-Dc_args=-fsanitize=fuzzer-no-link -Dc_link_args=-fsanitize=fuzzer-no-link
+	@$(BUILD_ENV) $(NINJA) -C build-fuzz fuzz_dagfile
+	@mkdir -p build-fuzz/corpus build-fuzz/artifacts
+	@find fuzz/corpus -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) \
+		-exec cp -f {} build-fuzz/corpus/ \;
+	@echo "fuzzing for $(FUZZ_SECONDS) s (corpus build-fuzz/corpus, crashes in build-fuzz/artifacts)"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
+		build-fuzz/fuzz_dagfile -max_total_time=$(FUZZ_SECONDS) -detect_leaks=1 \
+			-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus </dev/null
+
+C_SOURCES = $(shell find src tests fuzz bench tools -name '*.[ch]' -not -path '*/corpus/*' 2>/dev/null)
+
+format: deps
+	@clang-format -i $(C_SOURCES)
+
+format-check: deps
+	@clang-format --dry-run -Werror $(C_SOURCES)
+
+clean:
+	rm -rf build build-asan build-fuzz

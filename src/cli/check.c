@@ -1,0 +1,492 @@
+/* `dagproc check`: the linter. Parses files and folders without a database and
+ * prints compiler-style diagnostics or the JSON of SPEC §1. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle/walk.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "dagfile/dagfile.h"
+#include "dagfile/yaml.h"
+#include "util/fsutil.h"
+#include "util/xalloc.h"
+
+typedef struct check_item {
+	char *shown; /* path as printed: the argument joined with the file below it */
+	char *abs;   /* path to read */
+	char *root;  /* bundle root for defaults.yml */
+	int group;   /* index of the argument (E034 applies within a folder argument) */
+	dagfile_result res;
+} check_item;
+
+typedef struct check_job {
+	check_item *items;
+	size_t n;
+	atomic_size_t next;
+	const dagfile_opts *base;
+} check_job;
+
+static void *check_worker(void *arg)
+{
+	check_job *j = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(&j->next, 1);
+		if (i >= j->n)
+			break;
+		dagfile_opts o = *j->base;
+		o.bundle_root = j->items[i].root;
+		dagfile_parse(j->items[i].abs, &o, &j->items[i].res);
+		/* show the path as the user gave it */
+		free(j->items[i].res.path);
+		j->items[i].res.path = xstrdup(j->items[i].shown);
+	}
+	return NULL;
+}
+
+static void parse_all(check_item *items, size_t n, const dagfile_opts *base)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cpus > 0 ? (size_t)cpus : 1;
+	if (nthreads > 16)
+		nthreads = 16;
+	if (nthreads > n)
+		nthreads = n ? n : 1;
+	check_job job = {.items = items, .n = n, .base = base};
+	atomic_init(&job.next, 0);
+	if (nthreads <= 1) {
+		check_worker(&job);
+		return;
+	}
+	pthread_t *th = xcalloc(nthreads, sizeof(*th));
+	size_t started = 0;
+	for (size_t i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, check_worker, &job) == 0)
+			started++;
+		else
+			break;
+	if (started == 0)
+		check_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+/* The folder that bounds the defaults.yml and .dagignore walk for a file given
+ * on its own: a configured bundle that holds it, else the enclosing git work
+ * tree, else the filesystem root. */
+static char *root_for_file(const char *abs, const dagfile_opts *o, const char *const *bundles,
+			   size_t nbundles)
+{
+	(void)o;
+	for (size_t i = 0; i < nbundles; i++) {
+		char *b = realpath(bundles[i], NULL);
+		if (!b)
+			continue;
+		size_t bl = strlen(b);
+		if (strncmp(abs, b, bl) == 0 && abs[bl] == '/')
+			return b;
+		free(b);
+	}
+	char *dir = fs_dirname(abs);
+	for (;;) {
+		char *git = fs_path_join(dir, ".git");
+		struct stat st;
+		bool top = stat(git, &st) == 0;
+		free(git);
+		if (top || strcmp(dir, "/") == 0)
+			return dir;
+		char *up = fs_dirname(dir);
+		free(dir);
+		dir = up;
+	}
+}
+
+static const char *rel_below(const char *abs, const char *root)
+{
+	size_t rl = strlen(root);
+	if (strcmp(root, "/") == 0)
+		return abs + 1;
+	if (strncmp(abs, root, rl) == 0 && abs[rl] == '/')
+		return abs + rl + 1;
+	return abs;
+}
+
+/* E034: within one folder argument, a correct DAG whose id an earlier file (in
+ * path order) already defined correctly loses it. */
+static void apply_unique_ids(check_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dagfile_result *r = &items[i].res;
+		for (size_t d = 0; d < r->ndags;) {
+			const char *id = r->dags[d].dag_id;
+			const char *owner = NULL;
+			for (size_t j = 0; j < i && !owner; j++) {
+				if (items[j].group != items[i].group)
+					continue;
+				for (size_t k = 0; k < items[j].res.ndags; k++)
+					if (strcmp(items[j].res.dags[k].dag_id, id) == 0) {
+						owner = items[j].shown;
+						break;
+					}
+			}
+			if (!owner) {
+				d++;
+				continue;
+			}
+			dagfile_add_error(r, "E034", r->dags[d].line, 1, id,
+					  "DAG id '%s' is already defined by %s", id, owner);
+			/* the DAG is no longer correct: drop it from the result */
+			dag_result gone = r->dags[d];
+			memmove(&r->dags[d], &r->dags[d + 1], (r->ndags - d - 1) * sizeof(dag_result));
+			r->ndags--;
+			r->dags[r->ndags] = gone; /* keep it allocated for freeing */
+			r->error_dag_ids = xrealloc(r->error_dag_ids,
+						    (r->nerror_dag_ids + 1) * sizeof(char *));
+			r->error_dag_ids[r->nerror_dag_ids++] = xstrdup(id);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text output                                                               */
+
+typedef struct colours {
+	const char *bold, *red, *yellow, *blue, *reset;
+} colours;
+
+static void print_source_line(FILE *out, const char *text, size_t len, uint32_t line, uint32_t col,
+			      const colours *c)
+{
+	uint32_t cur = 1;
+	size_t i = 0;
+	while (i < len && cur < line) {
+		if (text[i] == '\n')
+			cur++;
+		i++;
+	}
+	if (cur != line || i >= len)
+		return;
+	size_t end = i;
+	while (end < len && text[end] != '\n' && text[end] != '\r')
+		end++;
+	fprintf(out, "%s%5u |%s %.*s\n", c->blue, line, c->reset, (int)(end - i), text + i);
+	fprintf(out, "%s      |%s ", c->blue, c->reset);
+	/* the caret sits under column col, counted in characters; tabs kept */
+	uint32_t k = 1;
+	for (size_t p = i; p < end && k < col; p++) {
+		unsigned char ch = (unsigned char)text[p];
+		if ((ch & 0xC0) == 0x80)
+			continue;
+		fputc(ch == '\t' ? '\t' : ' ', out);
+		k++;
+	}
+	fprintf(out, "%s^%s\n", c->bold, c->reset);
+}
+
+static void print_text(FILE *out, check_item *items, size_t n, const colours *c)
+{
+	size_t files = 0, dags = 0, tasks = 0, errors = 0, warnings = 0;
+	for (size_t i = 0; i < n; i++) {
+		dagfile_result *r = &items[i].res;
+		files++;
+		dags += r->ndags;
+		for (size_t d = 0; d < r->ndags; d++)
+			tasks += r->dags[d].ntasks;
+		errors += r->nerrors;
+		warnings += r->nwarnings;
+		if (!r->nerrors && !r->nwarnings)
+			continue;
+		char *text = NULL;
+		size_t len = 0;
+		char *raw = NULL;
+		size_t rawlen = 0;
+		if (fs_read_file(items[i].abs, (size_t)64 << 20, &raw, &rawlen) == 0)
+			text = yaml_expand_env(raw, rawlen, &len);
+		free(raw);
+		for (int pass = 0; pass < 2; pass++) {
+			diag *ds = pass ? r->warnings : r->errors;
+			size_t nd = pass ? r->nwarnings : r->nerrors;
+			for (size_t k = 0; k < nd; k++) {
+				diag *d = &ds[k];
+				if (d->line)
+					fprintf(out, "%s%s:%u:%u:%s ", c->bold, r->path, d->line, d->col,
+						c->reset);
+				else
+					fprintf(out, "%s%s:%s ", c->bold, r->path, c->reset);
+				fprintf(out, "%s%s[%s]:%s %s", pass ? c->yellow : c->red,
+					pass ? "warning" : "error", d->code, c->reset, d->message);
+				if (d->dag_id)
+					fprintf(out, " [dag %s]", d->dag_id);
+				fputc('\n', out);
+				if (d->line && text)
+					print_source_line(out, text, len, d->line, d->col, c);
+			}
+		}
+		free(text);
+	}
+	fprintf(out, "%zu file%s, %zu DAG%s, %zu task%s: %zu error%s, %zu warning%s\n", files,
+		files == 1 ? "" : "s", dags, dags == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s",
+		errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON output (SPEC §1)                                                     */
+
+static json_t *diag_json(const diag *d, bool warning)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "code", json_string(d->code));
+	if (warning) {
+		json_object_set_new(o, "dag_id", d->dag_id ? json_string(d->dag_id) : json_null());
+		json_object_set_new(o, "warning_type",
+				    json_string(d->warning_type ? d->warning_type : ""));
+	}
+	json_object_set_new(o, "line", d->line ? json_integer(d->line) : json_null());
+	json_object_set_new(o, "column", d->col ? json_integer(d->col) : json_null());
+	if (!warning)
+		json_object_set_new(o, "dag_id", d->dag_id ? json_string(d->dag_id) : json_null());
+	json_object_set_new(o, "message", json_string(d->message));
+	return o;
+}
+
+static void print_json(FILE *out, check_item *items, size_t n)
+{
+	json_t *root = json_object();
+	json_t *files = json_array();
+	size_t ndags = 0, ntasks = 0, nerr = 0, nwarn = 0;
+	for (size_t i = 0; i < n; i++) {
+		dagfile_result *r = &items[i].res;
+		json_t *f = json_object();
+		json_object_set_new(f, "path", json_string(r->path));
+		json_t *dags = json_array();
+		for (size_t d = 0; d < r->ndags; d++) {
+			dag_result *g = &r->dags[d];
+			json_t *jd = json_object();
+			json_object_set_new(jd, "dag_id", json_string(g->dag_id));
+			json_object_set_new(jd, "schedule",
+					    g->schedule ? json_string(g->schedule) : json_null());
+			json_t *tags = json_array();
+			for (size_t t = 0; t < g->ntags; t++)
+				json_array_append_new(tags, json_string(g->tags[t]));
+			json_object_set_new(jd, "tags", tags);
+			char hex[33];
+			dagfile_hash_hex(g->hash, hex);
+			json_object_set_new(jd, "hash", json_string(hex));
+			json_t *tasks = json_array();
+			for (size_t t = 0; t < g->ntasks; t++) {
+				dag_task *tk = &g->tasks[t];
+				json_t *jt = json_object();
+				json_object_set_new(jt, "task_id", json_string(tk->task_id));
+				json_object_set_new(jt, "operator", json_string(tk->operator));
+				if (tk->decorator)
+					json_object_set_new(jt, "decorator", json_true());
+				json_t *up = json_array();
+				for (size_t u = 0; u < tk->nupstream; u++)
+					json_array_append_new(up, json_string(tk->upstream[u]));
+				json_object_set_new(jt, "upstream", up);
+				json_array_append_new(tasks, jt);
+			}
+			ntasks += g->ntasks;
+			json_object_set_new(jd, "tasks", tasks);
+			json_array_append_new(dags, jd);
+		}
+		ndags += r->ndags;
+		json_object_set_new(f, "dags", dags);
+		json_t *errs = json_array();
+		for (size_t k = 0; k < r->nerrors; k++)
+			json_array_append_new(errs, diag_json(&r->errors[k], false));
+		json_object_set_new(f, "errors", errs);
+		json_t *warns = json_array();
+		for (size_t k = 0; k < r->nwarnings; k++)
+			json_array_append_new(warns, diag_json(&r->warnings[k], true));
+		json_object_set_new(f, "warnings", warns);
+		nerr += r->nerrors;
+		nwarn += r->nwarnings;
+		json_array_append_new(files, f);
+	}
+	json_object_set_new(root, "files", files);
+	json_t *sum = json_object();
+	json_object_set_new(sum, "files", json_integer((json_int_t)n));
+	json_object_set_new(sum, "dags", json_integer((json_int_t)ndags));
+	json_object_set_new(sum, "tasks", json_integer((json_int_t)ntasks));
+	json_object_set_new(sum, "errors", json_integer((json_int_t)nerr));
+	json_object_set_new(sum, "warnings", json_integer((json_int_t)nwarn));
+	json_object_set_new(root, "summary", sum);
+	json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(root);
+}
+
+/* ------------------------------------------------------------------------ */
+
+void cli_check_usage(FILE *f)
+{
+	fputs("usage: dagproc check [--format text|json] [--config FILE] PATH...\n"
+	      "\n"
+	      "Parses and validates dag-factory YAML DAG files without any database.\n"
+	      "Folders are walked recursively, honouring .dagignore files; a file that is\n"
+	      "not a DAG file (defaults.yml, an ignored file) is skipped.\n"
+	      "\n"
+	      "  --format text|json  compiler-style diagnostics (default) or JSON\n"
+	      "  --config FILE       configuration file (operator catalogs, pools)\n"
+	      "\n"
+	      "Exit status: 0 no import errors, 1 import errors found, 2 usage or I/O error.\n",
+	      f);
+}
+
+static void add_item(check_item **items, size_t *n, size_t *cap, char *shown, char *abs,
+		     const char *root, int group)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*items = xrealloc(*items, *cap * sizeof(**items));
+	}
+	check_item *it = &(*items)[(*n)++];
+	memset(it, 0, sizeof(*it));
+	it->shown = shown;
+	it->abs = abs;
+	it->root = xstrdup(root);
+	it->group = group;
+}
+
+int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
+{
+	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
+						  {"config", required_argument, NULL, 'c'},
+						  {"help", no_argument, NULL, 'h'},
+						  {NULL, 0, NULL, 0}};
+	bool json = false;
+	int rc = 0;
+	optind = 1;
+	for (;;) {
+		int c = getopt_long(argc, argv, "f:c:h", longopts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'f':
+			if (strcmp(optarg, "json") == 0)
+				json = true;
+			else if (strcmp(optarg, "text") == 0)
+				json = false;
+			else {
+				fprintf(stderr,
+					"dagproc check: --format must be 'text' or 'json', not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			break; /* read by main before the command runs */
+		case 'h':
+			cli_check_usage(stdout);
+			return 0;
+		default:
+			cli_check_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "dagproc check: no PATH given (try 'dagproc help check')\n");
+		return 2;
+	}
+
+	char *err = NULL;
+	catalog *cat = catalog_load((const char *const *)cfg->core.operator_catalog.v,
+				    cfg->core.operator_catalog.n, &err);
+	if (!cat) {
+		fprintf(stderr, "dagproc check: %s\n", err ? err : "cannot load the operator catalog");
+		free(err);
+		return 2;
+	}
+	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
+			      cfg->core.unchecked_operator_modules.n);
+	dagfile_opts opts = {.cat = cat,
+			     .pools = (const char *const *)cfg->core.pools.v,
+			     .npools = cfg->core.pools.n,
+			     .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	const char *bundles[1] = {cfg->core.dags_folder};
+
+	check_item *items = NULL;
+	size_t n = 0, cap = 0;
+	for (int a = optind; a < argc; a++) {
+		const char *arg = argv[a];
+		struct stat st;
+		if (stat(arg, &st) != 0) {
+			fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
+			rc = 2;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			walk_list wl = {0};
+			if (walk_bundle(arg, &wl) != 0) {
+				fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
+				rc = 2;
+				continue;
+			}
+			for (size_t i = 0; i < wl.n; i++) {
+				char *shown = fs_path_join(arg, wl.files[i].rel);
+				add_item(&items, &n, &cap, shown, xstrdup(wl.files[i].abs), arg, a);
+			}
+			walk_list_free(&wl);
+			continue;
+		}
+		char *abs = realpath(arg, NULL);
+		if (!abs) {
+			fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
+			rc = 2;
+			continue;
+		}
+		char *root = root_for_file(abs, &opts, bundles, cfg->core.dags_folder ? 1 : 0);
+		if (!walk_file_is_dag(root, rel_below(abs, root))) {
+			free(root);
+			free(abs);
+			continue;
+		}
+		add_item(&items, &n, &cap, xstrdup(arg), abs, root, a);
+		free(root);
+	}
+
+	parse_all(items, n, &opts);
+	apply_unique_ids(items, n);
+
+	bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}
+			: (colours){"", "", "", "", ""};
+	if (json)
+		print_json(stdout, items, n);
+	else
+		print_text(stdout, items, n, &c);
+	if (fflush(stdout) != 0 && rc == 0)
+		rc = 2;
+
+	bool any_error = false;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].res.nerrors)
+			any_error = true;
+		/* dags dropped by E034 sit past ndags: free them too */
+		dagfile_result *r = &items[i].res;
+		size_t extra = 0;
+		for (size_t k = 0; k < r->nerrors; k++)
+			if (strcmp(r->errors[k].code, "E034") == 0)
+				extra++;
+		r->ndags += extra;
+		dagfile_result_free(r);
+		free(items[i].shown);
+		free(items[i].abs);
+		free(items[i].root);
+	}
+	free(items);
+	catalog_free(cat);
+	if (rc == 0 && any_error)
+		rc = 1;
+	return rc;
+}

@@ -1,0 +1,13 @@
+/* The subcommands; main.c dispatches to them. Each returns the exit status. */
+#ifndef DAGPROC_CLI_H
+#define DAGPROC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dagproc_config;
+
+int cli_check(int argc, char **argv, const struct dagproc_config *cfg);
+void cli_check_usage(FILE *f);
+
+#endif

@@ -1,0 +1,51 @@
+/* Database connection URLs in SQLAlchemy's spellings ([database] sql_conn):
+ * parsing into parts, and a redacted form that is safe to print. */
+#ifndef DAGPROC_DBURL_H
+#define DAGPROC_DBURL_H
+
+#include <stddef.h>
+
+enum db_dialect { DB_SQLITE, DB_POSTGRESQL, DB_MYSQL };
+
+struct db_url_param {
+	char *key;
+	char *value;
+};
+
+/* All strings are owned by the struct (db_url_free) and percent-decoded.
+ * Absent parts are NULL. */
+struct db_url {
+	enum db_dialect dialect;
+	char *driver;   /* "psycopg2" of postgresql+psycopg2://, else NULL; ignored */
+	char *user;     /* NULL when the URL has none */
+	char *password; /* NULL when the URL has none */
+	char *host;     /* NULL: local socket (libpq/MariaDB default); IPv6 without [] */
+	int port;       /* explicit, else 5432 / 3306; 0 for sqlite */
+	char *database; /* postgresql/mysql database name, NULL when absent */
+	char *path;     /* sqlite only: "relative.db", "/abs.db" or ":memory:" */
+	struct db_url_param *params; /* query string, in order; duplicates kept */
+	size_t n_params;
+};
+
+/* Accepts sqlite://, postgresql:// (postgres://), mysql:// (mariadb://), each
+ * with an optional "+driver" (postgresql+psycopg2, mysql+pymysql, ...).
+ * sqlite:///relative.db -> path "relative.db"; sqlite:////abs.db -> "/abs.db";
+ * sqlite:// and sqlite:///:memory: -> ":memory:".
+ * Returns 0, or -1 with *err set to a one-line message (caller frees) that
+ * never contains the password. out is zeroed first; free it with db_url_free
+ * on success (on failure nothing is left to free). */
+int config_parse_db_url(const char *url, struct db_url *out, char **err)
+    __attribute__((warn_unused_result));
+void db_url_free(struct db_url *u);
+
+/* The value of the first query parameter named key, or NULL. */
+const char *db_url_param(const struct db_url *u, const char *key);
+
+/* "postgresql", "mysql" or "sqlite". */
+const char *db_dialect_name(enum db_dialect d);
+
+/* A copy of url with the password (and any password= query parameter)
+ * replaced by "***"; works on URLs that do not parse. Caller frees. */
+char *db_url_redacted(const char *url);
+
+#endif

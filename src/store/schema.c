@@ -1,0 +1,324 @@
+/* Schema migrations for every dialect: SPEC §3 tables with Airflow's names, written once
+ * with type tokens that each dialect expands, applied under a lock and recorded in
+ * schema_version. */
+#include "store/store.h"
+#include "util/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Type tokens, expanded per dialect by expand():
+ *   {K}  key string (ids, names)        VARCHAR(250)
+ *   {P}  file path that is part of a key TEXT / VARCHAR(1024) / VARCHAR(512)
+ *        (MySQL: utf8mb4 key length limit of 3072 bytes with a 250-char bundle name)
+ *   {S}  long non-key string            TEXT / VARCHAR(2000) / VARCHAR(2000)
+ *   {T}  text                           TEXT / TEXT / MEDIUMTEXT
+ *   {L}  large text (JSON, stack trace) TEXT / TEXT / LONGTEXT
+ *   {TS} UTC timestamp                  TEXT / TIMESTAMP WITH TIME ZONE / DATETIME(6)
+ *   {B}  boolean, {F} double, {AUTO} auto-increment integer primary key
+ *   {E}  table options                  MySQL: InnoDB, utf8mb4, binary (case-sensitive) */
+static const char *const v1[] = {
+    "CREATE TABLE IF NOT EXISTS dag_bundle ("
+    " name {K} NOT NULL PRIMARY KEY,"
+    " active {B} NOT NULL DEFAULT TRUE,"
+    " last_refreshed {TS})"
+    "{E}",
+
+    "CREATE TABLE IF NOT EXISTS dag ("
+    " dag_id {K} NOT NULL PRIMARY KEY,"
+    " bundle_name {K} NOT NULL,"
+    " fileloc {S},"
+    " relative_fileloc {P},"
+    " is_stale {B} NOT NULL DEFAULT FALSE,"
+    " is_paused {B} NOT NULL DEFAULT FALSE,"
+    " has_import_errors {B} NOT NULL DEFAULT FALSE,"
+    " last_parsed_time {TS},"
+    " last_parse_duration {F},"
+    " description {T},"
+    " dag_display_name {S},"
+    " timetable_summary {T},"
+    " max_active_tasks INTEGER,"
+    " max_active_runs INTEGER,"
+    " owners {S})"
+    "{E}",
+    "CREATE INDEX IF NOT EXISTS idx_dag_bundle_file ON dag (bundle_name, relative_fileloc)",
+    "CREATE INDEX IF NOT EXISTS idx_dag_is_stale ON dag (is_stale)",
+
+    "CREATE TABLE IF NOT EXISTS dag_tag ("
+    " name {K} NOT NULL,"
+    " dag_id {K} NOT NULL,"
+    " PRIMARY KEY (dag_id, name),"
+    " FOREIGN KEY (dag_id) REFERENCES dag (dag_id) ON DELETE CASCADE)"
+    "{E}",
+    "CREATE INDEX IF NOT EXISTS idx_dag_tag_name ON dag_tag (name)",
+
+    "CREATE TABLE IF NOT EXISTS serialized_dag ("
+    " dag_id {K} NOT NULL PRIMARY KEY,"
+    " dag_hash VARCHAR(64) NOT NULL,"
+    " data {L} NOT NULL,"
+    " created_at {TS} NOT NULL,"
+    " last_updated {TS} NOT NULL,"
+    " FOREIGN KEY (dag_id) REFERENCES dag (dag_id) ON DELETE CASCADE)"
+    "{E}",
+
+    "CREATE TABLE IF NOT EXISTS import_error ("
+    " id {AUTO},"
+    " timestamp {TS},"
+    " filename {P} NOT NULL,"
+    " bundle_name {K} NOT NULL,"
+    " stacktrace {L},"
+    " CONSTRAINT import_error_bundle_file_uq UNIQUE (bundle_name, filename))"
+    "{E}",
+
+    "CREATE TABLE IF NOT EXISTS dag_warning ("
+    " dag_id {K} NOT NULL,"
+    " warning_type VARCHAR(50) NOT NULL,"
+    " message {T} NOT NULL,"
+    " timestamp {TS} NOT NULL,"
+    " PRIMARY KEY (dag_id, warning_type),"
+    " FOREIGN KEY (dag_id) REFERENCES dag (dag_id) ON DELETE CASCADE)"
+    "{E}",
+
+    "CREATE TABLE IF NOT EXISTS parse_stat ("
+    " bundle_name {K} NOT NULL,"
+    " relative_fileloc {P} NOT NULL,"
+    " file_hash VARCHAR(64),"
+    " file_size BIGINT,"
+    " file_mtime {F},"
+    " last_duration {F},"
+    " dag_count INTEGER NOT NULL DEFAULT 0,"
+    " task_count INTEGER NOT NULL DEFAULT 0,"
+    " import_error_count INTEGER NOT NULL DEFAULT 0,"
+    " warning_count INTEGER NOT NULL DEFAULT 0,"
+    " last_parsed_time {TS},"
+    " last_changed_time {TS},"
+    " PRIMARY KEY (bundle_name, relative_fileloc))"
+    "{E}",
+
+    /* processors sharing one database (ARCHITECTURE "Scale-out") */
+    "CREATE TABLE IF NOT EXISTS dag_processor ("
+    " instance_name {K} NOT NULL PRIMARY KEY,"
+    " hostname {K},"
+    " pid INTEGER,"
+    " started_at {TS},"
+    " latest_heartbeat {TS})"
+    "{E}",
+    "CREATE TABLE IF NOT EXISTS file_lease ("
+    " bundle_name {K} NOT NULL,"
+    " relative_fileloc {P} NOT NULL,"
+    " owner {K} NOT NULL,"
+    " expires_at {TS} NOT NULL,"
+    " PRIMARY KEY (bundle_name, relative_fileloc))"
+    "{E}",
+    "CREATE INDEX IF NOT EXISTS idx_file_lease_owner ON file_lease (owner)",
+    NULL,
+};
+
+struct migration {
+	int version;
+	const char *const *stmts;
+};
+
+static const struct migration migrations[] = {
+    {1, v1},
+};
+
+/* Children before parents, for store_drop_schema. */
+static const char *const all_tables[] = {
+    "file_lease", "dag_processor", "parse_stat", "dag_warning", "import_error",
+    "serialized_dag", "dag_tag", "dag", "dag_bundle", "schema_version",
+};
+
+struct token {
+	const char *name;
+	const char *val[3]; /* sqlite, pg, mysql */
+};
+
+static const struct token tokens[] = {
+    {"{K}", {"VARCHAR(250)", "VARCHAR(250)", "VARCHAR(250)"}},
+    {"{P}", {"TEXT", "VARCHAR(1024)", "VARCHAR(512)"}},
+    {"{S}", {"TEXT", "VARCHAR(2000)", "VARCHAR(2000)"}},
+    {"{T}", {"TEXT", "TEXT", "MEDIUMTEXT"}},
+    {"{L}", {"TEXT", "TEXT", "LONGTEXT"}},
+    {"{TS}", {"TEXT", "TIMESTAMP WITH TIME ZONE", "DATETIME(6)"}},
+    {"{B}", {"BOOLEAN", "BOOLEAN", "BOOLEAN"}},
+    {"{F}", {"REAL", "DOUBLE PRECISION", "DOUBLE"}},
+    {"{AUTO}",
+     {"INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+      "INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY"}},
+    {"{E}", {"", "", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"}},
+};
+
+static char *expand(store_dialect d, const char *sql)
+{
+	strbuf b;
+	sb_init(&b);
+	while (*sql) {
+		bool hit = false;
+		if (*sql == '{') {
+			for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+				size_t n = strlen(tokens[i].name);
+				if (strncmp(sql, tokens[i].name, n) == 0) {
+					sb_adds(&b, tokens[i].val[d]);
+					sql += n;
+					hit = true;
+					break;
+				}
+			}
+		}
+		if (!hit)
+			sb_addc(&b, *sql++);
+	}
+	return sb_detach(&b);
+}
+
+static int table_exists(store_conn *c, const char *table, bool *exists, store_error *err)
+{
+	const char *sql;
+	int64_t n = 0;
+	store_param p = store_p_text(table);
+	switch (store_conn_dialect(c)) {
+	case STORE_SQLITE:
+		sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+		break;
+	case STORE_PG:
+		sql = "SELECT count(*) FROM information_schema.tables "
+		      "WHERE table_schema = current_schema() AND table_name = ?";
+		break;
+	default:
+		sql = "SELECT count(*) FROM information_schema.tables "
+		      "WHERE table_schema = DATABASE() AND table_name = ?";
+		break;
+	}
+	if (store_query_int(c, sql, &p, 1, &n, NULL, err) != 0)
+		return -1;
+	*exists = n > 0;
+	return 0;
+}
+
+int store_schema_version(store_conn *c, int *version, store_error *err)
+{
+	bool exists = false;
+	int64_t v = 0;
+	*version = 0;
+	if (table_exists(c, "schema_version", &exists, err) != 0)
+		return -1;
+	if (!exists)
+		return 0;
+	if (store_query_int(c, "SELECT MAX(version) FROM schema_version", NULL, 0, &v, NULL, err) !=
+	    0)
+		return -1;
+	*version = (int)v;
+	return 0;
+}
+
+static int exec_expanded(store_conn *c, const char *sql, store_error *err)
+{
+	char *q = expand(store_conn_dialect(c), sql);
+	int rc = store_exec(c, q, NULL, 0, err);
+	free(q);
+	return rc;
+}
+
+/* Takes the migration lock: PostgreSQL's transaction-scoped advisory lock, SQLite's write
+ * lock (BEGIN IMMEDIATE), MySQL's named lock (DDL commits implicitly there, so each
+ * statement is idempotent and the lock, not a transaction, serializes migrators). */
+static int lock_and_begin(store_conn *c, store_error *err)
+{
+	int64_t got = 0;
+	switch (store_conn_dialect(c)) {
+	case STORE_SQLITE:
+		return store_begin_write(c, err);
+	case STORE_PG:
+		if (store_begin(c, err) != 0)
+			return -1;
+		return store_exec(c, "SELECT pg_advisory_xact_lock(7283640)", NULL, 0, err);
+	case STORE_MYSQL:
+		if (store_query_int(c, "SELECT GET_LOCK('dagproc_migrate', 60)", NULL, 0, &got, NULL,
+				    err) != 0)
+			return -1;
+		if (got != 1) {
+			store_error_set(err, STORE_TRANSIENT, "lock", false,
+					"another process holds the migration lock");
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static void migrate_unlock(store_conn *c)
+{
+	store_error e;
+	int64_t v;
+	if (store_conn_dialect(c) == STORE_MYSQL && !store_conn_broken(c))
+		(void)!store_query_int(c, "SELECT RELEASE_LOCK('dagproc_migrate')", NULL, 0, &v,
+				       NULL, &e);
+}
+
+int store_migrate(store_conn *c, store_error *err)
+{
+	int rc = -1, version = 0;
+	char ts[32];
+	bool mysql = store_conn_dialect(c) == STORE_MYSQL;
+
+	if (lock_and_begin(c, err) != 0)
+		goto out;
+	if (exec_expanded(c,
+			  "CREATE TABLE IF NOT EXISTS schema_version ("
+			  " version INTEGER NOT NULL PRIMARY KEY,"
+			  " applied_at {TS} NOT NULL){E}",
+			  err) != 0)
+		goto out;
+	if (store_schema_version(c, &version, err) != 0)
+		goto out;
+	if (version > STORE_SCHEMA_VERSION) {
+		store_error_set(err, STORE_PERMANENT, "schema", false,
+				"database schema version %d is newer than this dagproc (%d)",
+				version, STORE_SCHEMA_VERSION);
+		goto out;
+	}
+	for (size_t m = 0; m < sizeof migrations / sizeof migrations[0]; m++) {
+		if (migrations[m].version <= version)
+			continue;
+		for (const char *const *s = migrations[m].stmts; *s; s++)
+			if (exec_expanded(c, *s, err) != 0)
+				goto out;
+		store_param p[2] = {store_p_int(migrations[m].version),
+				    store_p_text(store_format_ts(store_now(), ts, sizeof ts))};
+		if (store_exec(c, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+			       p, 2, err) != 0)
+			goto out;
+	}
+	if (!mysql && store_commit(c, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		store_rollback(c);
+	migrate_unlock(c);
+	return rc;
+}
+
+int store_drop_schema(store_conn *c, store_error *err)
+{
+	int rc = -1;
+	bool mysql = store_conn_dialect(c) == STORE_MYSQL;
+	if (lock_and_begin(c, err) != 0)
+		goto out;
+	for (size_t i = 0; i < sizeof all_tables / sizeof all_tables[0]; i++) {
+		char *q = xasprintf("DROP TABLE IF EXISTS %s", all_tables[i]);
+		int r = store_exec(c, q, NULL, 0, err);
+		free(q);
+		if (r != 0)
+			goto out;
+	}
+	if (!mysql && store_commit(c, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		store_rollback(c);
+	migrate_unlock(c);
+	return rc;
+}

@@ -1,0 +1,516 @@
+/* Backend-independent half of the store: dispatch, transaction state, error
+ * classification and scrubbing, placeholder rewriting and SQL builders. */
+#include "store/store_int.h"
+#include "util/xalloc.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void store_params_defaults(store_params *p, store_dialect d)
+{
+	memset(p, 0, sizeof *p);
+	p->dialect = d;
+	p->connect_timeout = 10;
+	p->statement_timeout = 30;
+	p->pool_size = 5;
+	p->max_overflow = 10;
+	p->pool_timeout = 30;
+	p->pool_pre_ping = true;
+	p->pool_recycle = 1800;
+	p->max_db_retries = 3;
+	p->retry_backoff_max = 30;
+}
+
+double store_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double store_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *store_format_ts(double epoch, char *buf, size_t len)
+{
+	time_t secs = (time_t)epoch;
+	long usec = (long)((epoch - (double)secs) * 1e6);
+	struct tm tm;
+	if (usec < 0)
+		usec = 0;
+	if (usec > 999999)
+		usec = 999999;
+	gmtime_r(&secs, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	return buf;
+}
+
+void store_error_clear(store_error *err)
+{
+	if (!err)
+		return;
+	err->cls = STORE_OK;
+	err->code[0] = '\0';
+	err->message[0] = '\0';
+	err->conn_broken = false;
+}
+
+void store_error_set(store_error *err, store_class cls, const char *code, bool broken,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return;
+	err->cls = cls;
+	err->conn_broken = broken;
+	snprintf(err->code, sizeof err->code, "%s", code ? code : "");
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+	/* one line: drop trailing newlines the client libraries add */
+	size_t n = strlen(err->message);
+	while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
+		err->message[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (err->message[i] == '\n')
+			err->message[i] = ' ';
+}
+
+void store_scrub(const store_conn *c, char *msg, size_t len)
+{
+	if (!c || !c->password || !c->password[0])
+		return;
+	size_t pl = strlen(c->password);
+	char *hit;
+	while ((hit = strstr(msg, c->password)) != NULL) {
+		size_t tail = strlen(hit + pl);
+		if (pl >= 3) {
+			memcpy(hit, "***", 3);
+			memmove(hit + 3, hit + pl, tail + 1);
+		} else {
+			/* "***" is longer than the password: shift right within len */
+			size_t used = (size_t)(hit - msg);
+			if (used + 3 + tail + 1 > len)
+				tail = len > used + 4 ? len - used - 4 : 0;
+			memmove(hit + 3, hit + pl, tail);
+			hit[3 + tail] = '\0';
+			memcpy(hit, "***", 3);
+		}
+	}
+}
+
+/* ---- classification (issue #3 item 4) ---- */
+
+store_class store_classify_pg(const char *sqlstate, bool conn_bad, bool *broken)
+{
+	bool br = conn_bad;
+	store_class cls = STORE_PERMANENT;
+	if (conn_bad || !sqlstate || !sqlstate[0]) {
+		/* no result or no SQLSTATE: a connection-level failure in libpq */
+		cls = STORE_TRANSIENT;
+		br = true;
+	} else if (strncmp(sqlstate, "08", 2) == 0) {
+		cls = STORE_TRANSIENT; /* connection exception */
+		br = true;
+	} else if (!strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") ||
+		   !strcmp(sqlstate, "57P03")) {
+		/* admin shutdown / terminated, crash shutdown, cannot connect now */
+		cls = STORE_TRANSIENT;
+		br = true;
+	} else if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
+		   !strcmp(sqlstate, "53300") || !strcmp(sqlstate, "55P03") ||
+		   !strcmp(sqlstate, "57014")) {
+		/* serialization failure, deadlock, too many connections, lock not available,
+		 * query canceled (statement timeout) */
+		cls = STORE_TRANSIENT;
+		if (!strcmp(sqlstate, "53300"))
+			br = true;
+	}
+	if (broken)
+		*broken = br;
+	return cls;
+}
+
+store_class store_classify_mysql(unsigned int e, bool *broken)
+{
+	bool br = false;
+	store_class cls = STORE_PERMANENT;
+	switch (e) {
+	case 2002: /* CR_CONNECTION_ERROR (socket) */
+	case 2003: /* CR_CONN_HOST_ERROR */
+	case 2006: /* CR_SERVER_GONE_ERROR */
+	case 2013: /* CR_SERVER_LOST */
+	case 2055: /* CR_SERVER_LOST_EXTENDED */
+	case 1927: /* ER_CONNECTION_KILLED */
+	case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT */
+	case 1053: /* ER_SERVER_SHUTDOWN */
+	case 1040: /* ER_CON_COUNT_ERROR: too many connections (at connect) */
+		cls = STORE_TRANSIENT;
+		br = true;
+		break;
+	case 1205: /* ER_LOCK_WAIT_TIMEOUT */
+	case 1213: /* ER_LOCK_DEADLOCK */
+	case 1969: /* ER_STATEMENT_TIMEOUT (max_statement_time), as PG's 57014 */
+	case 1317: /* ER_QUERY_INTERRUPTED (KILL QUERY) */
+		cls = STORE_TRANSIENT;
+		break;
+	default:
+		/* other client-side (2xxx) errors leave the handle in an unknown state */
+		if (e >= 2000 && e < 3000)
+			br = true;
+		break;
+	}
+	if (broken)
+		*broken = br;
+	return cls;
+}
+
+store_class store_classify_sqlite(int rc, bool *broken)
+{
+	int primary = rc & 0xff;
+	bool br = false;
+	store_class cls = STORE_PERMANENT;
+	switch (primary) {
+	case 5:  /* SQLITE_BUSY */
+	case 6:  /* SQLITE_LOCKED */
+	case 9:  /* SQLITE_INTERRUPT: our statement timeout */
+	case 13: /* SQLITE_FULL: disk full, may clear */
+	case 10: /* SQLITE_IOERR */
+		cls = STORE_TRANSIENT;
+		br = primary == 10;
+		break;
+	case 11: /* SQLITE_CORRUPT */
+	case 14: /* SQLITE_CANTOPEN */
+	case 26: /* SQLITE_NOTADB */
+		br = true;
+		break;
+	default:
+		break;
+	}
+	if (broken)
+		*broken = br;
+	return cls;
+}
+
+/* ---- parameters and placeholders ---- */
+
+const char *store_param_text(const store_param *p, char *buf, size_t len)
+{
+	switch (p->type) {
+	case STORE_P_NULL:
+		return NULL;
+	case STORE_P_INT:
+	case STORE_P_BOOL:
+		snprintf(buf, len, "%" PRId64, p->i);
+		return buf;
+	case STORE_P_DOUBLE:
+		snprintf(buf, len, "%.17g", p->d);
+		return buf;
+	case STORE_P_TEXT:
+		return p->s;
+	}
+	return NULL;
+}
+
+char *store_sql_pg_placeholders(const char *sql)
+{
+	strbuf b;
+	unsigned n = 0;
+	char quote = 0;
+	sb_init(&b);
+	for (const char *s = sql; *s; s++) {
+		if (quote) {
+			if (*s == quote)
+				quote = 0; /* a doubled quote re-enters at once: same result */
+			sb_addc(&b, *s);
+		} else if (*s == '\'' || *s == '"') {
+			quote = *s;
+			sb_addc(&b, *s);
+		} else if (*s == '?') {
+			sb_printf(&b, "$%u", ++n);
+		} else {
+			sb_addc(&b, *s);
+		}
+	}
+	return sb_detach(&b);
+}
+
+char *store_sql_placeholders(size_t nrows, size_t width)
+{
+	strbuf b;
+	sb_init(&b);
+	for (size_t r = 0; r < nrows; r++) {
+		sb_adds(&b, r ? ",(" : "(");
+		for (size_t i = 0; i < width; i++)
+			sb_adds(&b, i ? ",?" : "?");
+		sb_addc(&b, ')');
+	}
+	return sb_detach(&b);
+}
+
+char *store_sql_upsert(store_dialect d, const char *table, const char *const *cols, size_t ncols,
+		       size_t nkey, size_t nrows)
+{
+	strbuf b;
+	char *vals = store_sql_placeholders(nrows, ncols);
+	sb_init(&b);
+	if (d == STORE_MYSQL && nkey == ncols)
+		sb_printf(&b, "INSERT IGNORE INTO %s (", table);
+	else
+		sb_printf(&b, "INSERT INTO %s (", table);
+	for (size_t i = 0; i < ncols; i++)
+		sb_printf(&b, "%s%s", i ? ", " : "", cols[i]);
+	sb_printf(&b, ") VALUES %s", vals);
+	free(vals);
+	if (d == STORE_MYSQL) {
+		if (nkey < ncols) {
+			sb_adds(&b, " ON DUPLICATE KEY UPDATE ");
+			for (size_t i = nkey; i < ncols; i++)
+				sb_printf(&b, "%s%s = VALUES(%s)", i > nkey ? ", " : "", cols[i],
+					  cols[i]);
+		}
+	} else {
+		sb_adds(&b, " ON CONFLICT (");
+		for (size_t i = 0; i < nkey; i++)
+			sb_printf(&b, "%s%s", i ? ", " : "", cols[i]);
+		if (nkey == ncols) {
+			sb_adds(&b, ") DO NOTHING");
+		} else {
+			sb_adds(&b, ") DO UPDATE SET ");
+			for (size_t i = nkey; i < ncols; i++)
+				sb_printf(&b, "%s%s = excluded.%s", i > nkey ? ", " : "", cols[i],
+					  cols[i]);
+		}
+	}
+	return sb_detach(&b);
+}
+
+/* ---- connections ---- */
+
+static const struct store_backend *backend_for(store_dialect d)
+{
+	switch (d) {
+	case STORE_SQLITE:
+		return &store_sqlite_backend;
+	case STORE_PG:
+		return &store_pg_backend;
+	case STORE_MYSQL:
+		return &store_mysql_backend;
+	}
+	return NULL;
+}
+
+int store_connect(const store_params *p, store_conn **out, store_error *err)
+{
+	store_conn *c = xcalloc(1, sizeof *c);
+	int rc = -1;
+	store_error_clear(err);
+	*out = NULL;
+	c->be = backend_for(p->dialect);
+	if (!c->be) {
+		store_error_set(err, STORE_PERMANENT, "dialect", false, "unknown database dialect");
+		goto out;
+	}
+	c->dialect = p->dialect;
+	c->password = p->password && p->password[0] ? xstrdup(p->password) : NULL;
+	c->opened_at = store_monotonic();
+	c->stmt_timeout = p->statement_timeout > 0 ? p->statement_timeout : 0;
+	if (c->be->connect(c, p, err) != 0) {
+		store_scrub(c, err->message, sizeof err->message);
+		err->conn_broken = true;
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	if (c) {
+		if (c->h && c->be)
+			c->be->close(c);
+		free(c->password);
+		free(c);
+	}
+	return rc;
+}
+
+void store_close(store_conn *c)
+{
+	if (!c)
+		return;
+	if (c->h)
+		c->be->close(c);
+	c->h = NULL;
+	free(c->password);
+	free(c);
+}
+
+store_dialect store_conn_dialect(const store_conn *c)
+{
+	return c->dialect;
+}
+
+bool store_conn_broken(const store_conn *c)
+{
+	return c->broken;
+}
+
+bool store_in_txn(store_conn *c)
+{
+	if (c->broken || !c->h)
+		return false;
+	return c->be->txn_state(c) != 0;
+}
+
+unsigned long store_session_id(store_conn *c)
+{
+	if (!c->h)
+		return 0;
+	return c->be->session_id(c);
+}
+
+double store_conn_age(const store_conn *c)
+{
+	return store_monotonic() - c->opened_at;
+}
+
+const char *store_server_version(store_conn *c)
+{
+	if (!c->version[0] && c->h && !c->broken)
+		c->be->server_version(c, c->version, sizeof c->version);
+	return c->version;
+}
+
+static int run(store_conn *c, const char *sql, const store_param *params, size_t n,
+	       store_row_fn fn, void *ud, store_error *err)
+{
+	store_error local;
+	int rc;
+	if (!err)
+		err = &local;
+	store_error_clear(err);
+	c->changes = 0;
+	if (c->broken || !c->h) {
+		store_error_set(err, STORE_TRANSIENT, "broken", true,
+				"connection is broken and must be closed");
+		return -1;
+	}
+	if (c->dialect == STORE_PG) {
+		char *q = store_sql_pg_placeholders(sql);
+		rc = c->be->exec(c, q, params, n, fn, ud, err);
+		free(q);
+	} else {
+		rc = c->be->exec(c, sql, params, n, fn, ud, err);
+	}
+	if (rc != 0) {
+		store_scrub(c, err->message, sizeof err->message);
+		if (err->conn_broken)
+			c->broken = true;
+	}
+	return rc;
+}
+
+int store_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
+	       store_error *err)
+{
+	return run(c, sql, params, n, NULL, NULL, err);
+}
+
+int store_query(store_conn *c, const char *sql, const store_param *params, size_t n,
+		store_row_fn fn, void *ud, store_error *err)
+{
+	return run(c, sql, params, n, fn, ud, err);
+}
+
+struct int_result {
+	int64_t v;
+	bool found;
+};
+
+static int int_row(void *ud, size_t ncols, const char *const *vals)
+{
+	struct int_result *r = ud;
+	if (ncols > 0 && vals[0]) {
+		r->v = strtoll(vals[0], NULL, 10);
+		r->found = true;
+	}
+	return 1;
+}
+
+int store_query_int(store_conn *c, const char *sql, const store_param *params, size_t n,
+		    int64_t *out, bool *found, store_error *err)
+{
+	struct int_result r = {0, false};
+	if (run(c, sql, params, n, int_row, &r, err) != 0)
+		return -1;
+	*out = r.v;
+	if (found)
+		*found = r.found;
+	return 0;
+}
+
+int64_t store_changes(store_conn *c)
+{
+	return c->changes;
+}
+
+int store_begin(store_conn *c, store_error *err)
+{
+	return run(c, c->dialect == STORE_MYSQL ? "START TRANSACTION" : "BEGIN", NULL, 0, NULL,
+		   NULL, err);
+}
+
+int store_begin_write(store_conn *c, store_error *err)
+{
+	if (c->dialect == STORE_SQLITE)
+		return run(c, "BEGIN IMMEDIATE", NULL, 0, NULL, NULL, err);
+	return store_begin(c, err);
+}
+
+int store_commit(store_conn *c, store_error *err)
+{
+	if (run(c, "COMMIT", NULL, 0, NULL, NULL, err) != 0) {
+		store_rollback(c);
+		return -1;
+	}
+	/* PostgreSQL turns COMMIT of a failed transaction into a ROLLBACK without error */
+	if (c->dialect == STORE_PG && c->be->txn_state(c) != 0) {
+		store_rollback(c);
+		store_error_set(err, STORE_PERMANENT, "25P02", false,
+				"commit failed: transaction was aborted");
+		return -1;
+	}
+	return 0;
+}
+
+void store_rollback(store_conn *c)
+{
+	store_error e;
+	if (c->broken || !c->h)
+		return;
+	int st = c->be->txn_state(c);
+	if (st == 0)
+		return;
+	if (st < 0 || run(c, "ROLLBACK", NULL, 0, NULL, NULL, &e) != 0 || c->be->txn_state(c) != 0)
+		c->broken = true; /* can't prove the session is clean: never reuse it */
+}
+
+int store_ping(store_conn *c, store_error *err)
+{
+	int64_t v;
+	if (store_query_int(c, "SELECT 1", NULL, 0, &v, NULL, err) != 0) {
+		c->broken = true;
+		if (err)
+			err->conn_broken = true;
+		return -1;
+	}
+	return 0;
+}

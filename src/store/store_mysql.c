@@ -1,0 +1,211 @@
+/* MariaDB/MySQL backend over MariaDB Connector/C: parameters escaped client-side with the
+ * connection's charset (text protocol), no auto-reconnect, strict ANSI_QUOTES sessions. */
+#include "store/store_int.h"
+#include "util/xalloc.h"
+
+#include <mysql.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+static void lib_init(void)
+{
+	/* not thread-safe: once per process */
+	mysql_library_init(0, NULL, NULL);
+}
+
+static void set_err(store_conn *c, store_error *err)
+{
+	MYSQL *m = c->h;
+	unsigned int e = m ? mysql_errno(m) : 2008;
+	bool broken = false;
+	store_class cls = store_classify_mysql(e, &broken);
+	char code[16];
+	snprintf(code, sizeof code, "%u", e);
+	store_error_set(err, cls, code, broken, "%s", m ? mysql_error(m) : "out of memory");
+}
+
+/* Builds the statement with each '?' (outside quotes) replaced by a literal. */
+static char *interpolate(MYSQL *m, const char *sql, const store_param *params, size_t n,
+			 store_error *err)
+{
+	strbuf b;
+	size_t used = 0;
+	char quote = 0;
+	sb_init(&b);
+	for (const char *s = sql; *s; s++) {
+		if (quote) {
+			if (*s == quote)
+				quote = 0;
+			sb_addc(&b, *s);
+			continue;
+		}
+		if (*s == '\'' || *s == '"' || *s == '`') {
+			quote = *s;
+			sb_addc(&b, *s);
+			continue;
+		}
+		if (*s != '?') {
+			sb_addc(&b, *s);
+			continue;
+		}
+		if (used >= n) {
+			store_error_set(err, STORE_PERMANENT, "params", false,
+					"statement has more placeholders than parameters");
+			sb_free(&b);
+			return NULL;
+		}
+		const store_param *p = &params[used++];
+		char num[32];
+		if (p->type == STORE_P_TEXT) {
+			size_t len = strlen(p->s);
+			sb_reserve(&b, len * 2 + 3);
+			b.data[b.len++] = '\'';
+			b.len += mysql_real_escape_string(m, b.data + b.len, p->s, (unsigned long)len);
+			b.data[b.len++] = '\'';
+			b.data[b.len] = '\0';
+		} else {
+			const char *t = store_param_text(p, num, sizeof num);
+			sb_adds(&b, t ? t : "NULL");
+		}
+	}
+	if (used != n) {
+		store_error_set(err, STORE_PERMANENT, "params", false,
+				"statement has fewer placeholders than parameters");
+		sb_free(&b);
+		return NULL;
+	}
+	if (!b.data)
+		sb_adds(&b, "");
+	return sb_detach(&b);
+}
+
+static int my_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
+		   store_row_fn fn, void *ud, store_error *err)
+{
+	MYSQL *m = c->h;
+	MYSQL_RES *res = NULL;
+	const char **row = NULL;
+	int ret = -1;
+	char *q = interpolate(m, sql, params, n, err);
+	if (!q)
+		goto out;
+	if (mysql_real_query(m, q, (unsigned long)strlen(q)) != 0) {
+		set_err(c, err);
+		goto out;
+	}
+	res = mysql_store_result(m);
+	if (!res) {
+		if (mysql_field_count(m) != 0) {
+			set_err(c, err);
+			goto out;
+		}
+		c->changes = (int64_t)mysql_affected_rows(m);
+	} else {
+		unsigned int ncols = mysql_num_fields(res);
+		MYSQL_ROW r;
+		row = xcalloc(ncols ? ncols : 1, sizeof *row);
+		while (fn && (r = mysql_fetch_row(res)) != NULL) {
+			for (unsigned int i = 0; i < ncols; i++)
+				row[i] = r[i];
+			if (fn(ud, ncols, row) != 0)
+				break;
+		}
+		c->changes = 0;
+	}
+	ret = 0;
+out:
+	if (res)
+		mysql_free_result(res);
+	free(row);
+	free(q);
+	return ret;
+}
+
+static int my_connect(store_conn *c, const store_params *p, store_error *err)
+{
+	MYSQL *m;
+	pthread_once(&lib_once, lib_init);
+	m = mysql_init(NULL);
+	c->h = m;
+	if (!m) {
+		store_error_set(err, STORE_TRANSIENT, "2008", true, "out of memory");
+		return -1;
+	}
+	unsigned int ct = (unsigned int)(p->connect_timeout > 0 ? p->connect_timeout : 10);
+	/* A server that vanishes without a RST must not hang a read forever. */
+	unsigned int rt = p->statement_timeout > 0 ? (unsigned int)p->statement_timeout + 30 : 3600;
+	my_bool off = 0;
+	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rt);
+	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off); /* a silent reconnect loses the txn */
+	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (!mysql_real_connect(m, p->host ? p->host : "127.0.0.1", p->user, p->password,
+				p->database, (unsigned int)(p->port > 0 ? p->port : 3306),
+				p->unix_socket, 0)) {
+		set_err(c, err);
+		err->conn_broken = true;
+		/* 1045 access denied, 1049 unknown database: permanent; others transient */
+		unsigned int e = mysql_errno(m);
+		if (e != 1045 && e != 1049 && e != 1044)
+			err->cls = STORE_TRANSIENT;
+		return -1;
+	}
+	char *init = xasprintf(
+	    "SET time_zone = '+00:00', "
+	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', "
+	    "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, "
+	    "max_statement_time = %d",
+	    p->statement_timeout > 0 ? p->statement_timeout : 0);
+	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);
+	free(init);
+	if (rc == 0 && p->lock_timeout > 0) {
+		store_param lt = store_p_int(p->lock_timeout);
+		rc = my_exec(c, "SET innodb_lock_wait_timeout = ?", &lt, 1, NULL, NULL, err);
+	}
+	if (rc != 0) {
+		err->conn_broken = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void my_close(store_conn *c)
+{
+	mysql_close(c->h);
+	c->h = NULL;
+}
+
+static int my_txn_state(store_conn *c)
+{
+	unsigned int status = 0;
+	if (mariadb_get_infov(c->h, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0)
+		return -1;
+	return (status & SERVER_STATUS_IN_TRANS) ? 1 : 0;
+}
+
+static unsigned long my_session_id(store_conn *c)
+{
+	return mysql_thread_id(c->h);
+}
+
+static void my_server_version(store_conn *c, char *buf, size_t len)
+{
+	const char *v = mysql_get_server_info(c->h);
+	snprintf(buf, len, "%s", v ? v : "");
+}
+
+const struct store_backend store_mysql_backend = {
+    .name = "mysql",
+    .connect = my_connect,
+    .close = my_close,
+    .exec = my_exec,
+    .txn_state = my_txn_state,
+    .session_id = my_session_id,
+    .server_version = my_server_version,
+};

@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# Black-box tests of the command line: `dagproc check` (SPEC §1 and §5),
+# `--help`, `--version` and usage errors. Builds its fixtures in a temporary
+# folder; ends with the line "N passed, N failed".
+#
+#   tests/cli_test.sh BIN
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 path/to/dagproc" >&2
+	exit 2
+fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dagproc-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+# shellcheck disable=SC2046
+unset $(compgen -e | grep '^DAGPROC_') 2>/dev/null || true
+unset NO_COLOR CLICOLOR_FORCE FORCE_COLOR
+export TERM=xterm-256color # colour must depend on the TTY alone
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL $1"
+	shift
+	local f
+	for f in "$@"; do
+		if [ -f "$f" ]; then
+			echo "  --- $(basename "$f") ---"
+			tail -n 25 "$f" | sed 's/^/  /'
+		else
+			echo "  $f"
+		fi
+	done
+}
+
+# dp NAME ARGS...: runs BIN from $tmp with ARGS; output in $tmp/NAME.out and .err, status in $rc.
+dp() {
+	local name=$1
+	shift
+	out=$tmp/$name.out
+	err=$tmp/$name.err
+	(cd "$tmp" && timeout 60 "$BIN" "$@" </dev/null >"$out" 2>"$err")
+	rc=$?
+}
+
+# expect_rc NAME WANT: checks the status of the last dp.
+expect_rc() {
+	if [ "$rc" -eq "$2" ]; then pass "$1"; else fail "$1" "exit status $rc, expected $2" "$out" "$err"; fi
+}
+
+# json_ok NAME FILE EXPR: evaluates the Python expression EXPR over the JSON in FILE,
+# with j (the document), files, dags ({dag_id: dag}), errors and warnings (flattened,
+# each with its file's "path" added) and tasks(dag_id) ({task_id: sorted upstream}).
+json_ok() {
+	local name=$1 file=$2 expr=$3 why
+	if why=$(python3 - "$file" "$expr" 2>&1 <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+files = j["files"]
+dags, errors, warnings = {}, [], []
+for f in files:
+    for d in f.get("dags", []):
+        dags[d["dag_id"]] = dict(d, path=f["path"])
+    errors += [dict(e, path=f["path"]) for e in f.get("errors", [])]
+    warnings += [dict(w, path=f["path"]) for w in f.get("warnings", [])]
+def tasks(dag_id):
+    return {t["task_id"]: sorted(t.get("upstream", [])) for t in dags[dag_id]["tasks"]}
+if not eval("(" + sys.argv[2] + "\n)"):
+    print("assertion failed: " + sys.argv[2])
+    print("paths: %s" % [f["path"] for f in files])
+    print("dags: %s" % sorted(dags))
+    print("errors: %s" % [(e["path"], e["code"], e.get("line"), e.get("dag_id"), e.get("message")) for e in errors])
+    print("warnings: %s" % [(w["path"], w["code"], w.get("dag_id")) for w in warnings])
+    sys.exit(1)
+PY
+	); then
+		pass "$name"
+	else
+		fail "$name" "$why"
+	fi
+}
+
+# ---------------------------------------------------------------- fixtures
+mkdir -p "$tmp/dags" "$tmp/tree/sub" "$tmp/tree/skipdir" "$tmp/dup"
+cat >"$tmp/dags/good.yml" <<'YML'
+good_dag:
+  default_args:
+    owner: tests
+    start_date: 2025-01-01
+  schedule: "0 3 * * *"
+  tasks:
+    - task_id: extract
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: "echo extract"
+    - task_id: load
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: "echo load"
+      dependencies: [extract]
+YML
+cat >"$tmp/dags/bad.yml" <<'YML'
+bad_dag:
+  default_args:
+    start_date: 2025-01-01
+  tasks:
+    - task_id: extract
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: "echo extract"
+    - task_id: load
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: "echo load"
+      dependencies: [extarct]
+YML
+bad_line=$(grep -n 'extarct' "$tmp/dags/bad.yml" | cut -d: -f1)
+
+# A folder with ignore rules: a pattern, a nested .dagignore, a dir/ pattern,
+# a negation, a defaults.yml and files that are not YAML.
+broken='broken: [unclosed'
+cat >"$tmp/tree/.dagignore" <<'IGN'
+# comment
+broken_*.yml
+skipdir/
+old_*.yml
+!old_keep.yml
+IGN
+printf '%s\n' "$broken" >"$tmp/tree/broken_one.yml"
+printf '%s\n' "$broken" >"$tmp/tree/skipdir/inside.yml"
+printf '%s\n' "$broken" >"$tmp/tree/old_drop.yml"
+printf '%s\n' "$broken" >"$tmp/tree/sub/scratch.yml"
+printf 'scratch.yml\n' >"$tmp/tree/sub/.dagignore"
+printf 'default_args:\n  owner: tree\n  start_date: 2025-01-01\n' >"$tmp/tree/defaults.yml"
+printf '%s\n' "$broken" >"$tmp/tree/notes.txt"
+for d in top:top.yml sub:sub/ok.yaml keep:old_keep.yml; do
+	cat >"$tmp/tree/${d#*:}" <<YML
+tree_${d%%:*}:
+  tasks:
+    - task_id: only
+      operator: airflow.providers.standard.operators.empty.EmptyOperator
+YML
+done
+
+# Two files defining the same DAG id.
+for f in a b; do
+	cat >"$tmp/dup/$f.yml" <<YML
+shared_id:
+  default_args:
+    start_date: 2025-01-01
+  tasks:
+    - task_id: from_$f
+      operator: airflow.providers.standard.operators.empty.EmptyOperator
+only_$f:
+  default_args:
+    start_date: 2025-01-01
+  tasks:
+    - task_id: t
+      operator: airflow.providers.standard.operators.empty.EmptyOperator
+YML
+done
+
+# ---------------------------------------------------------------- --help, --version, usage
+dp version --version
+if [ "$rc" -eq 0 ] && grep -Eq '[0-9]+\.[0-9]+' "$out"; then pass "--version"; else fail "--version" "exit status $rc" "$out" "$err"; fi
+dp help --help
+if [ "$rc" -eq 0 ] && grep -q 'check' "$out"; then pass "--help mentions check"; else fail "--help mentions check" "exit status $rc" "$out" "$err"; fi
+dp helpcheck help check
+if [ "$rc" -eq 0 ] && grep -q -- '--format' "$out"; then pass "help check"; else fail "help check" "exit status $rc" "$out" "$err"; fi
+dp badflag check --no-such-flag dags/good.yml
+expect_rc "unknown flag: exit 2" 2
+if [ -s "$err" ]; then pass "unknown flag: message on stderr"; else fail "unknown flag: message on stderr" "$out" "$err"; fi
+dp badformat check --format xml dags/good.yml
+expect_rc "--format xml: exit 2" 2
+dp badcmd no-such-command
+expect_rc "unknown command: exit 2" 2
+dp noargs check
+expect_rc "check without a path: exit 2" 2
+
+# ---------------------------------------------------------------- exit status, missing paths
+dp missing check dags/does_not_exist.yml
+expect_rc "missing path: exit 2" 2
+if [ "$(wc -l <"$err")" -eq 1 ] && grep -q 'does_not_exist.yml' "$err"; then
+	pass "missing path: one line on stderr naming it"
+else
+	fail "missing path: one line on stderr naming it" "$err"
+fi
+dp missing2 check dags/good.yml dags/nope/
+expect_rc "missing path beside a good one: exit 2" 2
+
+dp good check dags/good.yml
+expect_rc "clean file: exit 0" 0
+dp bad check dags/bad.yml
+expect_rc "file with an import error: exit 1" 1
+dp both check dags/good.yml dags/bad.yml
+expect_rc "clean and bad file: exit 1" 1
+
+# ---------------------------------------------------------------- text output
+dp badtext check --format text dags/bad.yml
+if cat "$out" "$err" | grep -Eq "^dags/bad\.yml:$bad_line:[0-9]+: error\[E020\]: .+"; then
+	pass "text: path:line:col: error[E020]: message"
+else
+	fail "text: path:line:col: error[E020]: message" "$out" "$err"
+fi
+if cat "$out" "$err" | grep -Fq 'dependencies: [extarct]'; then
+	pass "text: shows the source line"
+else
+	fail "text: shows the source line" "$out" "$err"
+fi
+if cat "$out" "$err" | grep -Eq '^[[:space:]|0-9]*\^'; then
+	pass "text: caret line"
+else
+	fail "text: caret line" "$out" "$err"
+fi
+if cat "$out" "$err" | grep -q "did you mean 'extract'"; then
+	pass "text: did you mean"
+else
+	fail "text: did you mean" "$out" "$err"
+fi
+if cat "$out" "$err" | grep -q $'\e\['; then
+	fail "text: no ANSI colour when not a TTY" "$out" "$err"
+else
+	pass "text: no ANSI colour when not a TTY"
+fi
+dp goodtext check dags/good.yml
+if cat "$out" "$err" | grep -q $'\e\['; then
+	fail "text (default format): no ANSI colour" "$out"
+else
+	pass "text (default format): no ANSI colour"
+fi
+
+# ---------------------------------------------------------------- JSON output
+dp badjson check --format json dags/good.yml dags/bad.yml
+if python3 -m json.tool "$out" >/dev/null 2>&1; then
+	pass "json: valid JSON"
+else
+	fail "json: valid JSON" "$out" "$err"
+fi
+json_ok "json: SPEC §1 keys" "$out" '
+set(j) >= {"files", "summary"} and
+all(set(f) >= {"path", "dags", "errors", "warnings"} for f in files) and
+all(isinstance(j["summary"].get(k), int) for k in ("files", "dags", "tasks", "errors", "warnings")) and
+all(set(e) >= {"code", "line", "column", "message"} for e in errors) and
+all(set(d) >= {"dag_id", "tasks"} for d in dags.values()) and
+all(set(t) >= {"task_id", "operator", "upstream"} for d in dags.values() for t in d["tasks"])'
+json_ok "json: summary adds up" "$out" '
+j["summary"] == {"files": len(files), "dags": len(dags),
+                 "tasks": sum(len(d["tasks"]) for d in dags.values()),
+                 "errors": len(errors), "warnings": len(warnings)}'
+json_ok "json: paths as given" "$out" '[f["path"] for f in files] == ["dags/good.yml", "dags/bad.yml"]'
+json_ok "json: the good DAG" "$out" '
+tasks("good_dag") == {"extract": [], "load": ["extract"]} and dags["good_dag"].get("schedule") == "0 3 * * *"'
+json_ok "json: E020 at the node, with its DAG, not listed as a DAG" "$out" "
+[(e['path'], e['code'], e['line'], e.get('dag_id')) for e in errors] == [('dags/bad.yml', 'E020', $bad_line, 'bad_dag')]
+and 'bad_dag' not in dags and \"did you mean 'extract'\" in errors[0]['message']"
+
+# ---------------------------------------------------------------- folders, .dagignore, defaults.yml
+dp tree check --format json tree
+expect_rc "folder with .dagignore: exit 0" 0
+json_ok ".dagignore: pattern" "$out" '"tree/broken_one.yml" not in [f["path"] for f in files]'
+json_ok ".dagignore: nested file" "$out" '"tree/sub/scratch.yml" not in [f["path"] for f in files] and "tree_sub" in dags'
+json_ok ".dagignore: dir/ pattern" "$out" 'not any("skipdir" in f["path"] for f in files)'
+json_ok ".dagignore: ! negation" "$out" '"tree_keep" in dags and "tree/old_drop.yml" not in [f["path"] for f in files]'
+json_ok "folder: defaults.yml and non-YAML files are not DAG files" "$out" '
+sorted(f["path"] for f in files) == ["tree/old_keep.yml", "tree/sub/ok.yaml", "tree/top.yml"] and not errors'
+json_ok "folder: every DAG of the folder found" "$out" 'sorted(dags) == ["tree_keep", "tree_sub", "tree_top"]'
+
+dp defaultsarg check --format json tree/defaults.yml
+expect_rc "defaults.yml argument: exit 0" 0
+json_ok "defaults.yml argument: skipped" "$out" 'not dags and not errors and not warnings'
+dp ignoredarg check --format json tree/broken_one.yml
+expect_rc "ignored file argument: exit 0" 0
+json_ok "ignored file argument: skipped" "$out" 'not dags and not errors'
+
+# ---------------------------------------------------------------- E034
+dp dupdir check --format json dup
+expect_rc "E034 in a folder: exit 1" 1
+json_ok "E034 in a folder: the later path loses the id" "$out" '
+[(e["path"], e["code"], e.get("dag_id")) for e in errors] == [("dup/b.yml", "E034", "shared_id")]
+and dags["shared_id"]["path"] == "dup/a.yml" and tasks("shared_id") == {"from_a": []}
+and "only_a" in dags and "only_b" in dags'
+dp dupfiles check --format json dup/b.yml dup/a.yml
+expect_rc "no E034 across file arguments: exit 0" 0
+json_ok "no E034 across file arguments" "$out" '
+not errors and [f["path"] for f in files] == ["dup/b.yml", "dup/a.yml"]
+and all(any(d["dag_id"] == "shared_id" for d in f["dags"]) for f in files)'
+
+# ---------------------------------------------------------------- examples/dags
+out=$tmp/examples.out
+err=$tmp/examples.err
+(cd "$root" && timeout 60 "$BIN" check --format json examples/dags </dev/null >"$out" 2>"$err")
+rc=$?
+expect_rc "examples/dags: exit 1" 1
+inv_dep=$(grep -n 'extract_stok' "$root/examples/dags/inventory_sync.yml" | cut -d: -f1)
+inv_op=$(grep -n 'operators.bsh' "$root/examples/dags/inventory_sync.yml" | cut -d: -f1)
+json_ok "examples/dags: the import errors of inventory_sync.yml" "$out" "
+sorted((e['path'], e['code'], e['line']) for e in errors) == sorted([
+    ('examples/dags/inventory_sync.yml', 'E020', $inv_dep),
+    ('examples/dags/inventory_sync.yml', 'E011', $inv_op)])
+and any(\"did you mean 'extract_stock'\" in e['message'] for e in errors)"
+json_ok "examples/dags: correct DAGs listed, broken one not" "$out" '
+sorted(dags) == sorted(["orders_etl", "web_reporting", "churn_model_training", "churn_scoring",
+                        "inventory_audit", "finance_month_end", "hello_sandbox"])'
+json_ok "examples/dags: sandbox scratch file ignored" "$out" 'not any("scratch" in f["path"] for f in files)'
+json_ok "examples/dags: warnings W001 and W002" "$out" '
+{(w["code"], w.get("dag_id")) for w in warnings} >= {("W001", "finance_month_end"), ("W002", "finance_month_end")}'
+json_ok "examples/dags: group wiring (list form)" "$out" '
+tasks("orders_etl") == {
+    "start": [],
+    "extract.extract_orders": ["start"], "extract.extract_customers": ["start"],
+    "transform.clean_orders": ["extract.extract_customers", "extract.extract_orders"],
+    "transform.join_customers": ["transform.clean_orders"],
+    "load_warehouse": ["transform.join_customers"],
+    "notify": ["load_warehouse"]}'
+json_ok "examples/dags: group wiring (mapping form, nested)" "$out" '
+tasks("web_reporting") == {
+    "fetch_events": [],
+    "aggregate.sessionize": ["fetch_events"],
+    "aggregate.per_site.rollup_shop": ["aggregate.sessionize"],
+    "aggregate.per_site.rollup_blog": ["aggregate.sessionize"],
+    "publish.render_report": ["aggregate.per_site.rollup_blog", "aggregate.per_site.rollup_shop"],
+    "publish.post_report": ["publish.render_report"]}'
+json_ok "examples/dags: groups from the default block" "$out" '
+tasks("churn_scoring") == {"features.load_active_customers": [],
+    "score": ["features.load_active_customers"], "done": ["score"]}
+and tasks("churn_model_training")["train"] == ["features.validate_features"]'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
