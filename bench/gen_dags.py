@@ -153,8 +153,6 @@ class Gen:
                 gdeps = []
                 if s > 0 and r.random() < 0.5:
                     gdeps = [ids[r.randrange(max(0, s - 5), s)]]
-                    if group_of.get(s - 1) and group_of[s - 1] in gdeps:
-                        gdeps = []
                 if mapping_form:
                     out.append("    %s:" % name)
                 else:

@@ -58,7 +58,13 @@ record() {
 run() {
 	local out=$1
 	shift
-	timeout --kill-after=10 "$timeout_s" "$@" </dev/null >"$out" 2>&1
+	# In a subshell that waits, so that bash's "Aborted"/"Segmentation fault"
+	# notice lands in OUT rather than in the middle of the report.
+	(
+		timeout --kill-after=10 "$timeout_s" "$@" </dev/null >"$out" 2>&1
+		status=$?
+		exit "$status"
+	) 2>>"$out"
 }
 
 unit_tests() { # BUILD_DIR: prints the unit test executables, one a line
@@ -152,9 +158,13 @@ if [ "${SKIP_VALGRIND:-0}" != 1 ]; then
 		while IFS= read -r exe; do
 			label="valgrind unit $(basename "$exe")"
 			out="$log/$(echo "$label" | tr ' ' '_').out"
-			if CMOCKA_MESSAGE_OUTPUT=stdout run "$out" "${vg[@]}" "$exe"; then
+			CMOCKA_MESSAGE_OUTPUT=stdout run "$out" "${vg[@]}" "$exe"
+			rc=$?
+			if [ "$rc" -eq 0 ]; then
 				record "$label" 1 0
 			else
+				[ "$rc" -eq 99 ] && echo "valgrind found errors" >>"$out"
+				echo "exit status $rc" >>"$out"
 				record "$label" 0 1 "$out"
 			fi
 		done < <(unit_tests "$build")

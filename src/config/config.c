@@ -28,8 +28,8 @@ struct config_origin {
 
 static const char *const level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const format_choices[] = {"text", "json", NULL};
-static const char *const sort_choices[] = {"modified_time", "random_seeded_by_host",
-					   "alphabetical", NULL};
+static const char *const sort_choices[] = {"modified_time", "random_seeded_by_host", "alphabetical",
+                                           NULL};
 
 static char *validate_nonempty(const char *text)
 {
@@ -47,7 +47,7 @@ static char *validate_db_url(const char *text)
 }
 
 #define FIELD(f) offsetof(struct dagproc_config, f)
-#define R	 CONFIG_RELOADABLE
+#define R        CONFIG_RELOADABLE
 
 /* Every setting of SPEC §2, in its order. */
 static const struct config_setting settings[] = {
@@ -69,8 +69,8 @@ static const struct config_setting settings[] = {
 
     /* [database] */
     {"database", "sql_conn", CONFIG_STRING, "sqlite:///dagproc.db", CONFIG_SECRET,
-     "metadata database URL (sqlite:///, postgresql://, mysql://)", FIELD(database.sql_conn), 0,
-     0, NULL, validate_db_url},
+     "metadata database URL (sqlite:///, postgresql://, mysql://)", FIELD(database.sql_conn), 0, 0,
+     NULL, validate_db_url},
     {"database", "pool_size", CONFIG_INT, "5", 0, "connections kept open in the pool",
      FIELD(database.pool_size), 1, INT_MAX, NULL, NULL},
     {"database", "max_overflow", CONFIG_INT, "10", 0,
@@ -79,8 +79,8 @@ static const struct config_setting settings[] = {
     {"database", "pool_timeout", CONFIG_FLOAT, "30", 0, "seconds to wait for a free connection",
      FIELD(database.pool_timeout), 0, INT_MAX, NULL, NULL},
     {"database", "pool_pre_ping", CONFIG_BOOL, "true", 0,
-     "check a pooled connection before handing it out", FIELD(database.pool_pre_ping), 0, 0,
-     NULL, NULL},
+     "check a pooled connection before handing it out", FIELD(database.pool_pre_ping), 0, 0, NULL,
+     NULL},
     {"database", "pool_recycle", CONFIG_INT, "1800", 0,
      "seconds after which a connection is reopened; 0 = never", FIELD(database.pool_recycle), 0,
      INT_MAX, NULL, NULL},
@@ -95,8 +95,8 @@ static const struct config_setting settings[] = {
     {"database", "statement_timeout", CONFIG_INT, "30", 0, "seconds per statement; 0 = none",
      FIELD(database.statement_timeout), 0, INT_MAX, NULL, NULL},
     {"database", "once_timeout", CONFIG_INT, "60", 0,
-     "seconds `run --once` waits for the database before exiting 3",
-     FIELD(database.once_timeout), 0, INT_MAX, NULL, NULL},
+     "seconds `run --once` waits for the database before exiting 3", FIELD(database.once_timeout),
+     0, INT_MAX, NULL, NULL},
 
     /* [dag_processor] */
     {"dag_processor", "refresh_interval", CONFIG_INT, "300", R,
@@ -106,24 +106,22 @@ static const struct config_setting settings[] = {
      "seconds before an unchanged file is parsed again",
      FIELD(dag_processor.min_file_process_interval), 0, INT_MAX, NULL, NULL},
     {"dag_processor", "dag_file_processor_timeout", CONFIG_INT, "50", R,
-     "seconds a worker may spend on one file", FIELD(dag_processor.dag_file_processor_timeout),
-     1, INT_MAX, NULL, NULL},
+     "seconds a worker may spend on one file", FIELD(dag_processor.dag_file_processor_timeout), 1,
+     INT_MAX, NULL, NULL},
     {"dag_processor", "parsing_processes", CONFIG_INT, "2", 0, "worker processes",
      FIELD(dag_processor.parsing_processes), 1, 1024, NULL, NULL},
     {"dag_processor", "worker_memory_limit", CONFIG_INT, "512", 0, "MiB per worker process",
      FIELD(dag_processor.worker_memory_limit), 1, INT_MAX, NULL, NULL},
-    {"dag_processor", "max_file_size", CONFIG_INT, "10", R,
-     "MiB; larger files are an import error", FIELD(dag_processor.max_file_size), 1, INT_MAX,
-     NULL, NULL},
+    {"dag_processor", "max_file_size", CONFIG_INT, "10", R, "MiB; larger files are an import error",
+     FIELD(dag_processor.max_file_size), 1, INT_MAX, NULL, NULL},
     {"dag_processor", "stale_dag_threshold", CONFIG_INT, "50", R,
      "seconds before a DAG missing from its file is marked stale",
      FIELD(dag_processor.stale_dag_threshold), 1, INT_MAX, NULL, NULL},
     {"dag_processor", "file_parsing_sort_mode", CONFIG_ENUM, "modified_time", R,
-     "order of the parse queue", FIELD(dag_processor.file_parsing_sort_mode), 0, 0,
-     sort_choices, NULL},
-    {"dag_processor", "watch", CONFIG_BOOL, "true", 0,
-     "inotify: a changed file is reparsed at once", FIELD(dag_processor.watch), 0, 0, NULL,
+     "order of the parse queue", FIELD(dag_processor.file_parsing_sort_mode), 0, 0, sort_choices,
      NULL},
+    {"dag_processor", "watch", CONFIG_BOOL, "true", 0,
+     "inotify: a changed file is reparsed at once", FIELD(dag_processor.watch), 0, 0, NULL, NULL},
     {"dag_processor", "instance_name", CONFIG_STRING, "", 0,
      "name of this processor when several share a database; empty = hostname:pid",
      FIELD(dag_processor.instance_name), 0, 0, NULL, NULL},
@@ -136,8 +134,8 @@ static const struct config_setting settings[] = {
     {"api", "port", CONFIG_INT, "8780", 0, "port the HTTP API listens on", FIELD(api.port), 1,
      65535, NULL, NULL},
     {"api", "auth_token", CONFIG_STRING, "", CONFIG_SECRET | R,
-     "when set, /api/* needs \"Authorization: Bearer <token>\"", FIELD(api.auth_token), 0, 0,
-     NULL, NULL},
+     "when set, /api/* needs \"Authorization: Bearer <token>\"", FIELD(api.auth_token), 0, 0, NULL,
+     NULL},
 
     /* [logging] */
     {"logging", "level", CONFIG_ENUM, "info", R, "debug, info, warning or error",
@@ -209,7 +207,8 @@ static size_t levenshtein(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t up = row[j];
-			size_t cost = tolower_ascii_c(a[i - 1]) == tolower_ascii_c(b[j - 1]) ? 0 : 1;
+			size_t cost =
+			    tolower_ascii_c(a[i - 1]) == tolower_ascii_c(b[j - 1]) ? 0 : 1;
 			size_t best = diag + cost;
 			if (up + 1 < best)
 				best = up + 1;
@@ -335,8 +334,8 @@ static char *trimmed(const char *s, size_t n)
 		s++;
 		n--;
 	}
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
-			 s[n - 1] == '\n'))
+	while (n > 0 &&
+	       (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
 	return xstrndup(s, n);
 }
@@ -405,7 +404,7 @@ static char *pairs_parse(const char *text, struct config_bundles *out)
 		}
 		if (strcmp(name, "dags-folder") == 0) {
 			why = xstrdup("the bundle name 'dags-folder' is reserved for [core] "
-				      "dags_folder");
+			              "dags_folder");
 			goto out;
 		}
 		for (size_t j = 0; j + 1 < out->n; j++) {
@@ -443,7 +442,7 @@ static char *range_message(const struct config_setting *s, const char *text, boo
 {
 	if (s->max == INT_MAX)
 		return too_big ? xasprintf("%s is too large", text)
-			       : xasprintf("%s must be at least %lld", text, s->min);
+		               : xasprintf("%s must be at least %lld", text, s->min);
 	return xasprintf("%s is out of range (%lld-%lld)", text, s->min, s->max);
 }
 
@@ -468,8 +467,7 @@ static void free_value(struct dagproc_config *cfg, const struct config_setting *
 
 /* Parses text into the setting's field. Returns NULL, or the reason it is
  * invalid (caller frees) with the field untouched. */
-static char *set_value(struct dagproc_config *cfg, const struct config_setting *s,
-		       const char *raw)
+static char *set_value(struct dagproc_config *cfg, const struct config_setting *s, const char *raw)
 {
 	char *text = trimmed(raw, strlen(raw));
 	const char *shown = (s->flags & CONFIG_SECRET) ? "***" : text;
@@ -565,7 +563,7 @@ struct dagproc_config *config_new(void)
 		if (why) {
 			/* A bad default is a bug in the table, caught by the tests. */
 			fprintf(stderr, "dagproc: bad default for [%s] %s: %s\n",
-				settings[i].section, settings[i].key, why);
+			        settings[i].section, settings[i].key, why);
 			abort();
 		}
 	}
@@ -586,7 +584,7 @@ void config_free(struct dagproc_config *cfg)
 }
 
 int config_set_from(struct dagproc_config *cfg, const char *section, const char *key,
-		    const char *value, enum config_source src, const char *where, char **err)
+                    const char *value, enum config_source src, const char *where, char **err)
 {
 	const struct config_setting *s = config_find(section, key);
 	if (!s) {
@@ -608,8 +606,8 @@ int config_set_from(struct dagproc_config *cfg, const char *section, const char 
 	return 0;
 }
 
-int config_set(struct dagproc_config *cfg, const char *section, const char *key,
-	       const char *value, char **err)
+int config_set(struct dagproc_config *cfg, const char *section, const char *key, const char *value,
+               char **err)
 {
 	return config_set_from(cfg, section, key, value, CONFIG_SRC_CLI, NULL, err);
 }
@@ -620,10 +618,10 @@ struct ini_state {
 	struct dagproc_config *cfg;
 	const char *path;
 	FILE *f;
-	int line;	 /* line the parser is on */
-	int done;	 /* complete lines read */
-	bool mid_line;	 /* the last chunk did not end with '\n' */
-	char *err;	 /* first error */
+	int line;      /* line the parser is on */
+	int done;      /* complete lines read */
+	bool mid_line; /* the last chunk did not end with '\n' */
+	char *err;     /* first error */
 	int err_line;
 };
 
@@ -690,7 +688,7 @@ int config_load_file(struct dagproc_config *cfg, const char *path, char **err)
 	if (r > 0 && (!st.err || r < st.err_line)) {
 		free(st.err);
 		st.err = xasprintf("%s:%d: syntax error: expected '[section]' or 'key = value'",
-				   path, r);
+		                   path, r);
 	} else if (r == -2 && !st.err) {
 		st.err = xasprintf("%s: out of memory", path);
 	}
@@ -777,8 +775,7 @@ fail:
 	return NULL;
 }
 
-char *config_value_text(const struct dagproc_config *cfg, const struct config_setting *s,
-			bool mask)
+char *config_value_text(const struct dagproc_config *cfg, const struct config_setting *s, bool mask)
 {
 	const void *f = field_ptr(cfg, s);
 	strbuf b;
@@ -853,7 +850,7 @@ void config_describe(FILE *out)
 			section = s->section;
 		}
 		char *var = env_name(s);
-		fprintf(out, "  %s = %s\n", s->key, s->def);
+		fprintf(out, "  %s =%s%s\n", s->key, *s->def ? " " : "", s->def);
 		fprintf(out, "      %s\n", s->help);
 		fprintf(out, "      %s", type_name(s));
 		if (s->type == CONFIG_ENUM) {
@@ -867,7 +864,7 @@ void config_describe(FILE *out)
 				fprintf(out, " %lld-%lld", s->min, s->max);
 		}
 		fprintf(out, "; env %s; %s\n", var,
-			(s->flags & CONFIG_RELOADABLE) ? "reloadable" : "restart to change");
+		        (s->flags & CONFIG_RELOADABLE) ? "reloadable" : "restart to change");
 		free(var);
 	}
 }
@@ -885,17 +882,17 @@ void config_dump(const struct dagproc_config *cfg, FILE *out)
 			section = s->section;
 		}
 		char *v = config_value_text(cfg, s, true);
-		fprintf(out, "%s = %s", s->key, v);
+		fprintf(out, "%s =%s%s", s->key, *v ? " " : "", v);
 		if (o->src != CONFIG_SRC_DEFAULT)
 			fprintf(out, "%s; from %s", *v ? "  " : " ",
-				o->where ? o->where : src_names[o->src]);
+			        o->where ? o->where : src_names[o->src]);
 		fputc('\n', out);
 		free(v);
 	}
 }
 
 char *config_reload_conflicts(const struct dagproc_config *old_cfg,
-			      const struct dagproc_config *new_cfg)
+                              const struct dagproc_config *new_cfg)
 {
 	strbuf b;
 	sb_init(&b);

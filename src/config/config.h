@@ -106,8 +106,8 @@ struct config_setting {
 	const char *def; /* default, as it would be written in the INI file */
 	unsigned flags;
 	const char *help;
-	size_t offset;		     /* of the field in struct dagproc_config */
-	long long min, max;	     /* CONFIG_INT / CONFIG_FLOAT range */
+	size_t offset;              /* of the field in struct dagproc_config */
+	long long min, max;         /* CONFIG_INT / CONFIG_FLOAT range */
 	const char *const *choices; /* CONFIG_ENUM, NULL-terminated */
 	/* Extra check of a parsed value; returns NULL or an error (caller frees). */
 	char *(*validate)(const char *text);
@@ -140,17 +140,17 @@ int config_apply_env(struct dagproc_config *cfg, char *const *envp, char **err)
 
 /* Sets one setting from text (the CLI's --dags / --db). Errors look like
  * "[database] pool_size: 'many' is not an integer". */
-int config_set(struct dagproc_config *cfg, const char *section, const char *key,
-	       const char *value, char **err) __attribute__((warn_unused_result));
+int config_set(struct dagproc_config *cfg, const char *section, const char *key, const char *value,
+               char **err) __attribute__((warn_unused_result));
 /* Same, recording where the value came from (for config_dump). */
 int config_set_from(struct dagproc_config *cfg, const char *section, const char *key,
-		    const char *value, enum config_source src, const char *where, char **err)
+                    const char *value, enum config_source src, const char *where, char **err)
     __attribute__((warn_unused_result));
 
 /* The value of a setting as INI text; secrets masked when mask is true.
  * Caller frees. */
 char *config_value_text(const struct dagproc_config *cfg, const struct config_setting *s,
-			bool mask);
+                        bool mask);
 
 /* "--help"-style description of every setting: section, key, type, default,
  * environment variable, reloadable, help. */
@@ -163,7 +163,7 @@ void config_dump(const struct dagproc_config *cfg, FILE *out);
  * change without a restart, as "[database] pool_size, [api] port"; NULL when
  * the new configuration can be applied as is. Caller frees. */
 char *config_reload_conflicts(const struct dagproc_config *old_cfg,
-			      const struct dagproc_config *new_cfg);
+                              const struct dagproc_config *new_cfg);
 
 /* Registers the secrets of cfg with the logger (the API token and the
  * decoded database password), so that they are masked in every log line. */

@@ -141,12 +141,15 @@ static int parse_dialect(const char *scheme, size_t len, struct db_url *out)
 	static const struct {
 		const char *name;
 		enum db_dialect d;
-	} names[] = {{"sqlite", DB_SQLITE},   {"postgresql", DB_POSTGRESQL},
-		     {"postgres", DB_POSTGRESQL}, {"mysql", DB_MYSQL},
-		     {"mariadb", DB_MYSQL}};
+	} names[] = {{"sqlite", DB_SQLITE},
+	             {"postgresql", DB_POSTGRESQL},
+	             {"postgres", DB_POSTGRESQL},
+	             {"mysql", DB_MYSQL},
+	             {"mariadb", DB_MYSQL}};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strlen(names[i].name) == base && strncasecmp(scheme, names[i].name, base) == 0) {
+		if (strlen(names[i].name) == base &&
+		    strncasecmp(scheme, names[i].name, base) == 0) {
 			out->dialect = names[i].d;
 			if (plus && plus + 1 < scheme + len)
 				out->driver = xstrndup(plus + 1, len - base - 1);
@@ -170,7 +173,8 @@ static int parse_query(const char *q, struct db_url *out)
 				free(v);
 				return -1;
 			}
-			out->params = xrealloc(out->params, (out->n_params + 1) * sizeof(*out->params));
+			out->params =
+			    xrealloc(out->params, (out->n_params + 1) * sizeof(*out->params));
 			out->params[out->n_params].key = k;
 			out->params[out->n_params].value = v;
 			out->n_params++;
@@ -213,12 +217,13 @@ int config_parse_db_url(const char *url, struct db_url *out, char **err)
 	}
 	if (split_url(url, &s) < 0) {
 		why = xstrdup("expected dialect://..., e.g. postgresql://user:pass@host:5432/db "
-			      "or sqlite:///dagproc.db");
+		              "or sqlite:///dagproc.db");
 		goto out;
 	}
 	if (parse_dialect(s.scheme, s.scheme_len, out) < 0) {
-		why = xasprintf("unsupported database '%.*s' (expected sqlite, postgresql or mysql)",
-				(int)s.scheme_len, s.scheme);
+		why =
+		    xasprintf("unsupported database '%.*s' (expected sqlite, postgresql or mysql)",
+		              (int)s.scheme_len, s.scheme);
 		goto out;
 	}
 
@@ -241,7 +246,7 @@ int config_parse_db_url(const char *url, struct db_url *out, char **err)
 		size_t n = strcspn(p + 1, "/?");
 		if (parse_port(p + 1, n, &out->port) < 0) {
 			why = xasprintf("port '%.*s' is not a number between 1 and 65535", (int)n,
-					p + 1);
+			                p + 1);
 			goto out;
 		}
 		p += 1 + n;
@@ -281,7 +286,7 @@ int config_parse_db_url(const char *url, struct db_url *out, char **err)
 	if (out->dialect == DB_SQLITE) {
 		if (host_len > 0 || s.user || out->port) {
 			why = xstrdup("sqlite URLs take no host, user or port: use "
-				      "sqlite:///relative.db or sqlite:////absolute/path.db");
+			              "sqlite:///relative.db or sqlite:////absolute/path.db");
 			goto out;
 		}
 		out->path = db && db_len ? pct_decode(db, db_len, false) : xstrdup(":memory:");

@@ -61,7 +61,7 @@ typedef struct yloader {
 /* ---- errors ---- */
 
 static void fail_at(ydoc *doc, const char *code, const char *msg, uint32_t line, uint32_t col,
-		    const char *ctx, uint32_t cline, uint32_t ccol)
+                    const char *ctx, uint32_t cline, uint32_t ccol)
 {
 	if (doc->failed)
 		return;
@@ -77,8 +77,8 @@ static void fail_at(ydoc *doc, const char *code, const char *msg, uint32_t line,
 
 /* Errors PyYAML raises while constructing (after the whole document composed):
  * a later syntax error takes precedence, so they wait until the end. */
-static void defer_error(yloader *L, const char *msg, uint32_t line, uint32_t col,
-			const char *ctx, uint32_t cline, uint32_t ccol)
+static void defer_error(yloader *L, const char *msg, uint32_t line, uint32_t col, const char *ctx,
+                        uint32_t cline, uint32_t ccol)
 {
 	if (L->has_pending)
 		return;
@@ -194,27 +194,27 @@ static bool check_text(ydoc *doc, const char *text, size_t len)
 			uint32_t l, col;
 			position_of(text, len, i, &l, &col);
 			fail_at(doc, "E003", "file contains a NUL byte (not a text file)", l, col,
-				NULL, 0, 0);
+			        NULL, 0, 0);
 			return false;
 		}
 		if (!yaml_printable(cp)) {
 			uint32_t l, col;
-			char msg[96];
 			position_of(text, len, i, &l, &col);
-			snprintf(msg, sizeof(msg), "control characters are not allowed (#x%04x)",
-				 (unsigned)cp);
-			fail_at(doc, "E001", msg, l, col, NULL, 0, 0);
+			/* libyaml's reader problem, reported before any syntax error as
+			 * PyYAML's reader does */
+			fail_at(doc, "E001", "control characters are not allowed", l, col, NULL, 0,
+			        0);
 			return false;
 		}
 		i += n;
 	}
 	return true;
-bad_utf8: {
+bad_utf8 : {
 	uint32_t l, col;
 	char msg[96];
 	position_of(text, len, i, &l, &col);
 	snprintf(msg, sizeof(msg), "file is not valid UTF-8 (byte 0x%02x at offset %zu)",
-		 (unsigned)s[i], i);
+	         (unsigned)s[i], i);
 	fail_at(doc, "E003", msg, l, col, NULL, 0, 0);
 	return false;
 }
@@ -306,10 +306,10 @@ static bool is_digit(char c)
 
 static bool match_bool(const char *s, size_t len, bool *val)
 {
-	static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE",
-					  "on",  "On",  "ON"};
-	static const char *const no[] = {"no",    "No",    "NO",  "false", "False",
-					 "FALSE", "off",   "Off", "OFF"};
+	static const char *const yes[] = {"yes",  "Yes", "YES", "true", "True",
+	                                  "TRUE", "on",  "On",  "ON"};
+	static const char *const no[] = {"no",    "No",  "NO",  "false", "False",
+	                                 "FALSE", "off", "Off", "OFF"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (text_is(s, len, yes[i])) {
 			*val = true;
@@ -354,7 +354,7 @@ static const char *match_sexa_groups(const char *p, const char *end, bool dot_ok
 		    (q + 2 == end || q[2] == ':' || (dot_ok && q[2] == '.')))
 			p = q + 2;
 		else if (q < end && is_digit(*q) &&
-			 (q + 1 == end || q[1] == ':' || (dot_ok && q[1] == '.')))
+		         (q + 1 == end || q[1] == ':' || (dot_ok && q[1] == '.')))
 			p = q + 1;
 		else
 			return NULL;
@@ -668,8 +668,17 @@ static void resolve_plain(ynode *n)
 		return;
 	}
 	switch (s[0]) {
-	case 'y': case 'Y': case 'n': case 'N': case 't': case 'T':
-	case 'f': case 'F': case 'o': case 'O': case '~':
+	case 'y':
+	case 'Y':
+	case 'n':
+	case 'N':
+	case 't':
+	case 'T':
+	case 'f':
+	case 'F':
+	case 'o':
+	case 'O':
+	case '~':
 		if (match_bool(s, len, &bv)) {
 			n->kind = YN_BOOL;
 			n->v.b = bv;
@@ -685,9 +694,19 @@ static void resolve_plain(ynode *n)
 		if (len == 1)
 			n->v.i = YMARK_VALUE;
 		return;
-	case '-': case '+': case '.':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
+	case '-':
+	case '+':
+	case '.':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
 		if (parse_float(s, len, &fv)) {
 			n->kind = YN_FLOAT;
 			n->v.f = fv;
@@ -773,7 +792,7 @@ unknown:
 	return;
 invalid:
 	msg = arena_printf(L->a, "invalid value for the tag '%s': '%.*s'", tag,
-			   (int)(n->len > 200 ? 200 : n->len), n->str);
+	                   (int)(n->len > 200 ? 200 : n->len), n->str);
 	defer_error(L, msg, n->line, n->col, NULL, 0, 0);
 }
 
@@ -826,9 +845,10 @@ static int anchor_add(yloader *L, const char *name, ynode *n)
 		anchor_grow(L);
 	slot = anchor_slot(L, name);
 	if (slot->name) {
-		char *ctx = arena_printf(L->a, "found duplicate anchor '%s'; first occurrence", name);
-		fail_at(L->doc, "E001", "second occurrence", n->line, n->col, ctx,
-			slot->node->line, slot->node->col);
+		char *ctx =
+		    arena_printf(L->a, "found duplicate anchor '%s'; first occurrence", name);
+		fail_at(L->doc, "E001", "second occurrence", n->line, n->col, ctx, slot->node->line,
+		        slot->node->col);
 		return -1;
 	}
 	slot->name = arena_strdup(L->a, name);
@@ -874,9 +894,9 @@ static int attach(yloader *L, ynode *n, uint64_t weight, uint32_t line, uint32_t
 	if (L->total > YAML_MAX_EXPANDED_NODES) {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
-			 "alias expansion too large (more than %u nodes; a \"billion laughs\" "
-			 "document?)",
-			 YAML_MAX_EXPANDED_NODES);
+		         "alias expansion too large (more than %u nodes; a \"billion laughs\" "
+		         "document?)",
+		         YAML_MAX_EXPANDED_NODES);
 		fail_at(L->doc, "E003", msg, line, col, NULL, 0, 0);
 		return -1;
 	}
@@ -894,7 +914,7 @@ static int attach(yloader *L, ynode *n, uint64_t weight, uint32_t line, uint32_t
 	if (key && (n->kind == YN_SEQ || n->kind == YN_MAP)) {
 		ynode *m = top_frame(L)->node;
 		defer_error(L, "found unhashable key", line, col, "while constructing a mapping",
-			    m->line, m->col);
+		            m->line, m->col);
 	}
 	if (!L->nframes)
 		L->doc->root = n;
@@ -946,10 +966,10 @@ static bool container_tag_ok(const char *tag, bool map)
 static int on_start(yloader *L, yaml_event_t *ev, bool map)
 {
 	ynode *n = new_node(L, map ? YN_MAP : YN_SEQ, ev->start_mark);
-	const char *tag = (const char *)(map ? ev->data.mapping_start.tag
-					     : ev->data.sequence_start.tag);
-	const char *anchor = (const char *)(map ? ev->data.mapping_start.anchor
-						: ev->data.sequence_start.anchor);
+	const char *tag =
+	    (const char *)(map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag);
+	const char *anchor =
+	    (const char *)(map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor);
 	if (!container_tag_ok(tag, map)) {
 		char *msg =
 		    arena_printf(L->a, "could not determine a constructor for the tag '%s'", tag);
@@ -963,7 +983,7 @@ static int on_start(yloader *L, yaml_event_t *ev, bool map)
 	if (L->nframes >= YAML_MAX_DEPTH) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "document nested too deeply (more than %u levels)",
-			 (unsigned)YAML_MAX_DEPTH);
+		         (unsigned)YAML_MAX_DEPTH);
 		fail_at(L->doc, "E003", msg, n->line, n->col, NULL, 0, 0);
 		return -1;
 	}
@@ -980,7 +1000,8 @@ static int on_start(yloader *L, yaml_event_t *ev, bool map)
 static int on_alias(yloader *L, yaml_event_t *ev)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
-	uint32_t line = (uint32_t)ev->start_mark.line + 1, col = (uint32_t)ev->start_mark.column + 1;
+	uint32_t line = (uint32_t)ev->start_mark.line + 1,
+	         col = (uint32_t)ev->start_mark.column + 1;
 	ynode *n = anchor_find(L, name);
 	if (!n) {
 		char *msg = arena_printf(L->a, "found undefined alias '%s'", name);
@@ -1173,8 +1194,8 @@ static const char *node_id(const ynode *n)
 
 static void merge_error(yloader *L, ynode *m, const ynode *v, const char *expected)
 {
-	char *msg = arena_printf(L->a, "expected %s for merging, but found %s", expected,
-				 node_id(v));
+	char *msg =
+	    arena_printf(L->a, "expected %s for merging, but found %s", expected, node_id(v));
 	defer_error(L, msg, v->line, v->col, "while constructing a mapping", m->line, m->col);
 }
 
@@ -1280,13 +1301,13 @@ static void set_libyaml_error(yloader *L)
 	case YAML_READER_ERROR:
 		position_of(doc->text, doc->text_len, p->problem_offset, &line, &col);
 		fail_at(doc, "E001", p->problem ? p->problem : "cannot read input", line, col, NULL,
-			0, 0);
+		        0, 0);
 		break;
 	default:
 		fail_at(doc, "E001", p->problem ? p->problem : "invalid YAML",
-			(uint32_t)p->problem_mark.line + 1, (uint32_t)p->problem_mark.column + 1,
-			p->context, (uint32_t)p->context_mark.line + 1,
-			(uint32_t)p->context_mark.column + 1);
+		        (uint32_t)p->problem_mark.line + 1, (uint32_t)p->problem_mark.column + 1,
+		        p->context, (uint32_t)p->context_mark.line + 1,
+		        (uint32_t)p->context_mark.column + 1);
 		break;
 	}
 }
@@ -1311,8 +1332,8 @@ static int run_parser(yloader *L)
 				/* PyYAML: "expected a single document in the stream" (at the
 				 * first document), "but found another document" (here). */
 				fail_at(L->doc, "E001", "expected a single document in the stream",
-					(uint32_t)ev.start_mark.line + 1,
-					(uint32_t)ev.start_mark.column + 1, NULL, 0, 0);
+				        (uint32_t)ev.start_mark.line + 1,
+				        (uint32_t)ev.start_mark.column + 1, NULL, 0, 0);
 				rc = -1;
 			}
 			break;
@@ -1341,9 +1362,14 @@ static int run_parser(yloader *L)
 		if (done)
 			break;
 	}
+	/* A document without content ("---" alone) has an empty null scalar as its
+	 * root: report it as an empty document, like an empty stream. */
+	if (L->doc->root && L->doc->root->kind == YN_NULL && L->doc->root->len == 0 &&
+	    !L->doc->root->quoted)
+		L->doc->root = NULL;
 	if (L->has_pending) {
 		fail_at(L->doc, L->pending.code, L->pending.msg, L->pending.line, L->pending.col,
-			L->pending.ctx, L->pending.cline, L->pending.ccol);
+		        L->pending.ctx, L->pending.cline, L->pending.ccol);
 		return -1;
 	}
 	return 0;

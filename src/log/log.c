@@ -128,7 +128,7 @@ static void mask_url_passwords(strbuf *out, const char *s)
 		while (*q && *q != ':' && *q != '/' && *q != '@' && !is_space(*q))
 			q++;
 		bool is_url = scheme < mark && ((*scheme >= 'a' && *scheme <= 'z') ||
-						(*scheme >= 'A' && *scheme <= 'Z'));
+		                                (*scheme >= 'A' && *scheme <= 'Z'));
 		if (is_url && *q == ':') {
 			const char *pw = q + 1;
 			const char *e = pw;
@@ -306,6 +306,16 @@ static void timestamp(char *buf, size_t n)
 	snprintf(buf + len, n - len, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static void add_double(strbuf *b, double d)
+{
+	char buf[40];
+	snprintf(buf, sizeof(buf), "%.15g", d);
+	if (strtod(buf, NULL) != d)
+		snprintf(buf, sizeof(buf), "%.17g", d);
+	sb_adds(b, buf);
+}
+
 static bool reserved_key(const char *k)
 {
 	return strcmp(k, "ts") == 0 || strcmp(k, "level") == 0 || strcmp(k, "msg") == 0;
@@ -322,7 +332,8 @@ static void emit_locked(enum log_level level, const char *msg, const struct log_
 	timestamp(ts, sizeof(ts));
 	sb_init(&b);
 	if (json) {
-		sb_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, log_level_name(level));
+		sb_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
+		          log_level_name(level));
 		json_string(&b, m);
 	} else {
 		sb_printf(&b, "%s %-5s ", ts, log_level_name(level));
@@ -360,7 +371,7 @@ static void emit_locked(enum log_level level, const char *msg, const struct log_
 			break;
 		case LOG_FIELD_DBL:
 			if (isfinite(f[i].v.d))
-				sb_printf(&b, json ? "%.17g" : "%g", f[i].v.d);
+				add_double(&b, f[i].v.d);
 			else
 				sb_adds(&b, json ? "null" : "nan");
 			break;

@@ -136,7 +136,7 @@ static char *set_error(const char *section, const char *key, const char *value)
 }
 
 static void assert_set_error(const char *section, const char *key, const char *value,
-			     const char *expected)
+                             const char *expected)
 {
 	char *err = set_error(section, key, value);
 	if (!err)
@@ -203,9 +203,10 @@ static void test_table(void **state)
 		assert_ptr_equal(config_find(t[i].section, t[i].key), &t[i]);
 		for (size_t j = 0; j < i; j++)
 			assert_false(strcmp(t[i].section, t[j].section) == 0 &&
-				     strcmp(t[i].key, t[j].key) == 0);
+			             strcmp(t[i].key, t[j].key) == 0);
 	}
-	assert_ptr_equal(config_find("DATABASE", "Pool_Size"), config_find("database", "pool_size"));
+	assert_ptr_equal(config_find("DATABASE", "Pool_Size"),
+	                 config_find("database", "pool_size"));
 	assert_null(config_find("database", "nope"));
 	assert_true(config_find("logging", "level")->flags & CONFIG_RELOADABLE);
 	assert_false(config_find("api", "port")->flags & CONFIG_RELOADABLE);
@@ -228,24 +229,24 @@ static void test_file_values(void **state)
 	(void)state;
 	struct dagproc_config *c = config_new();
 	char *err = load_text(c, "; leading comment\n"
-				 "# hash comment\n"
-				 "[database]\n"
-				 "pool_size = 7 ; comment\n"
-				 "  pool_timeout = 2.5\n"
-				 "sql_conn = postgresql://u:p;w@db/x ; ';' inside a word stays\n"
-				 "POOL_PRE_PING = off\n"
-				 "[Logging]\n"
-				 "level = WARNING\n"
-				 "format = json\n"
-				 "[dag_processor]\n"
-				 "file_parsing_sort_mode = alphabetical\n"
-				 "watch = no\n"
-				 "[core]\n"
-				 "pools = default_pool, etl ,, gpu ,\n"
-				 "bundles = team-a = /srv/a, team-b=/srv/b\n"
-				 "[api]\n"
-				 "port = 9000\n"
-				 "auth_token = s3cret-token\n");
+	                         "# hash comment\n"
+	                         "[database]\n"
+	                         "pool_size = 7 ; comment\n"
+	                         "  pool_timeout = 2.5\n"
+	                         "sql_conn = postgresql://u:p;w@db/x ; ';' inside a word stays\n"
+	                         "POOL_PRE_PING = off\n"
+	                         "[Logging]\n"
+	                         "level = WARNING\n"
+	                         "format = json\n"
+	                         "[dag_processor]\n"
+	                         "file_parsing_sort_mode = alphabetical\n"
+	                         "watch = no\n"
+	                         "[core]\n"
+	                         "pools = default_pool, etl ,, gpu ,\n"
+	                         "bundles = team-a = /srv/a, team-b=/srv/b\n"
+	                         "[api]\n"
+	                         "port = 9000\n"
+	                         "auth_token = s3cret-token\n");
 	assert_null(err);
 	assert_int_equal(c->database.pool_size, 7);
 	assert_true(c->database.pool_timeout == 2.5);
@@ -291,29 +292,29 @@ static void test_file_errors(void **state)
 {
 	(void)state;
 	assert_load_error("[core]\npools = a\n\n\n\n[database]\npool_sise = 5\n",
-			  "F:7: unknown key [database] pool_sise (did you mean pool_size?)");
+	                  "F:7: unknown key [database] pool_sise (did you mean pool_size?)");
 	assert_load_error("[database]\npool_size = many ; comment\n",
-			  "F:2: [database] pool_size: 'many' is not an integer");
+	                  "F:2: [database] pool_size: 'many' is not an integer");
 	assert_load_error("[databse]\nsql_conn = sqlite://\n",
-			  "F:2: unknown section [databse] (did you mean [database] sql_conn?)");
+	                  "F:2: unknown section [databse] (did you mean [database] sql_conn?)");
 	assert_load_error("[databse]\nfoo = 1\n",
-			  "F:2: unknown section [databse] (did you mean [database]?)");
+	                  "F:2: unknown section [databse] (did you mean [database]?)");
 	assert_load_error("[core]\npool_size = 3\n",
-			  "F:2: unknown key [core] pool_size (did you mean [database] pool_size?)");
+	                  "F:2: unknown key [core] pool_size (did you mean [database] pool_size?)");
 	assert_load_error("[database]\nsql_alchemy_conn = sqlite://\n",
-			  "F:2: unknown key [database] sql_alchemy_conn (did you mean sql_conn?)");
+	                  "F:2: unknown key [database] sql_alchemy_conn (did you mean sql_conn?)");
 	assert_load_error("[api]\nzzzzzz = 1\n", "F:2: unknown key [api] zzzzzz");
 	assert_load_error("port = 1\n", "F:1: key 'port' outside any [section]");
 	assert_load_error("[api]\nport = 80\nthis is not ini\nport = 0\n",
-			  "F:3: syntax error: expected '[section]' or 'key = value'");
+	                  "F:3: syntax error: expected '[section]' or 'key = value'");
 	assert_load_error("[api]\nport = 0\nthis is not ini\n",
-			  "F:2: [api] port: 0 is out of range (1-65535)");
+	                  "F:2: [api] port: 0 is out of range (1-65535)");
 	assert_load_error("[logging]\nformat = xml\n",
-			  "F:2: [logging] format: 'xml' is not one of text, json");
+	                  "F:2: [logging] format: 'xml' is not one of text, json");
 	assert_load_error("[database]\nsql_conn = oracle://scott:tiger@db/orcl\n",
-			  "F:2: [database] sql_conn: invalid database URL "
-			  "'oracle://scott:***@db/orcl': unsupported database 'oracle' "
-			  "(expected sqlite, postgresql or mysql)");
+	                  "F:2: [database] sql_conn: invalid database URL "
+	                  "'oracle://scott:***@db/orcl': unsupported database 'oracle' "
+	                  "(expected sqlite, postgresql or mysql)");
 }
 
 static void test_value_errors(void **state)
@@ -322,42 +323,43 @@ static void test_value_errors(void **state)
 	assert_set_error("api", "port", "65536", "[api] port: 65536 is out of range (1-65535)");
 	assert_set_error("api", "port", "80x", "[api] port: '80x' is not an integer");
 	assert_set_error("api", "port", "", "[api] port: '' is not an integer");
-	assert_set_error("database", "pool_size", "0", "[database] pool_size: 0 must be at least 1");
+	assert_set_error("database", "pool_size", "0",
+	                 "[database] pool_size: 0 must be at least 1");
 	assert_set_error("database", "pool_size", "-3",
-			 "[database] pool_size: -3 must be at least 1");
+	                 "[database] pool_size: -3 must be at least 1");
 	assert_set_error("database", "pool_size", "99999999999999999999",
-			 "[database] pool_size: 99999999999999999999 is too large");
+	                 "[database] pool_size: 99999999999999999999 is too large");
 	assert_set_error("database", "pool_timeout", "soon",
-			 "[database] pool_timeout: 'soon' is not a number");
+	                 "[database] pool_timeout: 'soon' is not a number");
 	assert_set_error("database", "pool_timeout", "-1",
-			 "[database] pool_timeout: -1 must be at least 0");
+	                 "[database] pool_timeout: -1 must be at least 0");
 	assert_set_error("dag_processor", "parsing_processes", "0",
-			 "[dag_processor] parsing_processes: 0 is out of range (1-1024)");
+	                 "[dag_processor] parsing_processes: 0 is out of range (1-1024)");
 	assert_set_error("dag_processor", "max_file_size", "0",
-			 "[dag_processor] max_file_size: 0 must be at least 1");
+	                 "[dag_processor] max_file_size: 0 must be at least 1");
 	assert_set_error("dag_processor", "watch", "maybe",
-			 "[dag_processor] watch: 'maybe' is not a boolean (true or false)");
+	                 "[dag_processor] watch: 'maybe' is not a boolean (true or false)");
 	assert_set_error("dag_processor", "file_parsing_sort_mode", "newest",
-			 "[dag_processor] file_parsing_sort_mode: 'newest' is not one of "
-			 "modified_time, random_seeded_by_host, alphabetical");
+	                 "[dag_processor] file_parsing_sort_mode: 'newest' is not one of "
+	                 "modified_time, random_seeded_by_host, alphabetical");
 	assert_set_error("logging", "level", "loud",
-			 "[logging] level: 'loud' is not one of debug, info, warning, error");
+	                 "[logging] level: 'loud' is not one of debug, info, warning, error");
 	assert_set_error("core", "dags_folder", "  ", "[core] dags_folder: must not be empty");
 	assert_set_error("core", "bundles", "a=/x, b", "[core] bundles: 'b' is not name=path");
 	assert_set_error("core", "bundles", "a=/x, =/y", "[core] bundles: '=/y' is not name=path");
 	assert_set_error("core", "bundles", "a=/x, a=/y",
-			 "[core] bundles: bundle 'a' is defined twice");
+	                 "[core] bundles: bundle 'a' is defined twice");
 	assert_set_error("core", "bundles", "dags-folder=/x",
-			 "[core] bundles: the bundle name 'dags-folder' is reserved for [core] "
-			 "dags_folder");
+	                 "[core] bundles: the bundle name 'dags-folder' is reserved for [core] "
+	                 "dags_folder");
 	assert_set_error("core", "nope", "1", "unknown key [core] nope");
 	/* a password never appears in an error */
 	char *err = set_error("database", "sql_conn", "postgresql://u:topsecret@h:99999/db");
 	assert_non_null(err);
 	assert_null(strstr(err, "topsecret"));
 	assert_string_equal(err, "[database] sql_conn: invalid database URL "
-				 "'postgresql://u:***@h:99999/db': port '99999' is not a number "
-				 "between 1 and 65535");
+	                         "'postgresql://u:***@h:99999/db': port '99999' is not a number "
+	                         "between 1 and 65535");
 	free(err);
 }
 
@@ -400,11 +402,11 @@ static void test_env(void **state)
 	struct dagproc_config *c = config_new();
 	char *err = NULL;
 	char *env[] = {"HOME=/root",
-		       "DAGPROC_CONFIG=/nonexistent", /* not a setting */
-		       "DAGPROC__DATABASE__POOL_SIZE=9",
-		       "DAGPROC__CORE__POOLS=a, b",
-		       "DAGPROC__LOGGING__FORMAT=json",
-		       NULL};
+	               "DAGPROC_CONFIG=/nonexistent", /* not a setting */
+	               "DAGPROC__DATABASE__POOL_SIZE=9",
+	               "DAGPROC__CORE__POOLS=a, b",
+	               "DAGPROC__LOGGING__FORMAT=json",
+	               NULL};
 	assert_int_equal(config_apply_env(c, env, &err), 0);
 	assert_int_equal(c->database.pool_size, 9);
 	assert_int_equal(c->core.pools.n, 2);
@@ -412,18 +414,19 @@ static void test_env(void **state)
 
 	char *bad1[] = {"DAGPROC__DATABASE__POOL_SISE=9", NULL};
 	assert_int_equal(config_apply_env(c, bad1, &err), -1);
-	assert_string_equal(err, "environment variable DAGPROC__DATABASE__POOL_SISE: unknown key "
-				 "[database] pool_sise (did you mean DAGPROC__DATABASE__POOL_SIZE?)");
+	assert_string_equal(err,
+	                    "environment variable DAGPROC__DATABASE__POOL_SISE: unknown key "
+	                    "[database] pool_sise (did you mean DAGPROC__DATABASE__POOL_SIZE?)");
 	free(err);
 	char *bad2[] = {"DAGPROC__API__PORT=70000", NULL};
 	assert_int_equal(config_apply_env(c, bad2, &err), -1);
 	assert_string_equal(err, "environment variable DAGPROC__API__PORT: [api] port: 70000 is "
-				 "out of range (1-65535)");
+	                         "out of range (1-65535)");
 	free(err);
 	char *bad3[] = {"DAGPROC__PORT=1", NULL};
 	assert_int_equal(config_apply_env(c, bad3, &err), -1);
 	assert_string_equal(err, "environment variable DAGPROC__PORT: expected "
-				 "DAGPROC__<SECTION>__<KEY>");
+	                         "DAGPROC__<SECTION>__<KEY>");
 	free(err);
 	config_free(c);
 }
@@ -457,6 +460,7 @@ static void test_load_chain(void **state)
 	assert_non_null(strstr(buf, "sql_conn = mysql://u:***@h/db  ; from command line\n"));
 	assert_non_null(strstr(buf, "pool_size = 2  ; from command line\n"));
 	assert_non_null(strstr(buf, "once_timeout = 60\n"));
+	assert_non_null(strstr(buf, "\nbundles =\n"));
 	char *line = NULL;
 	assert_true(asprintf(&line, "max_overflow = 1  ; from %s:3\n", cfgpath) > 0);
 	assert_non_null(strstr(buf, line));
@@ -475,12 +479,12 @@ static void test_load_chain(void **state)
 	/* a named file that is missing is an error, from the flag or the variable */
 	setenv("DAGPROC_CONFIG", "/nonexistent/x.cfg", 1);
 	assert_null(config_load(NULL, &err));
-	assert_string_equal(err,
-			    "cannot read config file /nonexistent/x.cfg: No such file or directory");
+	assert_string_equal(
+	    err, "cannot read config file /nonexistent/x.cfg: No such file or directory");
 	free(err);
 	assert_null(config_load("/nonexistent/y.cfg", &err));
-	assert_string_equal(err,
-			    "cannot read config file /nonexistent/y.cfg: No such file or directory");
+	assert_string_equal(
+	    err, "cannot read config file /nonexistent/y.cfg: No such file or directory");
 	free(err);
 	unsetenv("DAGPROC_CONFIG");
 
@@ -503,7 +507,7 @@ static void test_load_chain(void **state)
 	setenv("DAGPROC__API__PORTT", "1", 1);
 	assert_null(config_load(NULL, &err));
 	assert_string_equal(err, "environment variable DAGPROC__API__PORTT: unknown key [api] "
-				 "portt (did you mean DAGPROC__API__PORT?)");
+	                         "portt (did you mean DAGPROC__API__PORT?)");
 	free(err);
 	unsetenv("DAGPROC__API__PORTT");
 }
@@ -519,8 +523,8 @@ static void test_describe(void **state)
 	const struct config_setting *t = config_settings(&n);
 	for (size_t i = 0; i < n; i++) {
 		char *want = NULL;
-		assert_true(asprintf(&want, "  %s = %s\n      %s\n", t[i].key, t[i].def,
-				     t[i].help) > 0);
+		assert_true(asprintf(&want, "  %s =%s%s\n      %s\n", t[i].key,
+		                     *t[i].def ? " " : "", t[i].def, t[i].help) > 0);
 		assert_non_null(strstr(buf, want));
 		free(want);
 	}
@@ -585,9 +589,8 @@ static void test_register_secrets(void **state)
 	char *err = NULL;
 	FILE *f = tmpfile();
 	assert_int_equal(config_set(c, "api", "auth_token", "tok-zyxwvu", &err), 0);
-	assert_int_equal(config_set(c, "database", "sql_conn", "postgresql://u:p%40ssw0rd@h/db",
-				    &err),
-			 0);
+	assert_int_equal(
+	    config_set(c, "database", "sql_conn", "postgresql://u:p%40ssw0rd@h/db", &err), 0);
 	config_register_secrets(c);
 	log_set_stream(f);
 	log_info("token tok-zyxwvu password p@ssw0rd");
@@ -614,9 +617,8 @@ static void test_url_sqlite(void **state)
 	assert_null(u.host);
 	assert_int_equal(u.port, 0);
 	db_url_free(&u);
-	assert_int_equal(config_parse_db_url("sqlite:////var/lib/dagproc/abs.db?timeout=5", &u,
-					     &err),
-			 0);
+	assert_int_equal(
+	    config_parse_db_url("sqlite:////var/lib/dagproc/abs.db?timeout=5", &u, &err), 0);
 	assert_string_equal(u.path, "/var/lib/dagproc/abs.db");
 	assert_string_equal(db_url_param(&u, "timeout"), "5");
 	db_url_free(&u);
@@ -629,8 +631,8 @@ static void test_url_sqlite(void **state)
 	db_url_free(&u);
 	assert_int_equal(config_parse_db_url("sqlite://host/x.db", &u, &err), -1);
 	assert_string_equal(err, "invalid database URL 'sqlite://host/x.db': sqlite URLs take no "
-				 "host, user or port: use sqlite:///relative.db or "
-				 "sqlite:////absolute/path.db");
+	                         "host, user or port: use sqlite:///relative.db or "
+	                         "sqlite:////absolute/path.db");
 	free(err);
 }
 
@@ -640,9 +642,9 @@ static void test_url_postgresql(void **state)
 	struct db_url u;
 	char *err = NULL;
 	assert_int_equal(config_parse_db_url("postgresql://air%40flow:p%3Ass%2Fw@db.example:6543/"
-					     "airflow?sslmode=require&application_name=dag+proc",
-					     &u, &err),
-			 0);
+	                                     "airflow?sslmode=require&application_name=dag+proc",
+	                                     &u, &err),
+	                 0);
 	assert_int_equal(u.dialect, DB_POSTGRESQL);
 	assert_null(u.driver);
 	assert_string_equal(u.user, "air@flow");
@@ -657,7 +659,7 @@ static void test_url_postgresql(void **state)
 	db_url_free(&u);
 
 	const char *aliases[] = {"postgres://u@h/d", "postgresql+psycopg2://u@h/d",
-				 "POSTGRESQL://u@h/d"};
+	                         "POSTGRESQL://u@h/d"};
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(config_parse_db_url(aliases[i], &u, &err), 0);
 		assert_int_equal(u.dialect, DB_POSTGRESQL);
@@ -675,9 +677,8 @@ static void test_url_postgresql(void **state)
 	assert_string_equal(u.database, "db");
 	db_url_free(&u);
 	/* local socket, no host; IPv6 */
-	assert_int_equal(config_parse_db_url("postgresql:///airflow?host=/run/postgresql", &u,
-					     &err),
-			 0);
+	assert_int_equal(
+	    config_parse_db_url("postgresql:///airflow?host=/run/postgresql", &u, &err), 0);
 	assert_null(u.host);
 	assert_null(u.user);
 	assert_string_equal(u.database, "airflow");
@@ -701,9 +702,9 @@ static void test_url_mysql(void **state)
 	struct db_url u;
 	char *err = NULL;
 	const char *aliases[] = {"mysql://root:pw@127.0.0.1/dagproc",
-				 "mariadb://root:pw@127.0.0.1/dagproc",
-				 "mysql+pymysql://root:pw@127.0.0.1/dagproc",
-				 "mysql+mysqldb://root:pw@127.0.0.1/dagproc?charset=utf8mb4"};
+	                         "mariadb://root:pw@127.0.0.1/dagproc",
+	                         "mysql+pymysql://root:pw@127.0.0.1/dagproc",
+	                         "mysql+mysqldb://root:pw@127.0.0.1/dagproc?charset=utf8mb4"};
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(config_parse_db_url(aliases[i], &u, &err), 0);
 		assert_int_equal(u.dialect, DB_MYSQL);
@@ -739,24 +740,24 @@ static void test_url_errors(void **state)
 	(void)state;
 	assert_url_error("", "invalid database URL '': empty URL");
 	assert_url_error("dagproc.db", "invalid database URL 'dagproc.db': expected dialect://..., "
-				       "e.g. postgresql://user:pass@host:5432/db or "
-				       "sqlite:///dagproc.db");
+	                               "e.g. postgresql://user:pass@host:5432/db or "
+	                               "sqlite:///dagproc.db");
 	assert_url_error("mssql://sa:pw@h/db", "invalid database URL 'mssql://sa:***@h/db': "
-					       "unsupported database 'mssql' (expected sqlite, "
-					       "postgresql or mysql)");
+	                                       "unsupported database 'mssql' (expected sqlite, "
+	                                       "postgresql or mysql)");
 	assert_url_error("postgresql://u:secret@h:abc/db",
-			 "invalid database URL 'postgresql://u:***@h:abc/db': port 'abc' is not a "
-			 "number between 1 and 65535");
+	                 "invalid database URL 'postgresql://u:***@h:abc/db': port 'abc' is not a "
+	                 "number between 1 and 65535");
 	assert_url_error("postgresql://u:secret@h:0/db",
-			 "invalid database URL 'postgresql://u:***@h:0/db': port '0' is not a "
-			 "number between 1 and 65535");
+	                 "invalid database URL 'postgresql://u:***@h:0/db': port '0' is not a "
+	                 "number between 1 and 65535");
 	assert_url_error("postgresql://u:p@[::1/db", "invalid database URL "
-						     "'postgresql://u:***@[::1/db': unterminated "
-						     "'[' in IPv6 host");
+	                                             "'postgresql://u:***@[::1/db': unterminated "
+	                                             "'[' in IPv6 host");
 	assert_url_error("postgresql://u:p%00x@h/db",
-			 "invalid database URL 'postgresql://u:***@h/db': password contains %00");
+	                 "invalid database URL 'postgresql://u:***@h/db': password contains %00");
 	assert_url_error("mysql://h/db?=x", "invalid database URL 'mysql://h/db?=x': malformed "
-					    "query string");
+	                                    "query string");
 }
 
 static void test_url_redacted(void **state)
@@ -790,7 +791,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test_setup_teardown(test_spec_example_with_inline_comments, setup,
-					    teardown),
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_file_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_errors, setup, teardown),
