@@ -75,7 +75,9 @@ format: deps
 	@clang-format -i $(C_SOURCES)
 
 format-check: deps
-	@clang-format --dry-run -Werror $(C_SOURCES)
+	@bad=0; for f in $(C_SOURCES); do \
+		clang-format --dry-run -Werror "$$f" >/dev/null 2>&1 || { echo "needs clang-format: $$f"; bad=1; }; \
+	done; [ $$bad -eq 0 ] || { echo "run 'make format'"; exit 1; }
 
 clean:
 	rm -rf build build-asan build-fuzz

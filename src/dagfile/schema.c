@@ -448,7 +448,9 @@ static void check_paths_in(dctx *d, ynode *m)
 static void check_date(dctx *d, ypair *p)
 {
 	ynode *v = p->val;
-	if (!v || v->kind == YN_NULL || v->kind == YN_DATE || v->kind == YN_DATETIME)
+	if (!v || v->kind == YN_NULL)
+		return;
+	if ((v->kind == YN_DATE || v->kind == YN_DATETIME) && date_iso_valid(v->str))
 		return;
 	if (is_str(v) && (date_iso_valid(v->str) || date_relative_valid(v->str)))
 		return;

@@ -23,10 +23,6 @@ _db_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-_pg_as_postgres() {
-	setpriv --reuid=postgres --regid=postgres --init-groups "$@"
-}
-
 # pg_start: initdb on first use, then start the server and wait until it accepts
 # connections (at most 30 s). Returns nonzero on failure.
 pg_start() {
@@ -42,7 +38,8 @@ pg_start() {
 		PG_PORT=$(_db_free_port)
 		_pg_fresh=1
 	fi
-	_pg_as_postgres "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" \
+	# setpriv execs postgres: $! is the postmaster itself, a direct child of this shell
+	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" \
 		-c listen_addresses=127.0.0.1 -c max_connections="$PG_MAX_CONNECTIONS" \
 		-c superuser_reserved_connections=3 -c fsync=off -c synchronous_commit=off \
 		-c full_page_writes=off -c logging_collector=off \

@@ -441,6 +441,10 @@ static void test_e032_dates(void **state)
 	expect(&r, "E032", 2, 15, "start_date");
 	expect(&r, "E032", 4, 15, "end_date");
 	dagfile_result_free(&r);
+	/* an unquoted impossible date is still a YAML date to the loader */
+	r = parse("d:\n  start_date: 2024-13-45\n");
+	expect(&r, "E032", 2, 15, "2024-13-45");
+	dagfile_result_free(&r);
 	r = parse("d:\n  start_date: 2 days\n  end_date: 2024-01-01T10:00:00+02:00\n");
 	expect_clean(&r);
 	dagfile_result_free(&r);

@@ -1,0 +1,65 @@
+/* Reconciliation: turns a batch of parse results into one transaction that makes
+ * the database hold exactly what the files say (SPEC §3 invariants). The only
+ * module that knows both a parse result and a table. */
+#ifndef DAGPROC_SYNC_H
+#define DAGPROC_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dagfile/dagfile.h"
+#include "store/pool.h"
+#include "store/store.h"
+
+/* One file's latest state. A deleted file has res == NULL. */
+typedef struct sync_file {
+	const char *bundle;  /* bundle name */
+	const char *rel;     /* path relative to the bundle root */
+	const char *fileloc; /* absolute path, recorded in dag.fileloc */
+	bool deleted;
+	const dagfile_result *res;
+	double mtime;     /* seconds since the epoch (parse_stat) */
+	int64_t size;     /* bytes (parse_stat) */
+	double parsed_at; /* when it was parsed, seconds since the epoch */
+	/* Set by sync_write when the file could not be stored because of its own
+	 * data (a permanent error isolated to it): recorded as its import error. */
+	const char *store_failure;
+} sync_file;
+
+typedef struct sync_stats {
+	size_t statements;    /* every statement sent, reads included */
+	size_t writes;        /* statements that change rows */
+	size_t files_changed; /* files whose rows were written */
+	size_t files_unchanged;
+	size_t dags_upserted;
+	size_t serialized_written;
+	size_t isolated_failures; /* files recorded as "could not be stored" */
+} sync_stats;
+
+/* Applies the batch in one transaction on c (begin, reads, writes, commit).
+ * Returns 0, or -1 with err classified; the transaction is then rolled back.
+ * Applying the same batch twice writes nothing the second time. */
+STORE_WUR int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st,
+			 store_error *err);
+
+/* sync_apply through the pool, isolating permanent errors: a batch that fails
+ * permanently is split in halves until the file at fault is alone; that file is
+ * then recorded with an import error saying why it could not be stored, and the
+ * rest is written. Transient errors are returned at once (the caller retries
+ * with backoff). */
+STORE_WUR int sync_write(pool *p, sync_file *files, size_t n, sync_stats *st, store_error *err);
+
+/* The import_error.stacktrace text for a result: one diagnostic per line,
+ * "rel:line:column: error[CODE]: message". malloc'd; NULL when no errors. */
+char *sync_stacktrace(const char *rel, const dagfile_result *res, const char *store_failure);
+
+/* Calls fn once for every file of the bundle the database knows of (DAG rows
+ * not stale, import errors, parse statistics): after a full rescan, the files
+ * it lists that no longer exist are synced as deleted (files removed while the
+ * processor was down). Read-only. */
+typedef void (*sync_known_fn)(void *ud, const char *rel);
+STORE_WUR int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *ud,
+			       store_error *err);
+
+#endif

@@ -1,0 +1,432 @@
+/* The sync rules of SPEC §3, as tests. Runs on a temporary SQLite database, or
+ * on the server named by DAGPROC_TEST_DB_URL (tests/db/run_db_tests.sh starts
+ * PostgreSQL and MariaDB and runs this same program against each). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dagfile/catalog.h"
+#include "dagfile/dagfile.h"
+#include "store/pool.h"
+#include "store/store.h"
+#include "store/store_url.h"
+#include "sync/sync.h"
+
+static catalog *cat;
+static pool *pl;
+static struct db_url url;
+static store_params params;
+static char sqlite_path[256];
+static char *url_text;
+
+#define BASH "airflow.providers.standard.operators.bash.BashOperator"
+
+static int reset_db(void)
+{
+	store_conn *c;
+	store_error err;
+	if (pool_acquire(pl, &c, &err) != 0) {
+		fprintf(stderr, "acquire: %s\n", err.message);
+		return -1;
+	}
+	int rc = store_drop_schema(c, &err);
+	if (rc == 0)
+		rc = store_migrate(c, &err);
+	if (rc != 0)
+		fprintf(stderr, "reset: %s\n", err.message);
+	pool_release(pl, c);
+	return rc;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	cat = catalog_load(NULL, 0, &err);
+	if (!cat)
+		return -1;
+	const char *env = getenv("DAGPROC_TEST_DB_URL");
+	if (env && *env) {
+		url_text = strdup(env);
+	} else {
+		snprintf(sqlite_path, sizeof(sqlite_path), "/tmp/dagproc-sync-%d.db", (int)getpid());
+		url_text = malloc(300);
+		snprintf(url_text, 300, "sqlite:///%s", sqlite_path);
+	}
+	if (store_params_from_url(url_text, NULL, &url, &params, &err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	params.pool_size = 2;
+	params.pool_timeout = 5;
+	pl = pool_create(&params);
+	return pl ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pool_destroy(pl);
+	db_url_free(&url);
+	catalog_free(cat);
+	if (sqlite_path[0]) {
+		char p[300];
+		unlink(sqlite_path);
+		snprintf(p, sizeof(p), "%s-wal", sqlite_path);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s-shm", sqlite_path);
+		unlink(p);
+	}
+	free(url_text);
+	return 0;
+}
+
+static int each_setup(void **state)
+{
+	(void)state;
+	return reset_db();
+}
+
+/* A file of the test bundle: its text parsed now. */
+typedef struct tfile {
+	char rel[64];
+	dagfile_result res;
+	bool deleted;
+} tfile;
+
+static void tparse(tfile *f, const char *rel, const char *yaml)
+{
+	static const char *const pools[] = {"default_pool"};
+	snprintf(f->rel, sizeof(f->rel), "%s", rel);
+	dagfile_opts o = {.cat = cat, .bundle_root = "/nonexistent", .pools = pools, .npools = 1};
+	char path[128];
+	snprintf(path, sizeof(path), "/nonexistent/%s", rel);
+	dagfile_parse_text(path, yaml, strlen(yaml), &o, &f->res);
+	f->deleted = false;
+}
+
+static void tdelete(tfile *f, const char *rel)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->rel, sizeof(f->rel), "%s", rel);
+	f->deleted = true;
+}
+
+static void tfree(tfile *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dagfile_result_free(&f[i].res);
+}
+
+/* Syncs the files as one batch; returns the stats. */
+static sync_stats sync_files(tfile *f, size_t n)
+{
+	sync_file *sf = calloc(n, sizeof(*sf));
+	char locs[16][128];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(locs[i], sizeof(locs[i]), "/nonexistent/%s", f[i].rel);
+		sf[i].bundle = "dags-folder";
+		sf[i].rel = f[i].rel;
+		sf[i].fileloc = locs[i];
+		sf[i].deleted = f[i].deleted;
+		sf[i].res = f[i].deleted ? NULL : &f[i].res;
+		sf[i].mtime = 1000;
+		sf[i].size = 10;
+		sf[i].parsed_at = store_now();
+	}
+	sync_stats st = {0};
+	store_error err;
+	int rc = sync_write(pl, sf, n, &st, &err);
+	if (rc != 0)
+		print_message("sync_write: [%s] %s\n", err.code, err.message);
+	assert_int_equal(rc, 0);
+	free(sf);
+	return st;
+}
+
+/* ---- reading the database ---- */
+
+typedef struct qacc {
+	char buf[4096];
+	int rows;
+} qacc;
+
+static int acc_row(void *ud, size_t ncols, const char *const *v)
+{
+	qacc *a = ud;
+	for (size_t i = 0; i < ncols; i++) {
+		size_t l = strlen(a->buf);
+		snprintf(a->buf + l, sizeof(a->buf) - l, "%s%s", i ? "|" : (a->rows ? ";" : ""),
+			 v[i] ? v[i] : "NULL");
+	}
+	a->rows++;
+	return 0;
+}
+
+/* Rows as "a|b;c|d" with booleans as 0/1 whatever the dialect. */
+static char *q(const char *sql)
+{
+	static qacc a;
+	memset(&a, 0, sizeof(a));
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	int rc = store_query(c, sql, NULL, 0, acc_row, &a, &err);
+	if (rc != 0)
+		print_message("query %s: %s\n", sql, err.message);
+	assert_int_equal(rc, 0);
+	pool_release(pl, c);
+	for (char *p = a.buf; *p; p++) {
+		/* PostgreSQL prints booleans as t/f */
+		bool start = p == a.buf || p[-1] == '|' || p[-1] == ';';
+		bool end = p[1] == '\0' || p[1] == '|' || p[1] == ';';
+		if (start && end && (*p == 't' || *p == 'f'))
+			*p = *p == 't' ? '1' : '0';
+	}
+	return a.buf;
+}
+
+static int qcount(const char *sql)
+{
+	return atoi(q(sql));
+}
+
+/* ---- the bundle ---- */
+
+static const char *const good_a = "etl:\n"
+				  "  schedule: '@daily'\n"
+				  "  tags: [core, daily]\n"
+				  "  tasks:\n"
+				  "    - {task_id: extract, operator: " BASH ", bash_command: echo e}\n"
+				  "    - {task_id: load, operator: " BASH ", bash_command: echo l,"
+				  " dependencies: [extract]}\n"
+				  "reports:\n"
+				  "  tasks:\n"
+				  "    - {task_id: r, operator: " BASH ", bash_command: echo r,"
+				  " pool: missing_pool}\n";
+
+static const char *const broken_b = "ml:\n"
+				    "  tasks:\n"
+				    "    - {task_id: train, operator: nope.Operator}\n"
+				    "fine:\n"
+				    "  tasks:\n"
+				    "    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
+
+static void test_initial_sync(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_stats st = sync_files(f, 2);
+	assert_int_equal(st.files_changed, 2);
+	/* invariant 2: correct DAGs have rows, not stale, has_import_errors per file */
+	assert_string_equal(q("SELECT dag_id, relative_fileloc, is_stale, has_import_errors FROM dag "
+			      "ORDER BY dag_id"),
+			    "etl|a.yml|0|0;fine|b.yml|0|1;reports|a.yml|0|0");
+	/* a DAG that never parsed correctly has no row */
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'ml'"), 0);
+	assert_int_equal(qcount("SELECT count(*) FROM serialized_dag"), 3);
+	assert_string_equal(q("SELECT dag_id, name FROM dag_tag ORDER BY dag_id, name"),
+			    "etl|core;etl|daily");
+	/* invariant 1: one import_error row for the broken file, none for the other */
+	assert_string_equal(q("SELECT filename FROM import_error"), "b.yml");
+	char *st_text = q("SELECT stacktrace FROM import_error");
+	assert_non_null(strstr(st_text, "b.yml:3:34: error[E011]: ModuleNotFoundError"));
+	/* invariant 4: warnings of the latest parse */
+	assert_string_equal(q("SELECT dag_id, warning_type FROM dag_warning"),
+			    "reports|non-existent pool");
+	assert_int_equal(qcount("SELECT count(*) FROM parse_stat"), 2);
+	tfree(f, 2);
+}
+
+static void test_idempotent_second_sync_writes_nothing(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_files(f, 2);
+	char before[4096];
+	snprintf(before, sizeof(before), "%s",
+		 q("SELECT dag_id, is_stale, has_import_errors, last_parsed_time FROM dag ORDER BY "
+		   "dag_id"));
+	/* parse again: same content, new results */
+	tfree(f, 2);
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_stats st = sync_files(f, 2);
+	/* invariant 5 */
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(st.files_unchanged, 2);
+	assert_string_equal(q("SELECT dag_id, is_stale, has_import_errors, last_parsed_time FROM "
+			      "dag ORDER BY dag_id"),
+			    before);
+	tfree(f, 2);
+}
+
+static void test_change_rewrites_only_what_changed(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_files(f, 2);
+	char hash_reports[128];
+	snprintf(hash_reports, sizeof(hash_reports), "%s",
+		 q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'reports'"));
+	char hash_etl[128];
+	snprintf(hash_etl, sizeof(hash_etl), "%s",
+		 q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'etl'"));
+	tfree(f, 1);
+	char *changed = strdup(good_a);
+	char *p = strstr(changed, "echo e");
+	p[5] = 'E';
+	tparse(&f[0], "a.yml", changed);
+	sync_stats st = sync_files(f, 1);
+	assert_int_equal(st.serialized_written, 1);
+	assert_string_not_equal(q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'etl'"),
+				hash_etl);
+	assert_string_equal(q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'reports'"),
+			    hash_reports);
+	assert_non_null(strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), "echo E"));
+	free(changed);
+	tfree(f, 2);
+}
+
+static void test_vanished_dag_and_deleted_file_are_stale(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_files(f, 2);
+	tfree(f, 2);
+	/* reports vanishes from a.yml; b.yml is deleted */
+	tparse(&f[0], "a.yml",
+	       "etl:\n  tasks:\n    - {task_id: x, operator: " BASH ", bash_command: echo}\n");
+	tdelete(&f[1], "b.yml");
+	sync_files(f, 2);
+	/* invariant 3, rows kept */
+	assert_string_equal(q("SELECT dag_id, is_stale FROM dag ORDER BY dag_id"),
+			    "etl|0;fine|1;reports|1");
+	assert_int_equal(qcount("SELECT count(*) FROM serialized_dag"), 3);
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	/* stale DAGs have no warnings */
+	assert_int_equal(qcount("SELECT count(*) FROM dag_warning"), 0);
+	assert_int_equal(qcount("SELECT count(*) FROM parse_stat"), 1);
+	/* the tags of etl follow the file: none now */
+	assert_int_equal(qcount("SELECT count(*) FROM dag_tag"), 0);
+	/* the DAG comes back */
+	tfree(f, 1);
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	assert_string_equal(q("SELECT dag_id, is_stale FROM dag ORDER BY dag_id"),
+			    "etl|0;fine|1;reports|0");
+	tfree(f, 1);
+}
+
+static void test_dag_with_errors_keeps_last_good_serialization(void **state)
+{
+	(void)state;
+	tfile f[1];
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	char data[4096];
+	snprintf(data, sizeof(data), "%s", q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"));
+	tfree(f, 1);
+	tparse(&f[0], "a.yml",
+	       "etl:\n  tasks:\n    - {task_id: extract, operator: " BASH
+	       ", bash_command: echo, dependencies: [nope]}\n"
+	       "reports:\n  tasks:\n    - {task_id: r, operator: " BASH ", bash_command: echo r}\n");
+	sync_files(f, 1);
+	assert_string_equal(q("SELECT dag_id, is_stale, has_import_errors FROM dag ORDER BY dag_id"),
+			    "etl|0|1;reports|0|1");
+	assert_string_equal(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), data);
+	assert_non_null(strstr(q("SELECT stacktrace FROM import_error"), "error[E020]"));
+	/* the pool warning of reports is gone with the pool */
+	assert_int_equal(qcount("SELECT count(*) FROM dag_warning"), 0);
+	/* fixed again: no import error, flags cleared */
+	tfree(f, 1);
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	assert_string_equal(q("SELECT dag_id, has_import_errors FROM dag ORDER BY dag_id"),
+			    "etl|0;reports|0");
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	tfree(f, 1);
+}
+
+static void test_e034_duplicate_dag_id(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "z_first.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 1}\n");
+	sync_files(f, 1);
+	/* a later file, sorting first, defines the same id: the recorded file keeps it */
+	tparse(&f[1], "a_second.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n"
+	       "own:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n");
+	sync_files(f, 2);
+	assert_string_equal(q("SELECT dag_id, relative_fileloc, has_import_errors FROM dag ORDER BY "
+			      "dag_id"),
+			    "own|a_second.yml|1;shared|z_first.yml|0");
+	char *st = q("SELECT filename, stacktrace FROM import_error");
+	assert_non_null(strstr(st, "a_second.yml|a_second.yml:1:1: error[E034]: DAG id 'shared' is "
+				   "already defined by z_first.yml"));
+	assert_non_null(strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'shared'"),
+			       "echo 1"));
+	/* when the holder deletes it, the other file takes the id */
+	tfree(f, 2);
+	tdelete(&f[0], "z_first.yml");
+	tparse(&f[1], "a_second.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
+	sync_files(f, 2);
+	assert_string_equal(q("SELECT dag_id, relative_fileloc, is_stale FROM dag ORDER BY dag_id"),
+			    "own|a_second.yml|1;shared|a_second.yml|0");
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	tfree(f, 2);
+}
+
+static void test_statements_do_not_grow_per_file(void **state)
+{
+	(void)state;
+	enum { N = 12 };
+	tfile f[N];
+	for (int i = 0; i < N; i++) {
+		char rel[32], yaml[512];
+		snprintf(rel, sizeof(rel), "f%02d.yml", i);
+		snprintf(yaml, sizeof(yaml),
+			 "dag_%d:\n  tags: [t%d]\n  tasks:\n    - {task_id: t, operator: " BASH
+			 ", bash_command: echo, pool: p%d}\n",
+			 i, i, i);
+		tparse(&f[i], rel, yaml);
+	}
+	sync_stats small = sync_files(f, 2);
+	assert_int_equal(reset_db(), 0);
+	sync_stats big = sync_files(f, N);
+	assert_int_equal(big.files_changed, N);
+	assert_int_equal(big.statements, small.statements);
+	tfree(f, N);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_initial_sync, each_setup),
+	    cmocka_unit_test_setup(test_idempotent_second_sync_writes_nothing, each_setup),
+	    cmocka_unit_test_setup(test_change_rewrites_only_what_changed, each_setup),
+	    cmocka_unit_test_setup(test_vanished_dag_and_deleted_file_are_stale, each_setup),
+	    cmocka_unit_test_setup(test_dag_with_errors_keeps_last_good_serialization, each_setup),
+	    cmocka_unit_test_setup(test_e034_duplicate_dag_id, each_setup),
+	    cmocka_unit_test_setup(test_statements_do_not_grow_per_file, each_setup),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
