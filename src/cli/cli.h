@@ -4,10 +4,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct dagproc_config;
 
 int cli_check(int argc, char **argv, const struct dagproc_config *cfg);
 void cli_check_usage(FILE *f);
+int cli_db(int argc, char **argv, struct dagproc_config *cfg);
+void cli_db_usage(FILE *f);
 
 #endif

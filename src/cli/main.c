@@ -18,6 +18,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  check [--format text|json] PATH...  validate DAG files without a database\n"
+	      "  db migrate|check|reset [--db URL]   create, check or recreate the schema\n"
 	      "  help [COMMAND]                      show help for a command\n"
 	      "\n"
 	      "Options:\n"
@@ -65,10 +66,14 @@ int main(int argc, char **argv)
 			cli_check_usage(stdout);
 			return 0;
 		}
+		if (strcmp(argv[2], "db") == 0) {
+			cli_db_usage(stdout);
+			return 0;
+		}
 		fprintf(stderr, "dagproc: unknown command '%s'\n", argv[2]);
 		return 2;
 	}
-	if (strcmp(cmd, "check") != 0) {
+	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "db") != 0) {
 		fprintf(stderr, "dagproc: unknown command '%s' (try 'dagproc --help')\n", cmd);
 		return 2;
 	}
@@ -80,7 +85,8 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	int rc = cli_check(argc - 1, argv + 1, cfg);
+	int rc = strcmp(cmd, "db") == 0 ? cli_db(argc - 1, argv + 1, cfg)
+					: cli_check(argc - 1, argv + 1, cfg);
 	config_free(cfg);
 	return rc;
 }

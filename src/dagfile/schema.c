@@ -1253,6 +1253,10 @@ static void build_groups(dctx *d, ynode *gm)
 	}
 	for (size_t i = 0; i < d->ngroups; i++)
 		resolve_group(d, (int)i);
+	/* a group caught in a parent cycle (E024) still needs an id */
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (!d->groups[i].id)
+			d->groups[i].id = arena_strdup(d->A, d->groups[i].name);
 }
 
 static void check_task(dctx *d, int ti)

@@ -45,13 +45,13 @@ mariadb_start() {
 		--port="$MY_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
 		--tmpdir="$MY_DIR/tmp" --max-connections="$MY_MAX_CONNECTIONS" \
 		--innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=64M \
-		--skip-log-bin --log-error="$MY_DIR/server.log" &
+		--skip-log-bin --log-error="$MY_DIR/server.log" >>"$MY_DIR/server.out" 2>&1 &
 	MY_PID=$!
 	local i
 	for i in $(seq 1 600); do
-		# before the first setup root has no password; a wrong one still answers ping
-		if mariadb-admin --no-defaults --socket="$MY_SOCK" -uroot \
-			${fresh:--p$MY_ADMIN_PASSWORD} ping >/dev/null 2>&1; then
+		# ping answers as soon as the server accepts connections, even with access denied
+		if mariadb-admin --no-defaults --socket="$MY_SOCK" -uroot --connect-timeout=1 \
+			ping >/dev/null 2>&1; then
 			break
 		fi
 		if ! kill -0 "$MY_PID" 2>/dev/null; then

@@ -390,6 +390,16 @@ static void test_e024_groups(void **state)
 	expect(&r, "E024", 0, 0, "own ancestor");
 	expect(&r, "E024", 8, 0, "unknown task group 'g4'");
 	dagfile_result_free(&r);
+	/* a group that is its own parent, then a lookup that walks the groups
+	 * (found by make fuzz: the group had no id) */
+	r = parse("d:\n"
+		  "  task_groups:\n"
+		  "    - {group_name: g2, parent_group_name: g2}\n"
+		  "  tasks:\n"
+		  "    - {task_id: t1, operator: " BASH ", bash_command: echo, dependencies: [nope]}\n");
+	expect(&r, "E024", 3, 0, "own ancestor");
+	expect(&r, "E020", 5, 0, "'nope'");
+	dagfile_result_free(&r);
 }
 
 static void test_e030_schedule(void **state)
