@@ -25,13 +25,14 @@ struct scan_file {
 	int64_t mtime_ns;
 	int64_t size;
 	uint64_t inode;
-	uint64_t hash;     /* XXH3-64 of the content; 0 when it could not be read */
-	bool readable;     /* false: open/read failed (the parse reports E003) */
+	uint64_t hash; /* XXH3-64 of the content; 0 when it could not be read */
+	bool readable; /* false: open/read failed (the parse reports E003) */
 	/* internal */
 	uint8_t kind;
+	bool racy;
 	uint16_t bundle_idx;
 	uint32_t khash, seen_gen, reported_gen;
-	char rel[];        /* relative to the bundle root, '/'-separated */
+	char rel[]; /* relative to the bundle root, '/'-separated */
 };
 
 /* Called once per file and change. rel and abs are valid during the call only.

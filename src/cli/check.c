@@ -18,6 +18,7 @@
 #include "dagfile/dagfile.h"
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 typedef struct check_item {
@@ -45,6 +46,12 @@ static void *check_worker(void *arg)
 		dagfile_opts o = *j->base;
 		o.bundle_root = j->items[i].root;
 		dagfile_parse(j->items[i].abs, &o, &j->items[i].res);
+		/* check reports hashes, not the serialized DAGs: free them early */
+		for (size_t d = 0; d < j->items[i].res.ndags; d++) {
+			free(j->items[i].res.dags[d].json);
+			j->items[i].res.dags[d].json = NULL;
+			j->items[i].res.dags[d].json_len = 0;
+		}
 		/* show the path as the user gave it */
 		free(j->items[i].res.path);
 		j->items[i].res.path = xstrdup(j->items[i].shown);
@@ -124,26 +131,23 @@ static const char *rel_below(const char *abs, const char *root)
  * path order) already defined correctly loses it. */
 static void apply_unique_ids(check_item *items, size_t n)
 {
+	strmap owner = {0}; /* "group\x1fdag_id" -> item index */
 	for (size_t i = 0; i < n; i++) {
 		dagfile_result *r = &items[i].res;
 		for (size_t d = 0; d < r->ndags;) {
 			const char *id = r->dags[d].dag_id;
-			const char *owner = NULL;
-			for (size_t j = 0; j < i && !owner; j++) {
-				if (items[j].group != items[i].group)
-					continue;
-				for (size_t k = 0; k < items[j].res.ndags; k++)
-					if (strcmp(items[j].res.dags[k].dag_id, id) == 0) {
-						owner = items[j].shown;
-						break;
-					}
-			}
-			if (!owner) {
+			char *key = xasprintf("%d\x1f%s", items[i].group, id);
+			size_t holder;
+			if (!strmap_get(&owner, key, &holder)) {
+				strmap_put(&owner, key, i);
+				free(key);
 				d++;
 				continue;
 			}
+			free(key);
 			dagfile_add_error(r, "E034", r->dags[d].line, 1, id,
-					  "DAG id '%s' is already defined by %s", id, owner);
+					  "DAG id '%s' is already defined by %s", id,
+					  items[holder].shown);
 			/* the DAG is no longer correct: drop it from the result */
 			dag_result gone = r->dags[d];
 			memmove(&r->dags[d], &r->dags[d + 1], (r->ndags - d - 1) * sizeof(dag_result));
@@ -154,6 +158,7 @@ static void apply_unique_ids(check_item *items, size_t n)
 			r->error_dag_ids[r->nerror_dag_ids++] = xstrdup(id);
 		}
 	}
+	strmap_free(&owner);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -258,11 +263,12 @@ static json_t *diag_json(const diag *d, bool warning)
 	return o;
 }
 
+/* Streams {"files": [...], "summary": {...}}: one file object at a time, so the
+ * output of a large bundle is never built in memory as a whole. */
 static void print_json(FILE *out, check_item *items, size_t n)
 {
-	json_t *root = json_object();
-	json_t *files = json_array();
 	size_t ndags = 0, ntasks = 0, nerr = 0, nwarn = 0;
+	fputs("{\n  \"files\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		dagfile_result *r = &items[i].res;
 		json_t *f = json_object();
@@ -311,19 +317,14 @@ static void print_json(FILE *out, check_item *items, size_t n)
 		json_object_set_new(f, "warnings", warns);
 		nerr += r->nerrors;
 		nwarn += r->nwarnings;
-		json_array_append_new(files, f);
+		fputs(i ? ",\n    " : "\n    ", out);
+		json_dumpf(f, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(f);
 	}
-	json_object_set_new(root, "files", files);
-	json_t *sum = json_object();
-	json_object_set_new(sum, "files", json_integer((json_int_t)n));
-	json_object_set_new(sum, "dags", json_integer((json_int_t)ndags));
-	json_object_set_new(sum, "tasks", json_integer((json_int_t)ntasks));
-	json_object_set_new(sum, "errors", json_integer((json_int_t)nerr));
-	json_object_set_new(sum, "warnings", json_integer((json_int_t)nwarn));
-	json_object_set_new(root, "summary", sum);
-	json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', out);
-	json_decref(root);
+	fprintf(out,
+		"%s],\n  \"summary\": {\"files\": %zu, \"dags\": %zu, \"tasks\": %zu, "
+		"\"errors\": %zu, \"warnings\": %zu}\n}\n",
+		n ? "\n  " : "", n, ndags, ntasks, nerr, nwarn);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -12,5 +12,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg);
 void cli_check_usage(FILE *f);
 int cli_db(int argc, char **argv, struct dagproc_config *cfg);
 void cli_db_usage(FILE *f);
+int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *config_path);
+void cli_run_usage(FILE *f);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "worker/worker.h"
 
 #ifndef DAGPROC_VERSION
 #define DAGPROC_VERSION "0.1.0"
@@ -17,6 +18,8 @@ static void usage(FILE *f)
 	      "dagproc processes dag-factory YAML DAG files.\n"
 	      "\n"
 	      "Commands:\n"
+	      "  run [--dags DIR]... [--db URL] [--once]\n"
+	      "                                      the processor daemon\n"
 	      "  check [--format text|json] PATH...  validate DAG files without a database\n"
 	      "  db migrate|check|reset [--db URL]   create, check or recreate the schema\n"
 	      "  help [COMMAND]                      show help for a command\n"
@@ -44,6 +47,9 @@ static const char *find_config_flag(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* hidden: the daemon re-executes itself as its parsing workers */
+	if (argc > 1 && strcmp(argv[1], "__worker") == 0)
+		return worker_child_main(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -66,6 +72,10 @@ int main(int argc, char **argv)
 			cli_check_usage(stdout);
 			return 0;
 		}
+		if (strcmp(argv[2], "run") == 0) {
+			cli_run_usage(stdout);
+			return 0;
+		}
 		if (strcmp(argv[2], "db") == 0) {
 			cli_db_usage(stdout);
 			return 0;
@@ -73,20 +83,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dagproc: unknown command '%s'\n", argv[2]);
 		return 2;
 	}
-	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "db") != 0) {
+	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "db") != 0 && strcmp(cmd, "run") != 0) {
 		fprintf(stderr, "dagproc: unknown command '%s' (try 'dagproc --help')\n", cmd);
 		return 2;
 	}
 
 	char *err = NULL;
-	struct dagproc_config *cfg = config_load(find_config_flag(argc, argv), &err);
+	const char *config_path = find_config_flag(argc, argv);
+	struct dagproc_config *cfg = config_load(config_path, &err);
 	if (!cfg) {
 		fprintf(stderr, "dagproc: %s\n", err ? err : "cannot load the configuration");
 		free(err);
 		return 2;
 	}
-	int rc = strcmp(cmd, "db") == 0 ? cli_db(argc - 1, argv + 1, cfg)
-					: cli_check(argc - 1, argv + 1, cfg);
+	int rc;
+	if (strcmp(cmd, "db") == 0)
+		rc = cli_db(argc - 1, argv + 1, cfg);
+	else if (strcmp(cmd, "run") == 0)
+		rc = cli_run(argc - 1, argv + 1, cfg, config_path);
+	else
+		rc = cli_check(argc - 1, argv + 1, cfg);
 	config_free(cfg);
 	return rc;
 }

@@ -481,11 +481,11 @@ int store_commit(store_conn *c, store_error *err)
 		store_rollback(c);
 		return -1;
 	}
-	/* PostgreSQL turns COMMIT of a failed transaction into a ROLLBACK without error */
-	if (c->dialect == STORE_PG && c->be->txn_state(c) != 0) {
+	/* the transaction must be over; anything else means the session can't be trusted */
+	if (c->be->txn_state(c) != 0) {
 		store_rollback(c);
-		store_error_set(err, STORE_PERMANENT, "25P02", false,
-				"commit failed: transaction was aborted");
+		store_error_set(err, STORE_PERMANENT, "commit", false,
+				"commit left a transaction open");
 		return -1;
 	}
 	return 0;

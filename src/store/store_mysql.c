@@ -159,7 +159,7 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 	    "SET time_zone = '+00:00', "
 	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
 	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', "
-	    "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, "
+	    "tx_isolation = 'READ-COMMITTED', "
 	    "max_statement_time = %d",
 	    p->statement_timeout > 0 ? p->statement_timeout : 0);
 	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);

@@ -57,6 +57,12 @@ static int pg_exec(store_conn *c, const char *sql, const store_param *params, si
 				msg && msg[0] ? msg : "connection lost");
 		goto out;
 	}
+	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK: that is a failed write */
+	if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strncmp(sql, "COMMIT", 6) == 0) {
+		store_error_set(err, STORE_PERMANENT, "25P02", false,
+				"transaction was aborted by an earlier error; COMMIT rolled back");
+		goto out;
+	}
 	if (st == PGRES_TUPLES_OK && fn) {
 		int nrows = PQntuples(res), ncols = PQnfields(res);
 		row = xcalloc(ncols > 0 ? (size_t)ncols : 1, sizeof *row);
@@ -121,7 +127,8 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 			    strstr(msg, "does not exist") || strstr(msg, "no pg_hba.conf entry"))) {
 			cls = STORE_PERMANENT;
 			code = strstr(msg, "does not exist") ? "3D000" : "28P01";
-		} else if (msg && strstr(msg, "too many clients")) {
+		} else if (msg && (strstr(msg, "too many clients") ||
+				   strstr(msg, "remaining connection slots"))) {
 			code = "53300";
 		} else if (msg && strstr(msg, "starting up")) {
 			code = "57P03";

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 /* Rows per multi-row statement: keeps every statement under the smallest
@@ -17,77 +18,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Small containers                                                          */
-
-typedef struct strmap {
-	char **keys;
-	size_t *vals;
-	size_t cap, n;
-} strmap;
-
-static uint64_t hash_str(const char *s)
-{
-	return XXH3_64bits(s, strlen(s));
-}
-
-static void strmap_grow(strmap *m);
-
-static void strmap_put(strmap *m, const char *k, size_t v)
-{
-	if ((m->n + 1) * 2 > m->cap)
-		strmap_grow(m);
-	size_t i = hash_str(k) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (strcmp(m->keys[i], k) == 0) {
-			m->vals[i] = v;
-			return;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-	m->keys[i] = xstrdup(k);
-	m->vals[i] = v;
-	m->n++;
-}
-
-static void strmap_grow(strmap *m)
-{
-	strmap old = *m;
-	m->cap = old.cap ? old.cap * 2 : 64;
-	m->keys = xcalloc(m->cap, sizeof(char *));
-	m->vals = xcalloc(m->cap, sizeof(size_t));
-	m->n = 0;
-	for (size_t i = 0; i < old.cap; i++)
-		if (old.keys[i]) {
-			strmap_put(m, old.keys[i], old.vals[i]);
-			free(old.keys[i]);
-		}
-	free(old.keys);
-	free(old.vals);
-}
-
-static bool strmap_get(const strmap *m, const char *k, size_t *v)
-{
-	if (!m->cap)
-		return false;
-	size_t i = hash_str(k) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (strcmp(m->keys[i], k) == 0) {
-			if (v)
-				*v = m->vals[i];
-			return true;
-		}
-		i = (i + 1) & (m->cap - 1);
-	}
-	return false;
-}
-
-static void strmap_free(strmap *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->keys[i]);
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
 
 /* Parameters of one statement, with the strings they point to. */
 typedef struct pbuf {

@@ -21,13 +21,13 @@
 #include "util/xalloc.h"
 #include "worker/proto.h"
 
-#define DEFAULT_EXE       "/proc/self/exe"
-#define FAST_DEATH_S      1.0   /* a worker dead this young without a job is "dead on arrival" */
-#define BACKOFF_MIN_S     0.1
-#define BACKOFF_MAX_S     5.0
-#define REAP_RETRY_S      0.005 /* a killed worker is retried this often until reaped */
-#define IN_BUF_KEEP       (1u << 20) /* receive buffers above this are released after a frame */
-#define MAX_WORKERS       1024
+#define DEFAULT_EXE   "/proc/self/exe"
+#define FAST_DEATH_S  1.0 /* a worker dead this young without a job is "dead on arrival" */
+#define BACKOFF_MIN_S 0.1
+#define BACKOFF_MAX_S 5.0
+#define REAP_RETRY_S  0.005      /* a killed worker is retried this often until reaped */
+#define IN_BUF_KEEP   (1u << 20) /* receive buffers above this are released after a frame */
+#define MAX_WORKERS   1024
 
 enum wstate { W_IDLE, W_BUSY, W_DYING, W_DOWN };
 
@@ -100,11 +100,11 @@ static void set_state(wslot *w, enum wstate s)
 	};
 	if (!ok[w->state][s]) {
 		log_error("worker %d: impossible state change %s -> %s", w->index,
-			  state_names[w->state], state_names[s]);
+		          state_names[w->state], state_names[s]);
 		abort();
 	}
 	log_debug("worker %d (pid %d): %s -> %s", w->index, (int)w->pid, state_names[w->state],
-		  state_names[s]);
+	          state_names[s]);
 	w->state = s;
 }
 
@@ -120,8 +120,8 @@ static void __attribute__((noreturn)) exec_worker(const wpool *p, int sock)
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
-	static const int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD,
-				   SIGUSR1, SIGUSR2, SIGALRM};
+	static const int sigs[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
+	                           SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &dfl, NULL);
 
@@ -181,7 +181,7 @@ static int spawn(wpool *p, wslot *w)
 	set_state(w, W_IDLE);
 	log_debug("worker %d started (pid %d)", w->index, (int)pid);
 	return 0;
-fail: {
+fail : {
 	int e = errno;
 	if (sv[0] >= 0) {
 		close(sv[0]);
@@ -195,8 +195,8 @@ fail: {
 	if (delay > BACKOFF_MAX_S)
 		delay = BACKOFF_MAX_S;
 	w->respawn_at = now_s() + delay;
-	log_warn("worker %d: cannot start: %s: %s; retrying in %.1f s", w->index, what,
-		 strerror(e), delay);
+	log_warn("worker %d: cannot start: %s: %s; retrying in %.1f s", w->index, what, strerror(e),
+	         delay);
 	errno = e;
 	return -1;
 }
@@ -221,7 +221,7 @@ static char *death_message(const wpool *p, const wslot *w, bool known, int statu
 		return xasprintf("parse timed out after %g s", p->timeout_s);
 	case C_PROTO:
 		return xasprintf("worker protocol error: %s",
-				 w->cause_detail ? w->cause_detail : "bad frame");
+		                 w->cause_detail ? w->cause_detail : "bad frame");
 	case C_EXIT:
 	case C_NONE:
 		break;
@@ -232,18 +232,19 @@ static char *death_message(const wpool *p, const wslot *w, bool known, int statu
 		int sig = WTERMSIG(status);
 		const char *abbr = sigabbrev_np(sig);
 		return abbr ? xasprintf("worker died: killed by signal %d (SIG%s)", sig, abbr)
-			    : xasprintf("worker died: killed by signal %d", sig);
+		            : xasprintf("worker died: killed by signal %d", sig);
 	}
 	if (WIFEXITED(status)) {
 		int code = WEXITSTATUS(status);
 		if (code == WORKER_EXIT_OOM) {
 			if (p->memory_limit_mb > 0)
 				return xasprintf("worker ran out of memory (limit %d MiB)",
-						 p->memory_limit_mb);
+				                 p->memory_limit_mb);
 			return xstrdup("worker ran out of memory");
 		}
 		if (code == 127 && !w->did_job)
-			return xasprintf("worker exited with status 127 (cannot execute %s)", p->exe);
+			return xasprintf("worker exited with status 127 (cannot execute %s)",
+			                 p->exe);
 		return xasprintf("worker exited with status %d", code);
 	}
 	return xasprintf("worker died (wait status %d)", status);
@@ -258,7 +259,7 @@ static void finish_death(wpool *p, wslot *w, bool known, int status)
 	char *msg = death_message(p, w, known, status);
 	double age = now - w->spawned_at;
 	bool oom = known && WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OOM &&
-		   w->cause == C_EXIT;
+	           w->cause == C_EXIT;
 	if (w->cause == C_TIMEOUT)
 		p->st.timeouts++;
 	else
@@ -278,10 +279,10 @@ static void finish_death(wpool *p, wslot *w, bool known, int status)
 	}
 	if (w->has_job)
 		log_warn("worker %d (pid %d, up %.1f s): %s, while parsing %s; replacing it",
-			 w->index, (int)w->pid, age, msg, w->job_path);
+		         w->index, (int)w->pid, age, msg, w->job_path);
 	else
 		log_warn("worker %d (pid %d, up %.1f s): %s; replacing it%s", w->index, (int)w->pid,
-			 age, msg, delay > 0 ? " after a delay" : "");
+		         age, msg, delay > 0 ? " after a delay" : "");
 
 	bool had_job = w->has_job;
 	uint64_t job_id = w->job_id;
@@ -342,7 +343,7 @@ static int pump_out(wslot *w)
 {
 	while (w->out_off < w->out.len) {
 		ssize_t k = send(w->fd, w->out.data + w->out_off, w->out.len - w->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -442,7 +443,7 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	*err = NULL;
 	if (o->nworkers < 1 || o->nworkers > MAX_WORKERS) {
 		*err = xasprintf("parsing_processes must be between 1 and %d (got %d)", MAX_WORKERS,
-				 o->nworkers);
+		                 o->nworkers);
 		goto fail;
 	}
 	const char *exe = o->exe ? o->exe : DEFAULT_EXE;
@@ -473,9 +474,9 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	p->self = getpid();
 	struct rlimit nof;
 	p->close_from_max = getrlimit(RLIMIT_NOFILE, &nof) == 0 && nof.rlim_cur != RLIM_INFINITY &&
-				    nof.rlim_cur < 65536
-				? (int)nof.rlim_cur
-				: 65536;
+	                            nof.rlim_cur < 65536
+	                        ? (int)nof.rlim_cur
+	                        : 65536;
 	p->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (p->devnull < 0) {
 		*err = xasprintf("/dev/null: %s", strerror(errno));
@@ -510,7 +511,7 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 		}
 	}
 	log_debug("worker pool: %d workers, timeout %g s, memory limit %d MiB, binary %s", p->n,
-		  p->timeout_s, p->memory_limit_mb, p->exe);
+	          p->timeout_s, p->memory_limit_mb, p->exe);
 	return p;
 fail:
 	wpool_free(p);
@@ -529,6 +530,12 @@ int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle
 {
 	for (int k = 0; k < p->n; k++) {
 		wslot *w = &p->w[(p->next + k) % p->n];
+		/* An idle worker that died since the last wpool_process (the
+		 * kernel's OOM killer, an operator's kill) is noticed and replaced
+		 * here, so that a file is not blamed for it. It has no job, so no
+		 * callback runs from inside submit. */
+		if (w->state == W_IDLE)
+			pump_in(p, w);
 		if (w->state != W_IDLE)
 			continue;
 		p->next = (w->index + 1) % p->n;
@@ -569,9 +576,10 @@ void wpool_process(wpool *p)
 			pump_in(p, w);
 		}
 		double now = now_s();
-		if (w->state == W_BUSY && p->timeout_s > 0 && now - w->job_started >= p->timeout_s) {
+		if (w->state == W_BUSY && p->timeout_s > 0 &&
+		    now - w->job_started >= p->timeout_s) {
 			log_warn("parse of %s timed out after %g s; killing worker %d (pid %d)",
-				 w->job_path, p->timeout_s, w->index, (int)w->pid);
+			         w->job_path, p->timeout_s, w->index, (int)w->pid);
 			worker_fail(p, w, C_TIMEOUT, NULL);
 		}
 		if (w->state == W_DYING)

@@ -22,7 +22,7 @@ static void put_u8(strbuf *b, uint8_t v)
 static void put_u32(strbuf *b, uint32_t v)
 {
 	unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-			      (unsigned char)(v >> 24)};
+	                      (unsigned char)(v >> 24)};
 	sb_add(b, (const char *)x, 4);
 }
 
@@ -139,7 +139,7 @@ static void put_dag(strbuf *b, const dag_result *g)
 	put_u64(b, (uint64_t)g->max_active_tasks);
 	put_u64(b, (uint64_t)g->max_active_runs);
 	put_u8(b, (uint8_t)((g->is_paused_upon_creation ? 1 : 0) |
-			    (g->has_paused_upon_creation ? 2 : 0)));
+	                    (g->has_paused_upon_creation ? 2 : 0)));
 	put_u32(b, g->line);
 }
 
@@ -308,7 +308,8 @@ static diag *get_diags(rd *r, size_t *n)
 		size_t clen;
 		char *code = get_str_len(r, &clen);
 		if (code) {
-			memcpy(d[i].code, code, clen < sizeof(d[i].code) ? clen : sizeof(d[i].code) - 1);
+			memcpy(d[i].code, code,
+			       clen < sizeof(d[i].code) ? clen : sizeof(d[i].code) - 1);
 			free(code);
 		}
 		d[i].line = get_u32(r);
@@ -338,7 +339,7 @@ static void get_dag(rd *r, dag_result *g)
 	for (size_t i = 0; i < g->ntasks; i++) {
 		dag_task *t = &g->tasks[i];
 		t->task_id = get_str(r);
-		t->operator = get_str(r);
+		t->operator= get_str(r);
 		t->decorator = get_u8(r) != 0;
 		t->upstream = get_strs(r, &t->nupstream);
 	}

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dagfile/dagfile.h"
 
@@ -45,10 +46,10 @@
 typedef struct wpool wpool;
 
 typedef struct wpool_opts {
-	int nworkers;          /* parsing_processes (at least 1) */
-	int memory_limit_mb;   /* worker_memory_limit: RLIMIT_AS of each worker; 0 = none */
-	double timeout_s;      /* dag_file_processor_timeout; <= 0 = none */
-	const char *exe;       /* worker binary; NULL = /proc/self/exe */
+	int nworkers;        /* parsing_processes (at least 1) */
+	int memory_limit_mb; /* worker_memory_limit: RLIMIT_AS of each worker; 0 = none */
+	double timeout_s;    /* dag_file_processor_timeout; <= 0 = none */
+	const char *exe;     /* worker binary; NULL = /proc/self/exe */
 	const char *const *catalog_files; /* [core] operator_catalog */
 	size_t ncatalog_files;
 	const char *const *unchecked; /* [core] unchecked_operator_modules */
@@ -64,13 +65,13 @@ typedef struct wpool_opts {
 typedef void (*wpool_done_fn)(void *ud, uint64_t job_id, dagfile_result *res);
 
 struct wpool_stats {
-	int idle, busy, down;      /* current slots by state (down = dying or waiting to respawn) */
-	uint64_t restarts;         /* workers respawned */
-	uint64_t timeouts;         /* jobs killed for overrunning timeout_s */
-	uint64_t crashes;          /* workers that died on their own (incl. out of memory) */
-	uint64_t ooms;             /* of which ran out of memory */
-	uint64_t jobs_done;        /* results delivered, real or synthesized */
-	uint64_t spawn_failures;   /* fork failures and workers dead on arrival */
+	int idle, busy, down;    /* current slots by state (down = dying or waiting to respawn) */
+	uint64_t restarts;       /* workers respawned */
+	uint64_t timeouts;       /* jobs killed for overrunning timeout_s */
+	uint64_t crashes;        /* workers that died on their own (incl. out of memory) */
+	uint64_t ooms;           /* of which ran out of memory */
+	uint64_t jobs_done;      /* results delivered, real or synthesized */
+	uint64_t spawn_failures; /* fork failures and workers dead on arrival */
 };
 
 /* Starts o->nworkers workers. Checks the options first (the extra catalog
@@ -92,6 +93,8 @@ void wpool_process(wpool *p);
  * respawn), 0 if overdue, or -1 when nothing is timed. */
 double wpool_next_deadline(const wpool *p);
 void wpool_stats(const wpool *p, struct wpool_stats *s);
+/* Pid of worker slot i (0 when it has no process): for tests and status pages. */
+pid_t wpool_worker_pid(const wpool *p, int i);
 /* Kills and reaps every worker. Jobs in flight are dropped without a callback. */
 void wpool_free(wpool *p);
 

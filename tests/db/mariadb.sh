@@ -82,7 +82,7 @@ mariadb_start() {
 # mariadb_stop [mode]: SIGTERM (clean shutdown) or "immediate": SIGKILL (a crash); waits.
 mariadb_stop() {
 	[ -n "$MY_PID" ] || return 0
-	if [ "$1" = immediate ]; then
+	if [ "${1:-}" = immediate ]; then
 		kill -KILL "$MY_PID" 2>/dev/null
 	else
 		kill -TERM "$MY_PID" 2>/dev/null

@@ -41,7 +41,7 @@ pg_start() {
 	# setpriv execs postgres: $! is the postmaster itself, a direct child of this shell
 	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" \
 		-c listen_addresses=127.0.0.1 -c max_connections="$PG_MAX_CONNECTIONS" \
-		-c superuser_reserved_connections=3 -c fsync=off -c synchronous_commit=off \
+		-c superuser_reserved_connections=3 -c fsync=off \
 		-c full_page_writes=off -c logging_collector=off \
 		>>"$PG_DIR/server.log" 2>&1 &
 	PG_PID=$!
@@ -72,7 +72,7 @@ pg_start() {
 # and wait for it to exit.
 pg_stop() {
 	[ -n "$PG_PID" ] || return 0
-	if [ "$1" = immediate ]; then
+	if [ "${1:-}" = immediate ]; then
 		kill -QUIT "$PG_PID" 2>/dev/null
 	else
 		kill -INT "$PG_PID" 2>/dev/null

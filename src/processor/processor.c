@@ -1,0 +1,917 @@
+/* The daemon: one poll loop (signals, inotify, worker sockets, timers) feeding
+ * the pending table, and one writer thread draining it into the database with
+ * retries and backoff. Nothing on the main loop waits for the database.
+ *
+ * Periodic work of the main loop (each turn, at most 1 s apart):
+ *   - heartbeat for /livez;
+ *   - full rescan of every bundle every refresh_interval (the inotify safety
+ *     net), which also queues every file as due for a reparse;
+ *   - dispatch of due files to idle workers. */
+#include "processor/processor.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle/queue.h"
+#include "bundle/scan.h"
+#include "config/config.h"
+#include "config/dburl.h"
+#include "log/log.h"
+#include "store/pool.h"
+#include "store/retry.h"
+#include "store/store.h"
+#include "store/store_url.h"
+#include "sync/sync.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+#include "worker/worker.h"
+
+#define WRITER_BATCH 200
+#define MAX_POLLFDS 1100
+#define DRAIN_SECONDS 5
+
+const double proc_hist_bounds[PROC_HIST_BUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05,
+							0.1,   0.25,  1,    10};
+
+/* One file's latest result, waiting for the writer. */
+typedef struct pend {
+	char *key; /* bundle \x1f rel */
+	char *bundle, *rel, *abs;
+	bool deleted;
+	dagfile_result *res; /* owned (worker_result_free); NULL when deleted */
+	double mtime;
+	int64_t size;
+	double parsed_at;
+} pend;
+
+typedef struct job {
+	uint64_t id;
+	char *bundle, *rel;
+	double mtime;
+	int64_t size;
+} job;
+
+struct processor {
+	struct dagproc_config *cfg;
+	proc_opts opts;
+	scan *scan;
+	queue *queue;
+	wpool *wpool;
+	pool *db;
+	struct db_url url;
+	store_params params;
+	retry_policy retry;
+
+	/* jobs in flight, by id */
+	job *jobs;
+	size_t njobs, capjobs;
+	uint64_t next_job;
+
+	/* pending results: shared with the writer */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pend **pend;
+	size_t npend, cappend;
+	strmap pidx;
+	size_t inflight;
+	bool stop_writer;
+	strmap *known; /* per bundle: rels seen by the first scan (writer checks) */
+	size_t nknown;
+	char **known_bundles;
+	bool writer_started;
+	pthread_t writer;
+	/* parse requests from the API threads (under mu), and the eventfd that
+	 * wakes the loop for them */
+	char **requests;
+	size_t nrequests;
+	int wakefd;
+
+	/* stats (own mutex: read by the API threads) */
+	pthread_mutex_t smu;
+	proc_stats st;
+	double once_deadline;
+};
+
+static double now_epoch(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *pkey(const char *bundle, const char *rel)
+{
+	return xasprintf("%s\x1f%s", bundle, rel);
+}
+
+static void pend_free(pend *e)
+{
+	if (!e)
+		return;
+	free(e->key);
+	free(e->bundle);
+	free(e->rel);
+	free(e->abs);
+	if (e->res)
+		worker_result_free(e->res);
+	free(e);
+}
+
+/* Under p->mu: the newest result for a file replaces an older one. */
+static void pending_put_locked(processor *p, pend *e)
+{
+	size_t i;
+	if (strmap_get(&p->pidx, e->key, &i)) {
+		pend_free(p->pend[i]);
+		p->pend[i] = e;
+		return;
+	}
+	if (p->npend == p->cappend) {
+		p->cappend = p->cappend ? p->cappend * 2 : 256;
+		p->pend = xrealloc(p->pend, p->cappend * sizeof(*p->pend));
+	}
+	p->pend[p->npend] = e;
+	strmap_put(&p->pidx, e->key, p->npend);
+	p->npend++;
+}
+
+static void pending_put(processor *p, pend *e)
+{
+	pthread_mutex_lock(&p->mu);
+	pending_put_locked(p, e);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Under p->mu: removes entry i by moving the last one into its place. */
+static pend *pending_take_locked(processor *p, size_t i)
+{
+	pend *e = p->pend[i];
+	strmap_del(&p->pidx, e->key);
+	p->npend--;
+	if (i != p->npend) {
+		p->pend[i] = p->pend[p->npend];
+		strmap_put(&p->pidx, p->pend[i]->key, i);
+	}
+	return e;
+}
+
+static void stats_lock(processor *p)
+{
+	pthread_mutex_lock(&p->smu);
+}
+
+static void stats_unlock(processor *p)
+{
+	pthread_mutex_unlock(&p->smu);
+}
+
+void proc_snapshot(const processor *p, proc_stats *out)
+{
+	processor *q = (processor *)p;
+	stats_lock(q);
+	*out = q->st;
+	stats_unlock(q);
+	pthread_mutex_lock(&q->mu);
+	out->pending = q->npend + q->inflight;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writer thread                                                             */
+
+static const char *const wstate_names[] = {"connecting", "idle", "writing", "backing off"};
+
+/* The one place the writer's state changes. */
+static void writer_set_state(processor *p, writer_state s)
+{
+	stats_lock(p);
+	if (p->st.wstate != s)
+		log_debug("writer: %s -> %s", wstate_names[p->st.wstate], wstate_names[s]);
+	p->st.wstate = s;
+	stats_unlock(p);
+}
+
+/* Database reachability: logs one line per change, not per retry. */
+static void db_went_down(processor *p, const store_error *err, size_t pending)
+{
+	stats_lock(p);
+	bool was_up = p->st.db_up || p->st.last_write_ok == 0;
+	bool first = p->st.db_down_since == 0;
+	snprintf(p->st.db_error, sizeof(p->st.db_error), "%s", err->message);
+	if (first) {
+		p->st.db_down_since = now_epoch();
+		p->st.db_up = false;
+	}
+	stats_unlock(p);
+	if (first && was_up)
+		log_warn("database unreachable: %s; %zu results pending", err->message, pending);
+}
+
+static void db_came_back(processor *p, size_t files)
+{
+	stats_lock(p);
+	double since = p->st.db_down_since;
+	p->st.db_down_since = 0;
+	p->st.db_up = true;
+	p->st.db_error[0] = '\0';
+	stats_unlock(p);
+	if (since > 0)
+		log_info("database back after %.1f s; wrote %zu files", now_epoch() - since, files);
+}
+
+static void wait_locked(processor *p, double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+}
+
+typedef struct known_ctx {
+	processor *p;
+	const char *bundle;
+	strmap *seen;
+	const char *root;
+	size_t marked;
+} known_ctx;
+
+static void on_known(void *ud, const char *rel)
+{
+	known_ctx *k = ud;
+	if (strmap_get(k->seen, rel, NULL))
+		return;
+	/* in the database, not in the folder: deleted while we were away */
+	pend *e = xcalloc(1, sizeof(*e));
+	e->key = pkey(k->bundle, rel);
+	e->bundle = xstrdup(k->bundle);
+	e->rel = xstrdup(rel);
+	e->abs = xasprintf("%s/%s", k->root ? k->root : ".", rel);
+	e->deleted = true;
+	e->parsed_at = now_epoch();
+	pthread_mutex_lock(&k->p->mu);
+	size_t i;
+	if (!strmap_get(&k->p->pidx, e->key, &i))
+		pending_put_locked(k->p, e);
+	else
+		pend_free(e);
+	pthread_mutex_unlock(&k->p->mu);
+	k->marked++;
+}
+
+/* First contact: schema, then files deleted while the processor was down. */
+static int writer_prepare(processor *p, bool *prepared, store_error *err)
+{
+	store_conn *c = NULL;
+	if (pool_acquire(p->db, &c, err) != 0)
+		return -1;
+	int rc = store_migrate(c, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&p->mu);
+		strmap *known = p->known;
+		char **names = p->known_bundles;
+		size_t n = p->nknown;
+		pthread_mutex_unlock(&p->mu);
+		for (size_t b = 0; b < n && rc == 0; b++) {
+			known_ctx k = {.p = p,
+				       .bundle = names[b],
+				       .seen = &known[b],
+				       .root = scan_bundle_root(p->scan, names[b])};
+			rc = sync_known_files(c, names[b], on_known, &k, err);
+			if (rc == 0 && k.marked)
+				log_info("bundle %s: %zu files recorded in the database are gone; "
+					 "marking their DAGs stale",
+					 names[b], k.marked);
+		}
+	}
+	pool_release(p->db, c);
+	if (rc == 0)
+		*prepared = true;
+	return rc;
+}
+
+static void record_write(processor *p, const sync_stats *s, bool ok, const store_error *err)
+{
+	stats_lock(p);
+	p->st.write_attempts++;
+	if (ok) {
+		p->st.write_ok++;
+		p->st.last_write_ok = now_epoch();
+		p->st.statements += s->statements;
+		p->st.files_written += s->files_changed;
+		p->st.files_unchanged += s->files_unchanged;
+		p->st.isolated_failures += s->isolated_failures;
+	} else if (err->cls == STORE_PERMANENT) {
+		p->st.write_permanent++;
+	} else {
+		p->st.write_transient++;
+	}
+	stats_unlock(p);
+}
+
+/* Wakes the main loop (it also wakes by itself within a second). */
+static void wake_loop(processor *p)
+{
+	uint64_t one = 1;
+	ssize_t w = write(p->wakefd, &one, sizeof(one));
+	(void)w; /* EAGAIN: already woken */
+}
+
+static void *writer_main(void *arg)
+{
+	processor *p = arg;
+	bool prepared = false;
+	unsigned failed = 0;
+	pend **batch = xcalloc(WRITER_BATCH, sizeof(*batch));
+	sync_file *files = xcalloc(WRITER_BATCH, sizeof(*files));
+	/* the writer never takes the signals meant for the main loop */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop_writer && prepared && p->npend == 0)
+			wait_locked(p, 1.0);
+		if (p->stop_writer)
+			break;
+		size_t n = 0;
+		if (prepared) {
+			while (n < WRITER_BATCH && p->npend > 0)
+				batch[n++] = pending_take_locked(p, 0);
+			p->inflight = n;
+		}
+		size_t backlog = p->npend + n;
+		pthread_mutex_unlock(&p->mu);
+
+		store_error err;
+		sync_stats s = {0};
+		int rc;
+		writer_set_state(p, prepared ? WRITER_WRITING : WRITER_CONNECTING);
+		if (!prepared) {
+			rc = writer_prepare(p, &prepared, &err);
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				pend *e = batch[i];
+				files[i] = (sync_file){.bundle = e->bundle,
+						       .rel = e->rel,
+						       .fileloc = e->abs,
+						       .deleted = e->deleted,
+						       .res = e->res,
+						       .mtime = e->mtime,
+						       .size = e->size,
+						       .parsed_at = e->parsed_at};
+			}
+			rc = sync_write(p->db, files, n, &s, &err);
+			record_write(p, &s, rc == 0, &err);
+		}
+
+		pthread_mutex_lock(&p->mu);
+		if (rc == 0) {
+			for (size_t i = 0; i < n; i++)
+				pend_free(batch[i]);
+			p->inflight = 0;
+			pthread_mutex_unlock(&p->mu);
+			if (failed || !p->st.db_up)
+				db_came_back(p, s.files_changed + s.files_unchanged);
+			failed = 0;
+			writer_set_state(p, WRITER_IDLE);
+			/* wake the loop: --once may be done now */
+			wake_loop(p);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
+		/* the batch goes back under any newer results */
+		for (size_t i = 0; i < n; i++) {
+			size_t k;
+			if (strmap_get(&p->pidx, batch[i]->key, &k))
+				pend_free(batch[i]);
+			else
+				pending_put_locked(p, batch[i]);
+		}
+		p->inflight = 0;
+		pthread_mutex_unlock(&p->mu);
+		failed++;
+		if (err.cls == STORE_PERMANENT)
+			log_error("database write failed (%s): %s; will retry", err.code, err.message);
+		db_went_down(p, &err, backlog);
+		writer_set_state(p, WRITER_BACKOFF);
+		double delay = retry_next_delay(&p->retry, failed, retry_random());
+		pthread_mutex_lock(&p->mu);
+		double until = now_mono() + delay;
+		while (!p->stop_writer && now_mono() < until)
+			wait_locked(p, until - now_mono());
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(batch);
+	free(files);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main loop                                                                 */
+
+typedef struct loop {
+	processor *p;
+	bool initial_scan_done;
+} loop;
+
+static void on_scan(void *ud, const char *bundle, const char *rel, const char *abs,
+		    scan_event ev)
+{
+	processor *p = ud;
+	if (ev == SCAN_DELETED) {
+		queue_remove(p->queue, bundle, rel);
+		pend *e = xcalloc(1, sizeof(*e));
+		e->key = pkey(bundle, rel);
+		e->bundle = xstrdup(bundle);
+		e->rel = xstrdup(rel);
+		e->abs = xstrdup(abs);
+		e->deleted = true;
+		e->parsed_at = now_epoch();
+		pending_put(p, e);
+		log_info("%s/%s: deleted", bundle, rel);
+		return;
+	}
+	const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
+	queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f ? f->mtime_ns : 0);
+	if (ev == SCAN_CHANGED)
+		log_debug("%s/%s: changed", bundle, rel);
+}
+
+static void queue_due(void *ud, const struct scan_file *f)
+{
+	processor *p = ud;
+	queue_push(p->queue, f->bundle, f->rel, QUEUE_DUE, f->mtime_ns);
+}
+
+static job *job_find(processor *p, uint64_t id, size_t *idx)
+{
+	for (size_t i = 0; i < p->njobs; i++)
+		if (p->jobs[i].id == id) {
+			*idx = i;
+			return &p->jobs[i];
+		}
+	return NULL;
+}
+
+static void log_result(const char *bundle, const char *rel, const dagfile_result *r)
+{
+	if (!r->nerrors) {
+		log_debug("%s/%s: %zu DAGs, parsed in %.1f ms", bundle, rel, r->ndags,
+			  r->parse_seconds * 1e3);
+		return;
+	}
+	const diag *d = &r->errors[0];
+	log_info("%s/%s: %zu import error%s; first: %u:%u: error[%s]: %s", bundle, rel,
+		 r->nerrors, r->nerrors == 1 ? "" : "s", d->line, d->col, d->code, d->message);
+}
+
+static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
+{
+	processor *p = ud;
+	size_t idx;
+	job *j = job_find(p, job_id, &idx);
+	if (!j) {
+		worker_result_free(res);
+		return;
+	}
+	queue_done(p->queue, j->bundle, j->rel, now_mono());
+	log_result(j->bundle, j->rel, res);
+	stats_lock(p);
+	p->st.files_parsed++;
+	if (res->nerrors)
+		p->st.parse_errors++;
+	size_t b = 0;
+	while (b < PROC_HIST_BUCKETS - 1 && res->parse_seconds > proc_hist_bounds[b])
+		b++;
+	p->st.parse_hist[b]++;
+	p->st.parse_sum += res->parse_seconds;
+	stats_unlock(p);
+
+	/* a file deleted while it was being parsed stays deleted */
+	if (!scan_lookup(p->scan, j->bundle, j->rel)) {
+		worker_result_free(res);
+	} else {
+		pend *e = xcalloc(1, sizeof(*e));
+		e->key = pkey(j->bundle, j->rel);
+		e->bundle = j->bundle;
+		e->rel = j->rel;
+		const char *root = scan_bundle_root(p->scan, j->bundle);
+		e->abs = xasprintf("%s/%s", root ? root : ".", j->rel);
+		e->res = res;
+		e->mtime = j->mtime;
+		e->size = j->size;
+		e->parsed_at = now_epoch();
+		j->bundle = j->rel = NULL;
+		pending_put(p, e);
+	}
+	free(j->bundle);
+	free(j->rel);
+	p->jobs[idx] = p->jobs[--p->njobs];
+}
+
+static void dispatch(processor *p)
+{
+	const char *bundle, *rel;
+	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, now_mono(), &bundle, &rel)) {
+		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
+		if (!f) {
+			queue_done(p->queue, bundle, rel, now_mono());
+			queue_remove(p->queue, bundle, rel);
+			continue;
+		}
+		const char *root = scan_bundle_root(p->scan, bundle);
+		char *abs = xasprintf("%s/%s", root, rel);
+		uint64_t id = ++p->next_job;
+		if (wpool_submit(p->wpool, id, abs, root) != 0) {
+			free(abs);
+			queue_done(p->queue, bundle, rel, 0);
+			queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f->mtime_ns);
+			break;
+		}
+		free(abs);
+		if (p->njobs == p->capjobs) {
+			p->capjobs = p->capjobs ? p->capjobs * 2 : 16;
+			p->jobs = xrealloc(p->jobs, p->capjobs * sizeof(*p->jobs));
+		}
+		p->jobs[p->njobs++] = (job){.id = id,
+					    .bundle = xstrdup(bundle),
+					    .rel = xstrdup(rel),
+					    .mtime = (double)f->mtime_ns / 1e9,
+					    .size = f->size};
+	}
+}
+
+static void snapshot_known(void *ud, const struct scan_file *f)
+{
+	processor *p = ud;
+	for (size_t b = 0; b < p->nknown; b++)
+		if (strcmp(p->known_bundles[b], f->bundle) == 0)
+			strmap_put(&p->known[b], f->rel, 1);
+}
+
+static void apply_reload(processor *p)
+{
+	char *err = NULL;
+	struct dagproc_config *nc = config_load(p->opts.config_path, &err);
+	if (!nc) {
+		log_error("configuration reload failed: %s; keeping the old configuration", err);
+		free(err);
+		return;
+	}
+	char *conflicts = config_reload_conflicts(p->cfg, nc);
+	if (conflicts && *conflicts)
+		log_warn("configuration reloaded; these settings need a restart and keep their "
+			 "old values: %s",
+			 conflicts);
+	free(conflicts);
+	/* the reloadable settings */
+	p->cfg->logging.level = nc->logging.level;
+	p->cfg->logging.format = nc->logging.format;
+	log_set_level(nc->logging.level);
+	log_set_format(nc->logging.format);
+	p->cfg->dag_processor.refresh_interval = nc->dag_processor.refresh_interval;
+	p->cfg->dag_processor.min_file_process_interval =
+	    nc->dag_processor.min_file_process_interval;
+	p->cfg->dag_processor.file_parsing_sort_mode = nc->dag_processor.file_parsing_sort_mode;
+	queue_set_min_interval(p->queue, nc->dag_processor.min_file_process_interval);
+	queue_set_sort(p->queue, (queue_sort)nc->dag_processor.file_parsing_sort_mode);
+	config_free(nc);
+	log_info("configuration reloaded");
+}
+
+static bool once_finished(processor *p)
+{
+	if (queue_len(p->queue) || queue_running(p->queue) || p->njobs)
+		return false;
+	pthread_mutex_lock(&p->mu);
+	bool empty = p->npend == 0 && p->inflight == 0;
+	pthread_mutex_unlock(&p->mu);
+	stats_lock(p);
+	bool wrote = p->st.db_up;
+	stats_unlock(p);
+	return empty && wrote;
+}
+
+/* Parse requests from the API: ahead of every other file. */
+static void take_requests(processor *p)
+{
+	uint64_t v;
+	while (read(p->wakefd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+	pthread_mutex_lock(&p->mu);
+	char **req = p->requests;
+	size_t n = p->nrequests;
+	p->requests = NULL;
+	p->nrequests = 0;
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		char *sep = strchr(req[i], '\x1f');
+		*sep = '\0';
+		const struct scan_file *f = scan_lookup(p->scan, req[i], sep + 1);
+		if (f) {
+			queue_push(p->queue, req[i], sep + 1, QUEUE_REQUESTED, f->mtime_ns);
+			log_info("%s/%s: reparse requested", req[i], sep + 1);
+		} else {
+			log_info("%s/%s: reparse requested for a file that is not a known DAG file",
+				 req[i], sep + 1);
+		}
+		free(req[i]);
+	}
+	free(req);
+}
+
+static int main_loop(processor *p, int sigfd)
+{
+	struct pollfd fds[MAX_POLLFDS];
+	double next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
+	bool stopping = false;
+	int rc = 0;
+	for (;;) {
+		double now = now_mono();
+		stats_lock(p);
+		p->st.heartbeat = now_epoch();
+		p->st.queued = queue_len(p->queue);
+		p->st.files = scan_file_count(p->scan);
+		stats_unlock(p);
+
+		if (p->opts.once && once_finished(p)) {
+			log_info("all files parsed and written");
+			break;
+		}
+		if (p->opts.once && now > p->once_deadline) {
+			proc_stats s;
+			proc_snapshot(p, &s);
+			log_error("the database could not be reached within once_timeout (%d s): %s; "
+				  "%zu results not written",
+				  p->cfg->database.once_timeout, s.db_error, s.pending);
+			rc = 3;
+			break;
+		}
+		if (!stopping)
+			dispatch(p);
+
+		int n = 0;
+		fds[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
+		fds[n++] = (struct pollfd){.fd = p->wakefd, .events = POLLIN};
+		int wfd = scan_watch_fd(p->scan);
+		int watch_slot = -1;
+		if (wfd >= 0) {
+			watch_slot = n;
+			fds[n++] = (struct pollfd){.fd = wfd, .events = POLLIN};
+		}
+		n += wpool_pollfds(p->wpool, fds + n, MAX_POLLFDS - n);
+
+		double timeout = 1.0;
+		double qd = queue_next_due(p->queue, now);
+		if (qd >= 0 && wpool_has_idle(p->wpool) && qd < timeout)
+			timeout = qd;
+		double wd = wpool_next_deadline(p->wpool);
+		if (wd >= 0 && wd < timeout)
+			timeout = wd;
+		if (next_refresh - now < timeout)
+			timeout = next_refresh - now;
+		if (timeout < 0)
+			timeout = 0;
+		int pr = poll(fds, (nfds_t)n, (int)ceil(timeout * 1000));
+		if (pr < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			rc = 2;
+			break;
+		}
+		if (pr > 0 && (fds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					apply_reload(p);
+				} else if (stopping) {
+					log_warn("second signal: exiting at once");
+					_exit(1);
+				} else {
+					log_info("received %s: finishing the batch in flight, then "
+						 "exiting",
+						 strsignal((int)si.ssi_signo));
+					stopping = true;
+				}
+			}
+		}
+		if (stopping)
+			break;
+		if (fds[1].revents & POLLIN)
+			take_requests(p);
+		if (watch_slot >= 0 && (fds[watch_slot].revents & POLLIN))
+			scan_watch_process(p->scan, on_scan, p);
+		wpool_process(p->wpool);
+		if (now_mono() >= next_refresh) {
+			scan_full(p->scan, on_scan, p);
+			scan_foreach(p->scan, queue_due, p);
+			next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
+		}
+		struct wpool_stats ws;
+		wpool_stats(p->wpool, &ws);
+		stats_lock(p);
+		p->st.worker_restarts = ws.restarts;
+		p->st.worker_timeouts = ws.timeouts;
+		p->st.worker_crashes = ws.crashes;
+		stats_unlock(p);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void stop_writer(processor *p)
+{
+	if (!p->writer_started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop_writer = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += DRAIN_SECONDS;
+	if (pthread_timedjoin_np(p->writer, NULL, &ts) != 0) {
+		log_warn("the database write in flight did not finish within %d s; exiting "
+			 "without it",
+			 DRAIN_SECONDS);
+		/* the thread still uses the pool: leave it to the process exit */
+		p->db = NULL;
+	}
+	p->writer_started = false;
+}
+
+static void processor_free(processor *p)
+{
+	stop_writer(p);
+	if (p->wpool)
+		wpool_free(p->wpool);
+	for (size_t i = 0; i < p->njobs; i++) {
+		free(p->jobs[i].bundle);
+		free(p->jobs[i].rel);
+	}
+	free(p->jobs);
+	if (p->db)
+		pool_destroy(p->db);
+	db_url_free(&p->url);
+	for (size_t i = 0; i < p->npend; i++)
+		pend_free(p->pend[i]);
+	free(p->pend);
+	strmap_free(&p->pidx);
+	for (size_t b = 0; b < p->nknown; b++) {
+		strmap_free(&p->known[b]);
+		free(p->known_bundles[b]);
+	}
+	free(p->known);
+	free(p->known_bundles);
+	if (p->queue)
+		queue_free(p->queue);
+	if (p->scan)
+		scan_free(p->scan);
+	for (size_t i = 0; i < p->nrequests; i++)
+		free(p->requests[i]);
+	free(p->requests);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->smu);
+	free(p);
+}
+
+int processor_run(struct dagproc_config *cfg, const proc_opts *o)
+{
+	processor *p = xcalloc(1, sizeof(*p));
+	p->cfg = cfg;
+	p->opts = *o;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	pthread_mutex_init(&p->smu, NULL);
+	p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->st.started_at = now_epoch();
+	p->st.heartbeat = p->st.started_at;
+	int rc = 2;
+	char *err = NULL;
+
+	/* signals: handled on the loop through a signalfd; blocked everywhere else
+	 * (threads created from here on inherit the mask) */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	/* database */
+	if (store_params_from_url(cfg->database.sql_conn, cfg, &p->url, &p->params, &err) != 0) {
+		log_error("[database] sql_conn: %s", err);
+		goto out;
+	}
+	p->db = pool_create(&p->params);
+	retry_policy_from_params(&p->retry, &p->params);
+
+	/* bundles */
+	size_t nb = 1 + cfg->core.bundles.n;
+	scan_bundle_cfg *bc = xcalloc(nb, sizeof(*bc));
+	bc[0] = (scan_bundle_cfg){.name = "dags-folder", .root = cfg->core.dags_folder};
+	for (size_t i = 0; i < cfg->core.bundles.n; i++)
+		bc[i + 1] = (scan_bundle_cfg){.name = cfg->core.bundles.v[i].name,
+					      .root = cfg->core.bundles.v[i].path};
+	p->scan = scan_new(bc, nb, cfg->dag_processor.watch && !o->once, &err);
+	p->nknown = nb;
+	p->known = xcalloc(nb, sizeof(strmap));
+	p->known_bundles = xcalloc(nb, sizeof(char *));
+	for (size_t i = 0; i < nb; i++)
+		p->known_bundles[i] = xstrdup(bc[i].name);
+	free(bc);
+	if (!p->scan) {
+		log_error("%s", err);
+		goto out;
+	}
+	p->queue = queue_new((queue_sort)cfg->dag_processor.file_parsing_sort_mode,
+			     cfg->dag_processor.min_file_process_interval, NULL);
+
+	/* workers */
+	wpool_opts wo = {.nworkers = cfg->dag_processor.parsing_processes,
+			 .memory_limit_mb = cfg->dag_processor.worker_memory_limit,
+			 .timeout_s = cfg->dag_processor.dag_file_processor_timeout,
+			 .catalog_files = (const char *const *)cfg->core.operator_catalog.v,
+			 .ncatalog_files = cfg->core.operator_catalog.n,
+			 .unchecked = (const char *const *)cfg->core.unchecked_operator_modules.v,
+			 .nunchecked = cfg->core.unchecked_operator_modules.n,
+			 .pools = (const char *const *)cfg->core.pools.v,
+			 .npools = cfg->core.pools.n,
+			 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	p->wpool = wpool_new(&wo, on_done, p, &err);
+	if (!p->wpool) {
+		log_error("cannot start the workers: %s", err);
+		goto out;
+	}
+
+	char *shown = db_url_redacted(cfg->database.sql_conn);
+	log_info("dagproc processor starting: %zu bundle%s, %d workers, database %s%s", nb,
+		 nb == 1 ? "" : "s", cfg->dag_processor.parsing_processes, shown,
+		 o->once ? " (one pass)" : "");
+	free(shown);
+
+	scan_full(p->scan, on_scan, p);
+	scan_foreach(p->scan, snapshot_known, p);
+	log_info("found %zu DAG files", scan_file_count(p->scan));
+
+	p->once_deadline = now_mono() + cfg->database.once_timeout;
+	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
+		log_error("cannot start the writer thread");
+		goto out;
+	}
+	p->writer_started = true;
+
+	rc = main_loop(p, sigfd);
+	proc_stats s;
+	proc_snapshot(p, &s);
+	log_info("stopping: %llu files parsed, %llu written, %zu results pending",
+		 (unsigned long long)s.files_parsed, (unsigned long long)s.files_written,
+		 s.pending);
+out:
+	free(err);
+	if (sigfd >= 0)
+		close(sigfd);
+	processor_free(p);
+	return rc;
+}
+
+int proc_request_parse(processor *p, const char *bundle, const char *rel)
+{
+	pthread_mutex_lock(&p->mu);
+	p->requests = xrealloc(p->requests, (p->nrequests + 1) * sizeof(char *));
+	p->requests[p->nrequests++] = pkey(bundle, rel);
+	pthread_mutex_unlock(&p->mu);
+	uint64_t one = 1;
+	if (write(p->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Runs the store test suite (tests/db/test_store_db.c) against SQLite and throwaway
+# PostgreSQL 15 / MariaDB 10.11 servers that this script starts in temp directories and
+# restarts on the test program's request.
+# usage: tests/db/run.sh [sqlite|pg|mariadb|all] [path/to/test_store_db]
+# Without a binary it is compiled with gcc (ASan/UBSan) from the source tree.
+# Env: DAGPROC_TEST_ONLY=name runs one test. Exit status 0 only when every test passed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+which=${1:-all}
+bin=${2:-}
+
+. "$here/pg.sh"
+. "$here/mariadb.sh"
+
+cleanup() {
+	pg_cleanup
+	mariadb_cleanup
+	[ -n "${build_dir:-}" ] && rm -rf "$build_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+store_src=
+for f in store store_sqlite store_pg store_mysql schema pool retry; do
+	store_src="$store_src $root/src/store/$f.c"
+done
+if [ -z "$bin" ]; then
+	build_dir=$(mktemp -d /tmp/dagproc-dbtest.XXXXXX)
+	bin=$build_dir/test_store_db
+	gcc -std=gnu11 -D_GNU_SOURCE -g -O0 -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+		-Wno-missing-field-initializers -I"$root/src" $(pkg-config --cflags libpq libmariadb) \
+		-o "$bin" "$here/test_store_db.c" $store_src "$root/src/util/xalloc.c" \
+		$(pkg-config --libs libpq libmariadb sqlite3) -lpthread -lm || exit 2
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+# run_suite START_FN STOP_FN RESTART_FN: runs the program as a coprocess and serves its
+# control requests (RESTART, CRASH_RESTART, STOP, START) so servers stay our children.
+run_suite() {
+	local restart=$1 stop=$2 start=$3 req status
+	coproc T { DAGPROC_TEST_CONTROL=1 "$bin"; }
+	local tpid=$T_PID
+	while IFS= read -r req <&"${T[0]}"; do
+		case $req in
+		RESTART) $restart >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
+		CRASH_RESTART) $restart immediate >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
+		STOP) $stop >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
+		START) $start >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
+		DONE) ;;
+		*) echo "run.sh: unknown request '$req'" >&2; echo fail >&"${T[1]}" ;;
+		esac
+	done
+	wait "$tpid"
+	status=$?
+	return $status
+}
+
+total_failed=0
+suites=0
+if [ "$which" = sqlite ] || [ "$which" = all ]; then
+	suites=$((suites + 1))
+	DAGPROC_TEST_DIALECT=sqlite DAGPROC_TEST_SQLITE=/tmp/dagproc-store-$$.db "$bin" ||
+		total_failed=$((total_failed + 1))
+	rm -f /tmp/dagproc-store-$$.db*
+fi
+if [ "$which" = pg ] || [ "$which" = all ]; then
+	suites=$((suites + 1))
+	if pg_start; then
+		export DAGPROC_TEST_DIALECT=pg DAGPROC_TEST_HOST=127.0.0.1 DAGPROC_TEST_PORT=$PG_PORT \
+			DAGPROC_TEST_USER=$PG_USER DAGPROC_TEST_PASSWORD=$PG_PASSWORD \
+			DAGPROC_TEST_DB=$PG_DB DAGPROC_TEST_ADMIN_USER=postgres \
+			DAGPROC_TEST_ADMIN_PASSWORD=
+		run_suite pg_restart pg_stop pg_start || total_failed=$((total_failed + 1))
+		pg_cleanup
+	else
+		echo "postgresql: could not start the server" >&2
+		total_failed=$((total_failed + 1))
+	fi
+fi
+if [ "$which" = mariadb ] || [ "$which" = mysql ] || [ "$which" = all ]; then
+	suites=$((suites + 1))
+	if mariadb_start; then
+		export DAGPROC_TEST_DIALECT=mysql DAGPROC_TEST_HOST=127.0.0.1 \
+			DAGPROC_TEST_PORT=$MY_PORT DAGPROC_TEST_USER=$MY_USER \
+			DAGPROC_TEST_PASSWORD=$MY_PASSWORD DAGPROC_TEST_DB=$MY_DB \
+			DAGPROC_TEST_ADMIN_USER=root DAGPROC_TEST_ADMIN_PASSWORD=$MY_ADMIN_PASSWORD
+		run_suite mariadb_restart mariadb_stop mariadb_start ||
+			total_failed=$((total_failed + 1))
+		mariadb_cleanup
+	else
+		echo "mariadb: could not start the server" >&2
+		total_failed=$((total_failed + 1))
+	fi
+fi
+echo "db suites: $((suites - total_failed)) passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
