@@ -13,10 +13,9 @@ SHELL := /bin/bash
 NINJA ?= ninja
 FUZZ_SECONDS ?= 60
 
-# What `make demo` runs. Until the daemon exists it lints the example bundle
-# (exit 1 is expected: the bundle has a file with import errors on purpose).
-DEMO_CMD = ./build/dagproc check examples/dags || [ $$? -eq 1 ]
-DEMO_NOTE = examples/dags has one file with import errors and one with a warning on purpose; the daemon (dagproc run) will replace this demo.
+# `make demo`: the example bundle's diagnostics, then the processor on it with
+# SQLite, the API and the web page, in the foreground until Ctrl-C.
+DEMO_DB = build/demo/dagproc.db
 
 # Build tools (tools/embed.c) run under ASan in the sanitizer folders; their
 # leaks at exit are not what those builds are for.
@@ -40,9 +39,15 @@ asan: deps
 
 demo: build
 	@echo "\$$ dagproc check examples/dags"
-	@$(DEMO_CMD)
+	@./build/dagproc check examples/dags || [ $$? -eq 1 ]
+	@mkdir -p build/demo
 	@echo
-	@echo "($(DEMO_NOTE))"
+	@echo "The bundle has one file with import errors and one with warnings, on purpose."
+	@echo "Starting the processor on examples/dags, database sqlite:///$(DEMO_DB)"
+	@echo "  web page and API:  http://127.0.0.1:8780/"
+	@echo "  import errors:     ./build/dagproc import-errors --db sqlite:///$(DEMO_DB)"
+	@echo "  Ctrl-C stops it."
+	@exec ./build/dagproc run --dags examples/dags --db sqlite:///$(CURDIR)/$(DEMO_DB)
 
 check: build asan
 	@tests/run.sh build

@@ -4,7 +4,9 @@
 #   tests/run.sh [BUILD_DIR]        (default: build)
 #
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
-# 2. tests/corpus_test.py and tests/cli_test.sh against BUILD_DIR/dagproc;
+# 2. tests/corpus_test.py and tests/cli_test.sh against BUILD_DIR/dagproc, and
+#    (unless SKIP_DB=1) the store, sync and daemon suites against real
+#    PostgreSQL and MariaDB servers that tests/db/*.sh start themselves;
 # 3. unless SKIP_ASAN=1: 1 and 2 again against the ASan+UBSan build
 #    (ASAN_BUILD_DIR, default build-asan; `make check` configures and builds it);
 # 4. unless SKIP_VALGRIND=1: valgrind over each unit test executable of
@@ -131,6 +133,13 @@ suite() { # BUILD_DIR PREFIX
 	fi
 	run_counted "${prefix}corpus" python3 tests/corpus_test.py "$dir/dagproc"
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
+	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"
+	if [ "${SKIP_DB:-0}" != 1 ]; then
+		# real PostgreSQL 15 and MariaDB 10.11 servers, started by the scripts
+		run_counted "${prefix}db store" bash tests/db/run.sh all "$dir/tests/test_store_db"
+		run_counted "${prefix}db sync" bash tests/db/sync_test.sh "$dir/tests/test_sync" all
+		run_counted "${prefix}db daemon" bash tests/db/daemon_test.sh "$dir/dagproc" all
+	fi
 }
 
 echo "== $build"

@@ -42,6 +42,7 @@ struct scan {
 	XXH3_state_t *xs;
 	char *buf;
 	watch_batch batch;
+	struct scan_stats st;
 };
 
 /* One reconciliation pass (a full scan, or one batch of inotify work): the
@@ -156,6 +157,7 @@ static void report(op *o, struct scan_file *f, scan_event ev)
 
 	if (ev != SCAN_DELETED)
 		f->reported_gen = o->gen;
+	o->s->st.events[ev]++;
 	if (!o->fn)
 		return;
 	abs = fs_path_join(b->root, f->rel);
@@ -725,6 +727,7 @@ int scan_full(scan *s, scan_fn fn, void *ud)
 	op o;
 	int rc = 0;
 
+	s->st.full_scans++;
 	op_begin(&o, s, fn, ud);
 	for (size_t i = 0; i < s->nb; i++)
 		if (sync_subtree(&o, (uint32_t)i, "") != 0)
@@ -748,12 +751,14 @@ void scan_watch_process(scan *s, scan_fn fn, void *ud)
 	watch_read(s->w, b, 0);
 	if (b->overflow) {
 		log_info("inotify event queue overflowed: rescanning every bundle");
+		s->st.watch_overflows++;
 		watch_batch_clear(b);
 		scan_full(s, fn, ud);
 		return;
 	}
 	if (b->n == 0)
 		return;
+	s->st.watch_batches++;
 	watch_batch_coalesce(b);
 	op_begin(&o, s, fn, ud);
 	for (size_t i = 0; i < b->n; i++) {
@@ -797,6 +802,15 @@ const struct scan_file *scan_lookup(const scan *s, const char *bundle, const cha
 		return NULL;
 	f = tab_find(s, (uint32_t)bi, rel);
 	return f && f->kind == KIND_DAG ? f : NULL;
+}
+
+void scan_get_stats(const scan *s, struct scan_stats *out)
+{
+	*out = s->st;
+	out->files = s->ndag;
+	out->watches = watch_count(s->w);
+	out->watching = s->w != NULL;
+	out->watch_limit_hit = watch_limit_hit(s->w);
 }
 
 const char *scan_bundle_root(const scan *s, const char *bundle)

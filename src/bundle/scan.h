@@ -74,6 +74,19 @@ size_t scan_file_count(const scan *s);
 size_t scan_watch_count(const scan *s);
 /* NULL when the file is not a known DAG file of that bundle. */
 const struct scan_file *scan_lookup(const scan *s, const char *bundle, const char *rel);
+/* Counters for logs and /metrics. */
+struct scan_stats {
+	uint64_t full_scans;      /* scan_full runs, overflow rescans included */
+	uint64_t watch_batches;   /* scan_watch_process calls that found events */
+	uint64_t watch_overflows; /* inotify queue overflows (each ran a full rescan) */
+	uint64_t events[3];       /* reported, by scan_event */
+	size_t files;             /* DAG files known */
+	size_t watches;           /* folders watched */
+	bool watching;            /* inotify is up */
+	bool watch_limit_hit;     /* ENOSPC seen: some folders rely on the rescan */
+};
+void scan_get_stats(const scan *s, struct scan_stats *out);
+
 /* The root of a bundle as configured, or NULL. */
 const char *scan_bundle_root(const scan *s, const char *bundle);
 /* Calls fn(ud, file) for every known DAG file (in no particular order), e.g. to

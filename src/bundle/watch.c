@@ -155,6 +155,11 @@ size_t watch_count(const watch *w)
 	return w ? w->count : 0;
 }
 
+bool watch_limit_hit(const watch *w)
+{
+	return w && w->enospc_logged;
+}
+
 int watch_add(watch *w, uint32_t bundle, const char *abs_dir, const char *rel_dir, uint32_t gen)
 {
 	int wd = inotify_add_watch(w->fd, abs_dir, WATCH_MASK);

@@ -37,6 +37,8 @@ void watch_free(watch *w);
 int watch_fd(const watch *w);
 /* Folders watched right now. */
 size_t watch_count(const watch *w);
+/* True once a watch could not be added for lack of inotify watches. */
+bool watch_limit_hit(const watch *w);
 
 /* Watches abs_dir, known as rel_dir of bundle, and marks it with gen. Returns 0,
  * or -1 with errno. ENOSPC (fs.inotify.max_user_watches) is logged once per

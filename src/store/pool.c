@@ -15,9 +15,9 @@ struct pool {
 	store_params params; /* strings owned */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	store_conn **idle; /* stack; top = most recently used */
-	int nidle, cap;    /* cap = pool_size + max_overflow */
-	int total;         /* connections alive or being opened */
+	store_conn **idle;     /* stack; top = most recently used */
+	int nidle, cap;        /* cap = pool_size + max_overflow */
+	int total;             /* connections alive or being opened */
 	double invalidated_at; /* monotonic; idle conns opened before are discarded */
 	pool_stats stats;
 };
@@ -185,10 +185,10 @@ int pool_acquire(pool *p, store_conn **out, store_error *err)
 			p->stats.timeouts++;
 			pthread_mutex_unlock(&p->mu);
 			store_error_set(err, STORE_TRANSIENT, "pool_timeout", false,
-					"pool timeout: no connection free after %.1f s (%d in use, "
-					"pool_size %d + max_overflow %d)",
-					p->params.pool_timeout, in_use, p->params.pool_size,
-					p->params.max_overflow);
+			                "pool timeout: no connection free after %.1f s (%d in use, "
+			                "pool_size %d + max_overflow %d)",
+			                p->params.pool_timeout, in_use, p->params.pool_size,
+			                p->params.max_overflow);
 			return -1;
 		}
 	}

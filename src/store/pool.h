@@ -8,13 +8,13 @@
 typedef struct pool pool;
 
 typedef struct pool_stats {
-	int idle;          /* connections waiting in the pool */
-	int in_use;        /* connections handed out */
-	long opened;       /* connections opened since creation */
-	long closed;       /* connections closed since creation */
-	long broken;       /* of those, closed because they were broken or dirty */
-	long timeouts;     /* acquisitions that gave up after pool_timeout */
-	long ping_failures;/* idle connections that failed pre-ping */
+	int idle;           /* connections waiting in the pool */
+	int in_use;         /* connections handed out */
+	long opened;        /* connections opened since creation */
+	long closed;        /* connections closed since creation */
+	long broken;        /* of those, closed because they were broken or dirty */
+	long timeouts;      /* acquisitions that gave up after pool_timeout */
+	long ping_failures; /* idle connections that failed pre-ping */
 } pool_stats;
 
 /* Copies the parameters; opens nothing until the first acquire. */

@@ -37,8 +37,8 @@ double retry_random(void)
 	if (s == 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-		    ((uint64_t)(uintptr_t)&s) ^ (uint64_t)getpid() << 40;
+		s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)(uintptr_t)&s) ^
+		    (uint64_t)getpid() << 40;
 		if (s == 0)
 			s = 0x9e3779b97f4a7c15ULL;
 	}
@@ -70,7 +70,7 @@ static int attempt(pool *p, retry_fn fn, void *fn_ud, store_error *err)
 	if (fn(c, fn_ud, err) != 0) {
 		if (err->cls == STORE_OK) /* fn failed without a store error */
 			store_error_set(err, STORE_PERMANENT, "callback", false,
-					"write callback failed");
+			                "write callback failed");
 		goto out;
 	}
 	if (store_commit(c, err) != 0)
@@ -86,7 +86,7 @@ out:
 }
 
 int retry_run(pool *p, const retry_policy *rp, retry_fn fn, void *fn_ud, retry_opts *o,
-	      store_error *err)
+              store_error *err)
 {
 	retry_opts none = {0};
 	if (!o)
@@ -97,7 +97,7 @@ int retry_run(pool *p, const retry_policy *rp, retry_fn fn, void *fn_ud, retry_o
 		if (o->stop && *o->stop) {
 			if (err->cls == STORE_OK)
 				store_error_set(err, STORE_TRANSIENT, "stopped", false,
-						"stopped before the write could be retried");
+				                "stopped before the write could be retried");
 			return -1;
 		}
 		o->attempts++;

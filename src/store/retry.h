@@ -7,9 +7,9 @@
 #include "store/store.h"
 
 typedef struct retry_policy {
-	int max_db_retries;  /* quick attempts; SPEC default 3 */
-	double multiplier;   /* seconds; 0.5 as Airflow's wait_random_exponential */
-	double backoff_max;  /* seconds; cap of every delay (retry_backoff_max) */
+	int max_db_retries; /* quick attempts; SPEC default 3 */
+	double multiplier;  /* seconds; 0.5 as Airflow's wait_random_exponential */
+	double backoff_max; /* seconds; cap of every delay (retry_backoff_max) */
 } retry_policy;
 
 void retry_policy_from_params(retry_policy *rp, const store_params *p);
@@ -42,6 +42,6 @@ typedef struct retry_opts {
  * returned). Every attempt: acquire, begin_write, fn, commit, release; any failure rolls
  * back and gives the connection back (closed if broken) before waiting. */
 STORE_WUR int retry_run(pool *p, const retry_policy *rp, retry_fn fn, void *fn_ud, retry_opts *o,
-			store_error *err);
+                        store_error *err);
 
 #endif

@@ -125,8 +125,8 @@ static const struct migration migrations[] = {
 
 /* Children before parents, for store_drop_schema. */
 static const char *const all_tables[] = {
-    "file_lease", "dag_processor", "parse_stat", "dag_warning", "import_error",
-    "serialized_dag", "dag_tag", "dag", "dag_bundle", "schema_version",
+    "file_lease",     "dag_processor", "parse_stat", "dag_warning", "import_error",
+    "serialized_dag", "dag_tag",       "dag",        "dag_bundle",  "schema_version",
 };
 
 struct token {
@@ -234,12 +234,12 @@ static int lock_and_begin(store_conn *c, store_error *err)
 			return -1;
 		return store_exec(c, "SELECT pg_advisory_xact_lock(7283640)", NULL, 0, err);
 	case STORE_MYSQL:
-		if (store_query_int(c, "SELECT GET_LOCK('dagproc_migrate', 60)", NULL, 0, &got, NULL,
-				    err) != 0)
+		if (store_query_int(c, "SELECT GET_LOCK('dagproc_migrate', 60)", NULL, 0, &got,
+		                    NULL, err) != 0)
 			return -1;
 		if (got != 1) {
 			store_error_set(err, STORE_TRANSIENT, "lock", false,
-					"another process holds the migration lock");
+			                "another process holds the migration lock");
 			return -1;
 		}
 		return 0;
@@ -253,7 +253,7 @@ static void migrate_unlock(store_conn *c)
 	int64_t v;
 	if (store_conn_dialect(c) == STORE_MYSQL && !store_conn_broken(c))
 		(void)!store_query_int(c, "SELECT RELEASE_LOCK('dagproc_migrate')", NULL, 0, &v,
-				       NULL, &e);
+		                       NULL, &e);
 }
 
 int store_migrate(store_conn *c, store_error *err)
@@ -265,17 +265,17 @@ int store_migrate(store_conn *c, store_error *err)
 	if (lock_and_begin(c, err) != 0)
 		goto out;
 	if (exec_expanded(c,
-			  "CREATE TABLE IF NOT EXISTS schema_version ("
-			  " version INTEGER NOT NULL PRIMARY KEY,"
-			  " applied_at {TS} NOT NULL){E}",
-			  err) != 0)
+	                  "CREATE TABLE IF NOT EXISTS schema_version ("
+	                  " version INTEGER NOT NULL PRIMARY KEY,"
+	                  " applied_at {TS} NOT NULL){E}",
+	                  err) != 0)
 		goto out;
 	if (store_schema_version(c, &version, err) != 0)
 		goto out;
 	if (version > STORE_SCHEMA_VERSION) {
 		store_error_set(err, STORE_PERMANENT, "schema", false,
-				"database schema version %d is newer than this dagproc (%d)",
-				version, STORE_SCHEMA_VERSION);
+		                "database schema version %d is newer than this dagproc (%d)",
+		                version, STORE_SCHEMA_VERSION);
 		goto out;
 	}
 	for (size_t m = 0; m < sizeof migrations / sizeof migrations[0]; m++) {
@@ -285,9 +285,9 @@ int store_migrate(store_conn *c, store_error *err)
 			if (exec_expanded(c, *s, err) != 0)
 				goto out;
 		store_param p[2] = {store_p_int(migrations[m].version),
-				    store_p_text(store_format_ts(store_now(), ts, sizeof ts))};
+		                    store_p_text(store_format_ts(store_now(), ts, sizeof ts))};
 		if (store_exec(c, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-			       p, 2, err) != 0)
+		               p, 2, err) != 0)
 			goto out;
 	}
 	if (!mysql && store_commit(c, err) != 0)

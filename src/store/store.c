@@ -50,7 +50,7 @@ const char *store_format_ts(double epoch, char *buf, size_t len)
 		usec = 999999;
 	gmtime_r(&secs, &tm);
 	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
 	return buf;
 }
 
@@ -65,7 +65,7 @@ void store_error_clear(store_error *err)
 }
 
 void store_error_set(store_error *err, store_class cls, const char *code, bool broken,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	va_list ap;
 	if (!err)
@@ -122,13 +122,13 @@ store_class store_classify_pg(const char *sqlstate, bool conn_bad, bool *broken)
 		cls = STORE_TRANSIENT; /* connection exception */
 		br = true;
 	} else if (!strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") ||
-		   !strcmp(sqlstate, "57P03")) {
+	           !strcmp(sqlstate, "57P03")) {
 		/* admin shutdown / terminated, crash shutdown, cannot connect now */
 		cls = STORE_TRANSIENT;
 		br = true;
 	} else if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
-		   !strcmp(sqlstate, "53300") || !strcmp(sqlstate, "55P03") ||
-		   !strcmp(sqlstate, "57014")) {
+	           !strcmp(sqlstate, "53300") || !strcmp(sqlstate, "55P03") ||
+	           !strcmp(sqlstate, "57014")) {
 		/* serialization failure, deadlock, too many connections, lock not available,
 		 * query canceled (statement timeout) */
 		cls = STORE_TRANSIENT;
@@ -258,7 +258,7 @@ char *store_sql_placeholders(size_t nrows, size_t width)
 }
 
 char *store_sql_upsert(store_dialect d, const char *table, const char *const *cols, size_t ncols,
-		       size_t nkey, size_t nrows)
+                       size_t nkey, size_t nrows)
 {
 	strbuf b;
 	char *vals = store_sql_placeholders(nrows, ncols);
@@ -276,7 +276,7 @@ char *store_sql_upsert(store_dialect d, const char *table, const char *const *co
 			sb_adds(&b, " ON DUPLICATE KEY UPDATE ");
 			for (size_t i = nkey; i < ncols; i++)
 				sb_printf(&b, "%s%s = VALUES(%s)", i > nkey ? ", " : "", cols[i],
-					  cols[i]);
+				          cols[i]);
 		}
 	} else {
 		sb_adds(&b, " ON CONFLICT (");
@@ -288,7 +288,7 @@ char *store_sql_upsert(store_dialect d, const char *table, const char *const *co
 			sb_adds(&b, ") DO UPDATE SET ");
 			for (size_t i = nkey; i < ncols; i++)
 				sb_printf(&b, "%s%s = excluded.%s", i > nkey ? ", " : "", cols[i],
-					  cols[i]);
+				          cols[i]);
 		}
 	}
 	return sb_detach(&b);
@@ -389,8 +389,8 @@ const char *store_server_version(store_conn *c)
 	return c->version;
 }
 
-static int run(store_conn *c, const char *sql, const store_param *params, size_t n,
-	       store_row_fn fn, void *ud, store_error *err)
+static int run(store_conn *c, const char *sql, const store_param *params, size_t n, store_row_fn fn,
+               void *ud, store_error *err)
 {
 	store_error local;
 	int rc;
@@ -400,7 +400,7 @@ static int run(store_conn *c, const char *sql, const store_param *params, size_t
 	c->changes = 0;
 	if (c->broken || !c->h) {
 		store_error_set(err, STORE_TRANSIENT, "broken", true,
-				"connection is broken and must be closed");
+		                "connection is broken and must be closed");
 		return -1;
 	}
 	if (c->dialect == STORE_PG) {
@@ -419,13 +419,13 @@ static int run(store_conn *c, const char *sql, const store_param *params, size_t
 }
 
 int store_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-	       store_error *err)
+               store_error *err)
 {
 	return run(c, sql, params, n, NULL, NULL, err);
 }
 
 int store_query(store_conn *c, const char *sql, const store_param *params, size_t n,
-		store_row_fn fn, void *ud, store_error *err)
+                store_row_fn fn, void *ud, store_error *err)
 {
 	return run(c, sql, params, n, fn, ud, err);
 }
@@ -446,7 +446,7 @@ static int int_row(void *ud, size_t ncols, const char *const *vals)
 }
 
 int store_query_int(store_conn *c, const char *sql, const store_param *params, size_t n,
-		    int64_t *out, bool *found, store_error *err)
+                    int64_t *out, bool *found, store_error *err)
 {
 	struct int_result r = {0, false};
 	if (run(c, sql, params, n, int_row, &r, err) != 0)
@@ -465,7 +465,7 @@ int64_t store_changes(store_conn *c)
 int store_begin(store_conn *c, store_error *err)
 {
 	return run(c, c->dialect == STORE_MYSQL ? "START TRANSACTION" : "BEGIN", NULL, 0, NULL,
-		   NULL, err);
+	           NULL, err);
 }
 
 int store_begin_write(store_conn *c, store_error *err)
@@ -485,7 +485,7 @@ int store_commit(store_conn *c, store_error *err)
 	if (c->be->txn_state(c) != 0) {
 		store_rollback(c);
 		store_error_set(err, STORE_PERMANENT, "commit", false,
-				"commit left a transaction open");
+		                "commit left a transaction open");
 		return -1;
 	}
 	return 0;

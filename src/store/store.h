@@ -31,12 +31,12 @@ typedef struct store_params {
 	int lock_timeout;        /* seconds to wait for a row/table lock; 0 = server default
 	                          * (SQLite: busy timeout, default 5 s) */
 	/* pool knobs, SPEC §2 [database] */
-	int pool_size;        /* idle connections kept; 0 = 5 */
-	int max_overflow;     /* extra connections beyond pool_size; <0 = 10 */
-	double pool_timeout;  /* seconds to wait for a free connection; 0 = 30 */
-	bool pool_pre_ping;   /* check a connection with a round trip before handing it out */
-	int pool_recycle;     /* seconds; connections older than this are replaced; 0 = never */
-	int max_db_retries;   /* quick attempts before backing off; 0 = 3 */
+	int pool_size;            /* idle connections kept; 0 = 5 */
+	int max_overflow;         /* extra connections beyond pool_size; <0 = 10 */
+	double pool_timeout;      /* seconds to wait for a free connection; 0 = 30 */
+	bool pool_pre_ping;       /* check a connection with a round trip before handing it out */
+	int pool_recycle;         /* seconds; connections older than this are replaced; 0 = never */
+	int max_db_retries;       /* quick attempts before backing off; 0 = 3 */
 	double retry_backoff_max; /* seconds; cap of the slow backoff; 0 = 30 */
 } store_params;
 
@@ -61,7 +61,7 @@ typedef struct store_error {
 void store_error_clear(store_error *err);
 /* Sets err (printf-style message); used by pool/retry and the backends. */
 void store_error_set(store_error *err, store_class cls, const char *code, bool broken,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Classification rules, pure functions so unit tests can check them (issue #3 item 4).
  * *broken is set when the error means the connection is gone. */
@@ -136,13 +136,13 @@ const char *store_server_version(store_conn *c);
  * On failure the error is classified and, inside a transaction, the caller must
  * store_rollback (pool_release does it too). */
 STORE_WUR int store_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-			 store_error *err);
+                         store_error *err);
 STORE_WUR int store_query(store_conn *c, const char *sql, const store_param *params, size_t n,
-			  store_row_fn fn, void *ud, store_error *err);
+                          store_row_fn fn, void *ud, store_error *err);
 /* First column of the first row as an integer; *found false when there is no row or it
  * is NULL (found may be NULL). */
 STORE_WUR int store_query_int(store_conn *c, const char *sql, const store_param *params, size_t n,
-			      int64_t *out, bool *found, store_error *err);
+                              int64_t *out, bool *found, store_error *err);
 /* Number of rows changed by the last store_exec (MySQL: rows matched). */
 int64_t store_changes(store_conn *c);
 
@@ -165,7 +165,7 @@ STORE_WUR int store_ping(store_conn *c, store_error *err);
  * ON CONFLICT (keys) DO UPDATE SET c = excluded.c (SQLite, PG) or
  * ON DUPLICATE KEY UPDATE c = VALUES(c) (MySQL). nkey == ncols: insert-or-ignore. */
 char *store_sql_upsert(store_dialect d, const char *table, const char *const *cols, size_t ncols,
-		       size_t nkey, size_t nrows);
+                       size_t nkey, size_t nrows);
 /* "(?,?),(?,?)..." style list for IN clauses and tuple lists: nrows groups of width. */
 char *store_sql_placeholders(size_t nrows, size_t width);
 /* Current UTC time as "YYYY-MM-DD HH:MM:SS.ffffff", accepted by every dialect's timestamp

@@ -12,7 +12,7 @@ struct store_backend {
 	void (*close)(store_conn *c);
 	/* Runs one statement (SQL already in the backend's placeholder style); fn may be NULL. */
 	int (*exec)(store_conn *c, const char *sql, const store_param *params, size_t n,
-		    store_row_fn fn, void *ud, store_error *err);
+	            store_row_fn fn, void *ud, store_error *err);
 	/* 0 idle, 1 inside a transaction, -1 unknown (connection gone). */
 	int (*txn_state)(store_conn *c);
 	unsigned long (*session_id)(store_conn *c);

@@ -30,7 +30,7 @@ static void set_err(store_conn *c, store_error *err)
 
 /* Builds the statement with each '?' (outside quotes) replaced by a literal. */
 static char *interpolate(MYSQL *m, const char *sql, const store_param *params, size_t n,
-			 store_error *err)
+                         store_error *err)
 {
 	strbuf b;
 	size_t used = 0;
@@ -54,7 +54,7 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 		}
 		if (used >= n) {
 			store_error_set(err, STORE_PERMANENT, "params", false,
-					"statement has more placeholders than parameters");
+			                "statement has more placeholders than parameters");
 			sb_free(&b);
 			return NULL;
 		}
@@ -64,7 +64,8 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 			size_t len = strlen(p->s);
 			sb_reserve(&b, len * 2 + 3);
 			b.data[b.len++] = '\'';
-			b.len += mysql_real_escape_string(m, b.data + b.len, p->s, (unsigned long)len);
+			b.len +=
+			    mysql_real_escape_string(m, b.data + b.len, p->s, (unsigned long)len);
 			b.data[b.len++] = '\'';
 			b.data[b.len] = '\0';
 		} else {
@@ -74,7 +75,7 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 	}
 	if (used != n) {
 		store_error_set(err, STORE_PERMANENT, "params", false,
-				"statement has fewer placeholders than parameters");
+		                "statement has fewer placeholders than parameters");
 		sb_free(&b);
 		return NULL;
 	}
@@ -84,7 +85,7 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 }
 
 static int my_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-		   store_row_fn fn, void *ud, store_error *err)
+                   store_row_fn fn, void *ud, store_error *err)
 {
 	MYSQL *m = c->h;
 	MYSQL_RES *res = NULL;
@@ -145,8 +146,8 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off); /* a silent reconnect loses the txn */
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (!mysql_real_connect(m, p->host ? p->host : "127.0.0.1", p->user, p->password,
-				p->database, (unsigned int)(p->port > 0 ? p->port : 3306),
-				p->unix_socket, 0)) {
+	                        p->database, (unsigned int)(p->port > 0 ? p->port : 3306),
+	                        p->unix_socket, 0)) {
 		set_err(c, err);
 		err->conn_broken = true;
 		/* 1045 access denied, 1049 unknown database: permanent; others transient */
@@ -155,13 +156,12 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 			err->cls = STORE_TRANSIENT;
 		return -1;
 	}
-	char *init = xasprintf(
-	    "SET time_zone = '+00:00', "
-	    "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-	    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', "
-	    "tx_isolation = 'READ-COMMITTED', "
-	    "max_statement_time = %d",
-	    p->statement_timeout > 0 ? p->statement_timeout : 0);
+	char *init = xasprintf("SET time_zone = '+00:00', "
+	                       "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+	                       "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', "
+	                       "tx_isolation = 'READ-COMMITTED', "
+	                       "max_statement_time = %d",
+	                       p->statement_timeout > 0 ? p->statement_timeout : 0);
 	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);
 	free(init);
 	if (rc == 0 && p->lock_timeout > 0) {

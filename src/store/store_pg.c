@@ -20,11 +20,12 @@ static void set_conn_err(store_conn *c, store_error *err, const char *what)
 	const char *msg = pg ? PQerrorMessage(pg) : "out of memory";
 	bool broken = true;
 	store_class cls = store_classify_pg(NULL, true, &broken);
-	store_error_set(err, cls, "08006", broken, "%s%s", what, msg && msg[0] ? msg : "connection lost");
+	store_error_set(err, cls, "08006", broken, "%s%s", what,
+	                msg && msg[0] ? msg : "connection lost");
 }
 
 static int pg_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-		   store_row_fn fn, void *ud, store_error *err)
+                   store_row_fn fn, void *ud, store_error *err)
 {
 	PGconn *pg = c->h;
 	PGresult *res = NULL;
@@ -54,13 +55,13 @@ static int pg_exec(store_conn *c, const char *sql, const store_param *params, si
 		if (!msg || !msg[0])
 			msg = PQerrorMessage(pg);
 		store_error_set(err, cls, state ? state : "08006", broken, "%s",
-				msg && msg[0] ? msg : "connection lost");
+		                msg && msg[0] ? msg : "connection lost");
 		goto out;
 	}
 	/* COMMIT of a failed transaction "succeeds" as a ROLLBACK: that is a failed write */
 	if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0 && strncmp(sql, "COMMIT", 6) == 0) {
 		store_error_set(err, STORE_PERMANENT, "25P02", false,
-				"transaction was aborted by an earlier error; COMMIT rolled back");
+		                "transaction was aborted by an earlier error; COMMIT rolled back");
 		goto out;
 	}
 	if (st == PGRES_TUPLES_OK && fn) {
@@ -94,27 +95,36 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 	/* Session settings travel in the startup packet: no extra round trip, and a pooled
 	 * connection can't lose them. */
 	options = xasprintf("-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC "
-			    "-c idle_in_transaction_session_timeout=%d",
-			    p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
-			    p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
-			    p->statement_timeout > 0 ? p->statement_timeout * 4000 : 0);
-	const char *keys[] = {"host",     "port",       "user",   "password",
-			      "dbname",   "connect_timeout", "options", "application_name",
-			      "keepalives", "keepalives_idle", "keepalives_interval",
-			      "keepalives_count", NULL};
+	                    "-c idle_in_transaction_session_timeout=%d",
+	                    p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
+	                    p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
+	                    p->statement_timeout > 0 ? p->statement_timeout * 4000 : 0);
+	const char *keys[] = {"host",
+	                      "port",
+	                      "user",
+	                      "password",
+	                      "dbname",
+	                      "connect_timeout",
+	                      "options",
+	                      "application_name",
+	                      "keepalives",
+	                      "keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      NULL};
 	const char *vals[] = {p->host ? p->host : "localhost",
-			      port,
-			      p->user,
-			      p->password,
-			      p->database,
-			      ctimeout,
-			      options,
-			      "dagproc",
-			      "1",
-			      "30",
-			      "10",
-			      "3",
-			      NULL};
+	                      port,
+	                      p->user,
+	                      p->password,
+	                      p->database,
+	                      ctimeout,
+	                      options,
+	                      "dagproc",
+	                      "1",
+	                      "30",
+	                      "10",
+	                      "3",
+	                      NULL};
 	PGconn *pg = PQconnectdbParams(keys, vals, 0);
 	c->h = pg;
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -124,11 +134,11 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 		store_class cls = STORE_TRANSIENT;
 		const char *code = "08001";
 		if (msg && (strstr(msg, "password authentication failed") ||
-			    strstr(msg, "does not exist") || strstr(msg, "no pg_hba.conf entry"))) {
+		            strstr(msg, "does not exist") || strstr(msg, "no pg_hba.conf entry"))) {
 			cls = STORE_PERMANENT;
 			code = strstr(msg, "does not exist") ? "3D000" : "28P01";
 		} else if (msg && (strstr(msg, "too many clients") ||
-				   strstr(msg, "remaining connection slots"))) {
+		                   strstr(msg, "remaining connection slots"))) {
 			code = "53300";
 		} else if (msg && strstr(msg, "starting up")) {
 			code = "57P03";

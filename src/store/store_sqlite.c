@@ -27,7 +27,7 @@ static int progress(void *ud)
 }
 
 static int sq_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-		   store_row_fn fn, void *ud, store_error *err)
+                   store_row_fn fn, void *ud, store_error *err)
 {
 	sqlite3 *db = c->h;
 	sqlite3_stmt *st = NULL;
@@ -78,7 +78,7 @@ static int sq_exec(store_conn *c, const char *sql, const store_param *params, si
 		set_err(c, rc, err);
 		if (rc == SQLITE_INTERRUPT)
 			store_error_set(err, STORE_TRANSIENT, "9", false,
-					"statement timeout after %.0f s", c->stmt_timeout);
+			                "statement timeout after %.0f s", c->stmt_timeout);
 		goto out;
 	}
 	c->changes = sqlite3_changes(db);
@@ -94,9 +94,8 @@ static int sq_connect(store_conn *c, const store_params *p, store_error *err)
 {
 	sqlite3 *db = NULL;
 	const char *path = p->sqlite_path ? p->sqlite_path : "dagproc.db";
-	int rc = sqlite3_open_v2(path, &db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc = sqlite3_open_v2(
+	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	c->h = db;
 	if (rc != SQLITE_OK) {
 		set_err(c, rc, err);

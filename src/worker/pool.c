@@ -153,11 +153,24 @@ static void __attribute__((noreturn)) exec_worker(const wpool *p, int sock)
 	_exit(127);
 }
 
+/* One more worker dead on arrival: the delay before the next start, 0.1 s
+ * doubling up to 5 s. Reset by any answered job. */
+static double next_backoff(wpool *p)
+{
+	p->fast_deaths++;
+	double delay = BACKOFF_MIN_S;
+	for (int i = 1; i < p->fast_deaths && delay < BACKOFF_MAX_S; i++)
+		delay *= 2;
+	return delay > BACKOFF_MAX_S ? BACKOFF_MAX_S : delay;
+}
+
 /* DOWN (or fresh) -> IDLE with a new process. On failure the slot stays DOWN
  * with a respawn time, and -1 is returned. */
 static int spawn(wpool *p, wslot *w)
 {
 	int sv[2] = {-1, -1};
+	int e;
+	double delay;
 	const char *what = "socketpair";
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		goto fail;
@@ -181,25 +194,19 @@ static int spawn(wpool *p, wslot *w)
 	set_state(w, W_IDLE);
 	log_debug("worker %d started (pid %d)", w->index, (int)pid);
 	return 0;
-fail : {
-	int e = errno;
+fail:
+	e = errno;
 	if (sv[0] >= 0) {
 		close(sv[0]);
 		close(sv[1]);
 	}
 	p->st.spawn_failures++;
-	p->fast_deaths++;
-	double delay = BACKOFF_MIN_S;
-	for (int i = 1; i < p->fast_deaths && delay < BACKOFF_MAX_S; i++)
-		delay *= 2;
-	if (delay > BACKOFF_MAX_S)
-		delay = BACKOFF_MAX_S;
+	delay = next_backoff(p);
 	w->respawn_at = now_s() + delay;
 	log_warn("worker %d: cannot start: %s: %s; retrying in %.1f s", w->index, what, strerror(e),
 	         delay);
 	errno = e;
 	return -1;
-}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -269,13 +276,8 @@ static void finish_death(wpool *p, wslot *w, bool known, int status)
 
 	double delay = 0;
 	if (w->cause != C_TIMEOUT && !w->did_job && age < FAST_DEATH_S) {
-		p->fast_deaths++;
 		p->st.spawn_failures++;
-		delay = BACKOFF_MIN_S;
-		for (int i = 1; i < p->fast_deaths && delay < BACKOFF_MAX_S; i++)
-			delay *= 2;
-		if (delay > BACKOFF_MAX_S)
-			delay = BACKOFF_MAX_S;
+		delay = next_backoff(p);
 	}
 	if (w->has_job)
 		log_warn("worker %d (pid %d, up %.1f s): %s, while parsing %s; replacing it",

@@ -4,7 +4,9 @@
 # restarts on the test program's request.
 # usage: tests/db/run.sh [sqlite|pg|mariadb|all] [path/to/test_store_db]
 # Without a binary it is compiled with gcc (ASan/UBSan) from the source tree.
-# Env: DAGPROC_TEST_ONLY=name runs one test. Exit status 0 only when every test passed.
+# Env: DAGPROC_TEST_ONLY=name runs one test. The last line is "N passed, N failed" counting
+# test cases over all dialects (a suite that crashes or can't start counts as one failure);
+# exit status 0 only when every test passed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -14,10 +16,12 @@ bin=${2:-}
 . "$here/pg.sh"
 . "$here/mariadb.sh"
 
+results=$(mktemp /tmp/dagproc-dbresults.XXXXXX)
 cleanup() {
 	pg_cleanup
 	mariadb_cleanup
 	[ -n "${build_dir:-}" ] && rm -rf "$build_dir"
+	rm -f "$results"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -36,6 +40,25 @@ if [ -z "$bin" ]; then
 		$(pkg-config --libs libpq libmariadb sqlite3) -lpthread -lm || exit 2
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export DAGPROC_TEST_RESULTS=$results
+tests_passed=0
+tests_failed=0
+
+# account STATUS: adds the counts the program appended to $results; a nonzero status
+# without a failed test (crash, sanitizer report) counts as one failure.
+account() {
+	local status=$1 line p=0 f=0
+	line=$(tail -n 1 "$results" 2>/dev/null)
+	: >"$results"
+	if [ -n "$line" ]; then
+		read -r p f <<<"$line"
+	fi
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	tests_passed=$((tests_passed + p))
+	tests_failed=$((tests_failed + f))
+}
 
 # run_suite START_FN STOP_FN RESTART_FN: runs the program as a coprocess and serves its
 # control requests (RESTART, CRASH_RESTART, STOP, START) so servers stay our children.
@@ -58,42 +81,38 @@ run_suite() {
 	return $status
 }
 
-total_failed=0
-suites=0
 if [ "$which" = sqlite ] || [ "$which" = all ]; then
-	suites=$((suites + 1))
-	DAGPROC_TEST_DIALECT=sqlite DAGPROC_TEST_SQLITE=/tmp/dagproc-store-$$.db "$bin" ||
-		total_failed=$((total_failed + 1))
+	DAGPROC_TEST_DIALECT=sqlite DAGPROC_TEST_SQLITE=/tmp/dagproc-store-$$.db "$bin" </dev/null
+	account $?
 	rm -f /tmp/dagproc-store-$$.db*
 fi
 if [ "$which" = pg ] || [ "$which" = all ]; then
-	suites=$((suites + 1))
 	if pg_start; then
 		export DAGPROC_TEST_DIALECT=pg DAGPROC_TEST_HOST=127.0.0.1 DAGPROC_TEST_PORT=$PG_PORT \
 			DAGPROC_TEST_USER=$PG_USER DAGPROC_TEST_PASSWORD=$PG_PASSWORD \
 			DAGPROC_TEST_DB=$PG_DB DAGPROC_TEST_ADMIN_USER=postgres \
 			DAGPROC_TEST_ADMIN_PASSWORD=
-		run_suite pg_restart pg_stop pg_start || total_failed=$((total_failed + 1))
+		run_suite pg_restart pg_stop pg_start
+		account $?
 		pg_cleanup
 	else
 		echo "postgresql: could not start the server" >&2
-		total_failed=$((total_failed + 1))
+		account 1
 	fi
 fi
 if [ "$which" = mariadb ] || [ "$which" = mysql ] || [ "$which" = all ]; then
-	suites=$((suites + 1))
 	if mariadb_start; then
 		export DAGPROC_TEST_DIALECT=mysql DAGPROC_TEST_HOST=127.0.0.1 \
 			DAGPROC_TEST_PORT=$MY_PORT DAGPROC_TEST_USER=$MY_USER \
 			DAGPROC_TEST_PASSWORD=$MY_PASSWORD DAGPROC_TEST_DB=$MY_DB \
 			DAGPROC_TEST_ADMIN_USER=root DAGPROC_TEST_ADMIN_PASSWORD=$MY_ADMIN_PASSWORD
-		run_suite mariadb_restart mariadb_stop mariadb_start ||
-			total_failed=$((total_failed + 1))
+		run_suite mariadb_restart mariadb_stop mariadb_start
+		account $?
 		mariadb_cleanup
 	else
 		echo "mariadb: could not start the server" >&2
-		total_failed=$((total_failed + 1))
+		account 1
 	fi
 fi
-echo "db suites: $((suites - total_failed)) passed, $total_failed failed"
-[ "$total_failed" -eq 0 ]
+echo "$tests_passed passed, $tests_failed failed"
+[ "$tests_failed" -eq 0 ]

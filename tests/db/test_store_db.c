@@ -20,7 +20,7 @@ static const char *only;   /* run just this test */
 
 #define FAILF(...)                                                                                 \
 	do {                                                                                       \
-		fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__);                                    \
+		fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__);                                \
 		fprintf(stderr, __VA_ARGS__);                                                      \
 		fputc('\n', stderr);                                                               \
 		goto fail;                                                                         \
@@ -52,7 +52,9 @@ static const char *only;   /* run just this test */
 
 static const char *dialect_name(void)
 {
-	return base.dialect == STORE_PG ? "postgresql" : base.dialect == STORE_MYSQL ? "mariadb" : "sqlite";
+	return base.dialect == STORE_PG      ? "postgresql"
+	       : base.dialect == STORE_MYSQL ? "mariadb"
+	                                     : "sqlite";
 }
 
 /* ---- harness control ---- */
@@ -126,18 +128,19 @@ static int server_open_txns(int64_t *n)
 	if (admin_conn(&a) != 0)
 		return -1;
 	if (base.dialect == STORE_PG)
-		rc = count(a,
-			   "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dagproc' "
-			   "AND pid <> pg_backend_pid() "
-			   "AND (state LIKE 'idle in transaction%' OR xact_start IS NOT NULL)",
-			   n);
+		rc = count(
+		    a,
+		    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dagproc' "
+		    "AND pid <> pg_backend_pid() "
+		    "AND (state LIKE 'idle in transaction%' OR xact_start IS NOT NULL)",
+		    n);
 	else {
 		/* InnoDB refreshes the innodb_trx snapshot at most every 100 ms */
 		usleep(150000);
 		rc = count(a,
-			   "SELECT count(*) FROM information_schema.innodb_trx "
-			   "WHERE trx_mysql_thread_id <> CONNECTION_ID()",
-			   n);
+		           "SELECT count(*) FROM information_schema.innodb_trx "
+		           "WHERE trx_mysql_thread_id <> CONNECTION_ID()",
+		           n);
 	}
 	store_close(a);
 	return rc;
@@ -175,11 +178,11 @@ static int write_import_errors(store_conn *c, struct batch *b, store_error *err)
 {
 	const char *cols[] = {"bundle_name", "filename", "timestamp", "stacktrace"};
 	char ts[32];
-	char (*names)[64] = calloc((size_t)b->nfiles, sizeof *names);
-	char (*traces)[128] = calloc((size_t)b->nfiles, sizeof *traces);
+	char(*names)[64] = calloc((size_t)b->nfiles, sizeof *names);
+	char(*traces)[128] = calloc((size_t)b->nfiles, sizeof *traces);
 	store_param *p = calloc((size_t)b->nfiles * 4, sizeof *p);
-	char *sql = store_sql_upsert(store_conn_dialect(c), "import_error", cols, 4, 2,
-				     (size_t)b->nfiles);
+	char *sql =
+	    store_sql_upsert(store_conn_dialect(c), "import_error", cols, 4, 2, (size_t)b->nfiles);
 	int rc;
 	store_format_ts(store_now(), ts, sizeof ts);
 	for (int i = 0; i < b->nfiles; i++) {
@@ -235,13 +238,13 @@ static int expect_errors(store_conn *c, const char *bundle, int nfiles, const ch
 	struct trace_check t = {0, 0, tag};
 	store_param bp = store_p_text(bundle);
 	if (store_query(c, "SELECT stacktrace FROM import_error WHERE bundle_name = ?", &bp, 1,
-			check_trace, &t, &err) != 0) {
+	                check_trace, &t, &err) != 0) {
 		fprintf(stderr, "    expect_errors: [%s] %s\n", err.code, err.message);
 		return -1;
 	}
 	if (t.rows != nfiles || t.bad) {
 		fprintf(stderr, "    expect_errors(%s): %d rows (want %d), %d with the wrong tag\n",
-			bundle, t.rows, nfiles, t.bad);
+		        bundle, t.rows, nfiles, t.bad);
 		return -1;
 	}
 	return 0;
@@ -254,7 +257,7 @@ static int expect_no_open_txn(void)
 		return -1;
 	if (n != 0) {
 		fprintf(stderr, "    %lld session(s) inside a transaction on the server\n",
-			(long long)n);
+		        (long long)n);
 		return -1;
 	}
 	return 0;
@@ -313,8 +316,9 @@ static int t_roundtrip(void)
 	store_conn *c = NULL;
 	store_error err;
 	int64_t n;
-	const char *cols[] = {"dag_id", "bundle_name", "relative_fileloc", "is_stale", "is_paused",
-			      "description", "last_parsed_time", "last_parse_duration", "owners"};
+	const char *cols[] = {"dag_id",           "bundle_name",         "relative_fileloc",
+	                      "is_stale",         "is_paused",           "description",
+	                      "last_parsed_time", "last_parse_duration", "owners"};
 	char *sql = NULL;
 	CHECK(reset_schema() == 0);
 	OK(store_connect(&base, &c, &err));
@@ -343,9 +347,9 @@ static int t_roundtrip(void)
 	struct dagrow r = {0};
 	store_param id = store_p_text(ids[2]);
 	OK(store_query(c,
-		       "SELECT dag_id, description, is_paused, is_stale, last_parsed_time, "
-		       "last_parse_duration, owners FROM dag WHERE dag_id = ?",
-		       &id, 1, read_dag, &r, &err));
+	               "SELECT dag_id, description, is_paused, is_stale, last_parsed_time, "
+	               "last_parse_duration, owners FROM dag WHERE dag_id = ?",
+	               &id, 1, read_dag, &r, &err));
 	CHECK(r.n == 1);
 	CHECK(strcmp(r.id, ids[2]) == 0);
 	CHECK(strcmp(r.desc, "caf\xc3\xa9 'quoted' \\ ? $1") == 0);
@@ -357,7 +361,7 @@ static int t_roundtrip(void)
 	/* case-sensitive ids are distinct rows (MySQL: utf8mb4_bin) */
 	id = store_p_text("ETL");
 	CHECK(store_query_int(c, "SELECT count(*) FROM dag WHERE dag_id = ?", &id, 1, &n, NULL,
-			      &err) == 0 &&
+	                      &err) == 0 &&
 	      n == 1);
 	free(sql);
 	store_close(c);
@@ -471,11 +475,11 @@ static int t_statement_timeout(void)
 	p.statement_timeout = 1;
 	OK(store_connect(&p, &c, &err));
 	const char *sql = base.dialect == STORE_PG ? "SELECT 1 FROM pg_sleep(3)"
-			  : base.dialect == STORE_MYSQL
-			      ? "SELECT count(*) FROM information_schema.columns a, "
-				"information_schema.columns b, information_schema.columns c"
-			      : "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
-				"SELECT count(*) FROM r";
+	                  : base.dialect == STORE_MYSQL
+	                      ? "SELECT count(*) FROM information_schema.columns a, "
+	                        "information_schema.columns b, information_schema.columns c"
+	                      : "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) "
+	                        "SELECT count(*) FROM r";
 	double t0 = store_now();
 	FAILS(store_query_int(c, sql, NULL, 0, &v, NULL, &err), STORE_TRANSIENT);
 	CHECK(store_now() - t0 < 10);
@@ -498,16 +502,16 @@ static int t_lock_timeout(void)
 	OK(store_connect(&p, &a, &err));
 	OK(store_connect(&p, &b, &err));
 	OK(store_exec(a, "INSERT INTO dag_bundle (name, active) VALUES ('b', ?)",
-		      (store_param[]){store_p_bool(true)}, 1, &err));
+	              (store_param[]){store_p_bool(true)}, 1, &err));
 	OK(store_begin_write(a, &err));
 	OK(store_exec(a, "UPDATE dag_bundle SET active = ? WHERE name = 'b'",
-		      (store_param[]){store_p_bool(false)}, 1, &err));
+	              (store_param[]){store_p_bool(false)}, 1, &err));
 	if (base.dialect == STORE_SQLITE) {
 		FAILS(store_begin_write(b, &err), STORE_TRANSIENT);
 	} else {
 		OK(store_begin_write(b, &err));
 		FAILS(store_exec(b, "UPDATE dag_bundle SET active = ? WHERE name = 'b'",
-				 (store_param[]){store_p_bool(true)}, 1, &err),
+		                 (store_param[]){store_p_bool(true)}, 1, &err),
 		      STORE_TRANSIENT);
 		CHECK(!err.conn_broken);
 		store_rollback(b);
@@ -515,7 +519,7 @@ static int t_lock_timeout(void)
 	store_rollback(a);
 	OK(store_begin_write(b, &err));
 	OK(store_exec(b, "UPDATE dag_bundle SET active = ? WHERE name = 'b'",
-		      (store_param[]){store_p_bool(true)}, 1, &err));
+	              (store_param[]){store_p_bool(true)}, 1, &err));
 	OK(store_commit(b, &err));
 	CHECK(expect_no_open_txn() == 0);
 	store_close(a);
@@ -524,6 +528,217 @@ static int t_lock_timeout(void)
 fail:
 	store_close(a);
 	store_close(b);
+	return -1;
+}
+
+/* Connection failures are classified: unknown database and bad password are permanent,
+ * a closed port is transient; no message carries the password. */
+static int t_connect_errors(void)
+{
+	store_params p = base;
+	store_conn *c = NULL;
+	store_error err;
+	p.database = "no_such_database";
+	FAILS(store_connect(&p, &c, &err), STORE_PERMANENT);
+	CHECK(err.conn_broken);
+	if (base.dialect == STORE_MYSQL) {
+		p = base;
+		p.password = "wrong-pw-1234567";
+		FAILS(store_connect(&p, &c, &err), STORE_PERMANENT);
+		CHECK(strstr(err.message, p.password) == NULL);
+	}
+	p = base;
+	p.port = 1; /* nothing listens there */
+	FAILS(store_connect(&p, &c, &err), STORE_TRANSIENT);
+	return 0;
+fail:
+	store_close(c);
+	return -1;
+}
+
+struct locker {
+	store_conn *c;
+	const char *sql;
+	store_error err;
+	int rc;
+};
+
+static void *lock_second(void *arg)
+{
+	struct locker *l = arg;
+	l->rc = store_exec(l->c, l->sql, NULL, 0, &l->err);
+	return NULL;
+}
+
+/* Two sessions lock two rows in opposite orders: the server picks a victim, whose error
+ * is transient and leaves the connection usable after rollback. */
+static int t_deadlock(void)
+{
+	store_conn *a = NULL, *b = NULL;
+	store_error err;
+	pthread_t th;
+	bool started = false;
+	CHECK(reset_schema() == 0);
+	OK(store_connect(&base, &a, &err));
+	OK(store_connect(&base, &b, &err));
+	OK(store_exec(a, "INSERT INTO dag_bundle (name) VALUES ('r1'), ('r2')", NULL, 0, &err));
+	OK(store_begin_write(a, &err));
+	OK(store_begin_write(b, &err));
+	OK(store_exec(a, "UPDATE dag_bundle SET active = active WHERE name = 'r1'", NULL, 0, &err));
+	OK(store_exec(b, "UPDATE dag_bundle SET active = active WHERE name = 'r2'", NULL, 0, &err));
+	struct locker la = {a, "UPDATE dag_bundle SET active = active WHERE name = 'r2'", {0}, 0};
+	pthread_create(&th, NULL, lock_second, &la);
+	started = true;
+	usleep(200000);
+	int rb =
+	    store_exec(b, "UPDATE dag_bundle SET active = active WHERE name = 'r1'", NULL, 0, &err);
+	store_error eb = err;
+	if (rb != 0)
+		store_rollback(b); /* lets a finish */
+	pthread_join(th, NULL);
+	started = false;
+	CHECK((rb != 0) != (la.rc != 0)); /* exactly one victim */
+	store_error *victim = rb != 0 ? &eb : &la.err;
+	fprintf(stderr, "    victim: [%s] %s\n", victim->code, victim->message);
+	CHECK(victim->cls == STORE_TRANSIENT);
+	CHECK(!victim->conn_broken);
+	CHECK(strcmp(victim->code, base.dialect == STORE_PG ? "40P01" : "1213") == 0);
+	store_rollback(a);
+	store_rollback(b);
+	OK(store_ping(a, &err));
+	OK(store_ping(b, &err));
+	CHECK(expect_no_open_txn() == 0);
+	store_close(a);
+	store_close(b);
+	return 0;
+fail:
+	if (started) {
+		store_rollback(b);
+		pthread_join(th, NULL);
+	}
+	store_close(a);
+	store_close(b);
+	return -1;
+}
+
+struct idlist {
+	unsigned long ids[64];
+	int n;
+};
+
+static int collect_id(void *ud, size_t ncols, const char *const *vals)
+{
+	struct idlist *l = ud;
+	if (ncols > 0 && vals[0] && l->n < 64)
+		l->ids[l->n++] = strtoul(vals[0], NULL, 10);
+	return 0;
+}
+
+/* Kills every session of the test user; returns how many. */
+static int kill_user_sessions(void)
+{
+	store_conn *a = NULL;
+	store_error err;
+	struct idlist l = {.n = 0};
+	store_param u = store_p_text(base.user);
+	if (admin_conn(&a) != 0)
+		return -1;
+	const char *sql = base.dialect == STORE_PG
+	                      ? "SELECT pid FROM pg_stat_activity WHERE usename = ? "
+	                        "AND pid <> pg_backend_pid()"
+	                      : "SELECT id FROM information_schema.processlist WHERE user = ?";
+	if (store_query(a, sql, &u, 1, collect_id, &l, &err) != 0) {
+		store_close(a);
+		return -1;
+	}
+	for (int i = 0; i < l.n; i++) {
+		store_param id = store_p_int((int64_t)l.ids[i]);
+		/* a session may end on its own meanwhile: ignore "unknown thread" */
+		(void)!store_exec(
+		    a, base.dialect == STORE_PG ? "SELECT pg_terminate_backend(?)" : "KILL ?", &id,
+		    1, &err);
+	}
+	store_close(a);
+	return l.n;
+}
+
+struct worker {
+	pool *pl;
+	retry_policy rp;
+	char bundle[16];
+	char tag[32];
+	int rounds, failures;
+	int *done;
+	store_error err;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < w->rounds; i++) {
+		snprintf(w->tag, sizeof w->tag, "%s-round%03d", w->bundle, i);
+		struct batch b = {.bundle = w->bundle, .nfiles = 3, .tag = w->tag};
+		retry_opts o = {.sleep_fn = fast_sleep, .max_attempts = 50};
+		if (retry_run(w->pl, &w->rp, batch_fn, &b, &o, &w->err) != 0)
+			w->failures++;
+	}
+	__atomic_add_fetch(w->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Several threads share one pool and write batches while every session of theirs is
+ * killed again and again: every batch eventually commits, the final rows are exact, and no
+ * session is left inside a transaction. */
+static int t_concurrent_kills(void)
+{
+	store_params p = base;
+	store_error err;
+	store_conn *c = NULL;
+	pool *pl = NULL;
+	enum { NT = 4 };
+	pthread_t th[NT];
+	struct worker w[NT];
+	int started = 0, killed = 0, done = 0, rounds = 0;
+	CHECK(reset_schema() == 0);
+	p.pool_size = 2;
+	p.max_overflow = 2;
+	pl = pool_create(&p);
+	for (int i = 0; i < NT; i++) {
+		w[i] = (struct worker){.pl = pl, .rounds = 150, .done = &done};
+		retry_policy_from_params(&w[i].rp, &p);
+		snprintf(w[i].bundle, sizeof w[i].bundle, "t%d", i);
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+		started++;
+	}
+	while (__atomic_load_n(&done, __ATOMIC_SEQ_CST) < NT) {
+		usleep(30000);
+		int n = kill_user_sessions();
+		if (n > 0)
+			killed += n;
+		rounds++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	started = 0;
+	fprintf(stderr, "    %d sessions killed in %d rounds under load\n", killed, rounds);
+	CHECK(killed >= 5);
+	OK(pool_acquire(pl, &c, &err));
+	for (int i = 0; i < NT; i++) {
+		if (w[i].failures)
+			FAILF("worker %d: %d batches failed, last [%s] %s", i, w[i].failures,
+			      w[i].err.code, w[i].err.message);
+		CHECK(expect_errors(c, w[i].bundle, 3, w[i].tag) == 0);
+	}
+	pool_release(pl, c);
+	c = NULL;
+	CHECK(expect_no_open_txn() == 0);
+	pool_destroy(pl);
+	return 0;
+fail:
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pool_release(pl, c);
+	pool_destroy(pl);
 	return -1;
 }
 
@@ -825,8 +1040,10 @@ static int t_server_down(void)
 	CHECK(two.attempts == 2);
 	fprintf(stderr, "    while down: [%s] %s\n", err.code, err.message);
 	/* a writer that keeps retrying (real sleeps) while the server comes back */
-	struct bg g = {.pl = pl, .rp = rp, .b = {.bundle = "down", .nfiles = 2, .tag = "y"},
-		       .o = {.max_attempts = 0}};
+	struct bg g = {.pl = pl,
+	               .rp = rp,
+	               .b = {.bundle = "down", .nfiles = 2, .tag = "y"},
+	               .o = {.max_attempts = 0}};
 	pthread_create(&th, NULL, bg_write, &g);
 	started = true;
 	usleep(1500000);
@@ -868,9 +1085,12 @@ static const struct test tests[] = {
     {"pool_exhausted", t_pool_exhausted, false, false},
     {"statement_timeout", t_statement_timeout, false, false},
     {"lock_timeout", t_lock_timeout, false, false},
+    {"connect_errors", t_connect_errors, true, false},
+    {"deadlock", t_deadlock, true, false},
     {"open_txn_detector", t_open_txn_detector, true, false},
     {"kill_mid_txn", t_kill_mid_txn, true, false},
     {"test_airflow_59166", test_airflow_59166, true, false},
+    {"concurrent_kills", t_concurrent_kills, true, false},
     {"max_connections", t_max_connections, true, false},
     {"restart_between_batches", t_restart_between_batches, true, true},
     {"restart_mid_txn", t_restart_mid_txn, true, true},
@@ -887,9 +1107,9 @@ int main(void)
 {
 	int passed = 0, failed = 0, skipped = 0;
 	const char *d = env("DAGPROC_TEST_DIALECT", "sqlite");
-	store_dialect dial = !strcmp(d, "pg") || !strcmp(d, "postgresql") ? STORE_PG
-			     : !strcmp(d, "mysql") || !strcmp(d, "mariadb") ? STORE_MYSQL
-									     : STORE_SQLITE;
+	store_dialect dial = !strcmp(d, "pg") || !strcmp(d, "postgresql")   ? STORE_PG
+	                     : !strcmp(d, "mysql") || !strcmp(d, "mariadb") ? STORE_MYSQL
+	                                                                    : STORE_SQLITE;
 	store_params_defaults(&base, dial);
 	base.host = env("DAGPROC_TEST_HOST", "127.0.0.1");
 	base.port = (int)strtol(env("DAGPROC_TEST_PORT", "0"), NULL, 10);
@@ -921,7 +1141,7 @@ int main(void)
 		double t0 = store_now();
 		int rc = t->fn();
 		fprintf(stderr, "%s %s/%s (%.2f s)\n", rc == 0 ? "PASS" : "FAIL", dialect_name(),
-			t->name, store_now() - t0);
+		        t->name, store_now() - t0);
 		if (rc == 0)
 			passed++;
 		else
@@ -930,7 +1150,15 @@ int main(void)
 	if (dial == STORE_SQLITE)
 		unlink(base.sqlite_path);
 	fprintf(stderr, "%s: %d passed, %d failed, %d skipped\n", dialect_name(), passed, failed,
-		skipped);
+	        skipped);
+	const char *results = env("DAGPROC_TEST_RESULTS", NULL);
+	if (results) {
+		FILE *f = fopen(results, "a");
+		if (f) {
+			fprintf(f, "%d %d\n", passed, failed);
+			fclose(f);
+		}
+	}
 	if (control) {
 		fprintf(stdout, "DONE\n");
 		fflush(stdout);

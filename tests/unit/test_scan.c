@@ -673,6 +673,48 @@ static void test_watch_burst(void **state)
 	free(root);
 }
 
+/* More events than the kernel queues (fs.inotify.max_queued_events, 16384 by
+ * default): the overflow is answered by a full rescan. */
+static void test_watch_overflow(void **state)
+{
+	(void)state;
+	char *root = tmp_root();
+	rec r = {0};
+	struct scan_stats st;
+	int max_events = 16384;
+	FILE *f = fopen("/proc/sys/fs/inotify/max_queued_events", "r");
+
+	if (f) {
+		if (fscanf(f, "%d", &max_events) != 1)
+			max_events = 16384;
+		fclose(f);
+	}
+	if (max_events > 100000) {
+		skip();
+		return;
+	}
+	scan *s = new_scan(root, true);
+	scan_full(s, on_event, &r);
+	put(root, "first.yml", "f: {}\n");
+	for (int i = 0; i < max_events / 2 + 100; i++) {
+		char rel[32];
+		snprintf(rel, sizeof(rel), "n%06d.txt", i);
+		put(root, rel, "x");
+	}
+	put(root, "last.yml", "l: {}\n");
+	pump_until(s, &r, NULL, 300);
+	scan_get_stats(s, &st);
+	assert_true(st.watch_overflows >= 1);
+	assert_events(&r, "NEW first.yml", "NEW last.yml");
+	assert_int_equal(st.files, 2);
+	assert_true(st.watching);
+
+	scan_free(s);
+	rec_free(&r);
+	rm_rf(root);
+	free(root);
+}
+
 /* ---- timing (printed, not asserted) ------------------------------------ */
 
 static double now_s(void)
@@ -985,6 +1027,7 @@ int main(void)
 	    cmocka_unit_test(test_watch_basics),
 	    cmocka_unit_test(test_watch_dagignore_and_folders),
 	    cmocka_unit_test(test_watch_burst),
+	    cmocka_unit_test(test_watch_overflow),
 	    cmocka_unit_test(test_scan_10k_timing),
 	    cmocka_unit_test(test_queue_sort_names),
 	    cmocka_unit_test(test_queue_classes),

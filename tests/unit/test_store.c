@@ -49,9 +49,9 @@ static void test_classify_pg(void **state)
 {
 	bool br;
 	(void)state;
-	static const char *const transient[] = {"08000", "08006", "08001", "57P01", "57P02",
-						"57P03", "40001", "40P01", "53300", "55P03",
-						"57014"};
+	static const char *const transient[] = {"08000", "08006", "08001", "57P01",
+	                                        "57P02", "57P03", "40001", "40P01",
+	                                        "53300", "55P03", "57014"};
 	for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
 		assert_int_equal(store_classify_pg(transient[i], false, &br), STORE_TRANSIENT);
 	assert_int_equal(store_classify_pg("08006", false, &br), STORE_TRANSIENT);
@@ -91,9 +91,9 @@ static void test_classify_sqlite(void **state)
 {
 	bool br;
 	(void)state;
-	assert_int_equal(store_classify_sqlite(5, &br), STORE_TRANSIENT);          /* BUSY */
+	assert_int_equal(store_classify_sqlite(5, &br), STORE_TRANSIENT);            /* BUSY */
 	assert_int_equal(store_classify_sqlite(5 | (2 << 8), &br), STORE_TRANSIENT); /* BUSY_* */
-	assert_int_equal(store_classify_sqlite(6, &br), STORE_TRANSIENT);          /* LOCKED */
+	assert_int_equal(store_classify_sqlite(6, &br), STORE_TRANSIENT);            /* LOCKED */
 	assert_false(br);
 	assert_int_equal(store_classify_sqlite(19, &br), STORE_PERMANENT); /* CONSTRAINT */
 	assert_int_equal(store_classify_sqlite(1, &br), STORE_PERMANENT);
@@ -102,10 +102,11 @@ static void test_classify_sqlite(void **state)
 static void test_pg_placeholders(void **state)
 {
 	(void)state;
-	char *s = store_sql_pg_placeholders("SELECT ? , '?', \"a?\" FROM t WHERE a = ? AND b = 'it''s ?' "
-					    "AND c IN (?,?)");
+	char *s =
+	    store_sql_pg_placeholders("SELECT ? , '?', \"a?\" FROM t WHERE a = ? AND b = 'it''s ?' "
+	                              "AND c IN (?,?)");
 	assert_string_equal(s, "SELECT $1 , '?', \"a?\" FROM t WHERE a = $2 AND b = 'it''s ?' "
-			       "AND c IN ($3,$4)");
+	                       "AND c IN ($3,$4)");
 	free(s);
 }
 
@@ -114,20 +115,21 @@ static void test_upsert_sql(void **state)
 	(void)state;
 	const char *cols[] = {"bundle_name", "filename", "timestamp", "stacktrace"};
 	char *s = store_sql_upsert(STORE_PG, "import_error", cols, 4, 2, 2);
-	assert_string_equal(s, "INSERT INTO import_error (bundle_name, filename, timestamp, "
-			       "stacktrace) VALUES (?,?,?,?),(?,?,?,?) ON CONFLICT (bundle_name, "
-			       "filename) DO UPDATE SET timestamp = excluded.timestamp, stacktrace = "
-			       "excluded.stacktrace");
+	assert_string_equal(s,
+	                    "INSERT INTO import_error (bundle_name, filename, timestamp, "
+	                    "stacktrace) VALUES (?,?,?,?),(?,?,?,?) ON CONFLICT (bundle_name, "
+	                    "filename) DO UPDATE SET timestamp = excluded.timestamp, stacktrace = "
+	                    "excluded.stacktrace");
 	free(s);
 	s = store_sql_upsert(STORE_MYSQL, "import_error", cols, 4, 2, 1);
 	assert_string_equal(s, "INSERT INTO import_error (bundle_name, filename, timestamp, "
-			       "stacktrace) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE timestamp = "
-			       "VALUES(timestamp), stacktrace = VALUES(stacktrace)");
+	                       "stacktrace) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE timestamp = "
+	                       "VALUES(timestamp), stacktrace = VALUES(stacktrace)");
 	free(s);
 	const char *tag[] = {"dag_id", "name"};
 	s = store_sql_upsert(STORE_SQLITE, "dag_tag", tag, 2, 2, 1);
 	assert_string_equal(s, "INSERT INTO dag_tag (dag_id, name) VALUES (?,?) ON CONFLICT "
-			       "(dag_id, name) DO NOTHING");
+	                       "(dag_id, name) DO NOTHING");
 	free(s);
 	s = store_sql_upsert(STORE_MYSQL, "dag_tag", tag, 2, 2, 1);
 	assert_string_equal(s, "INSERT IGNORE INTO dag_tag (dag_id, name) VALUES (?,?)");
@@ -156,7 +158,8 @@ static void test_retry_delay(void **state)
 	assert_true(retry_next_delay(&rp, 100000, 0.5) <= 30.0);
 	/* monotone upper bounds */
 	for (unsigned n = 1; n < 12; n++)
-		assert_true(retry_next_delay(&rp, n, 0.999) <= retry_next_delay(&rp, n + 1, 0.999) + 1e-9);
+		assert_true(retry_next_delay(&rp, n, 0.999) <=
+		            retry_next_delay(&rp, n + 1, 0.999) + 1e-9);
 	for (int i = 0; i < 1000; i++) {
 		double r = retry_random();
 		assert_true(r >= 0 && r < 1);
@@ -194,27 +197,29 @@ static void test_sqlite_schema(void **state)
 	assert_int_equal(store_schema_version(c, &v, &err), 0);
 	assert_int_equal(v, STORE_SCHEMA_VERSION);
 	assert_int_equal(store_migrate(c, &err), 0); /* idempotent */
-	assert_int_equal(store_query_int(c, "SELECT count(*) FROM schema_version", NULL, 0, &n, NULL,
-					 &err),
-			 0);
+	assert_int_equal(
+	    store_query_int(c, "SELECT count(*) FROM schema_version", NULL, 0, &n, NULL, &err), 0);
 	assert_int_equal(n, 1);
-	static const char *const tables[] = {"dag_bundle", "dag", "dag_tag", "serialized_dag",
-					     "import_error", "dag_warning", "parse_stat"};
+	static const char *const tables[] = {"dag_bundle",     "dag",          "dag_tag",
+	                                     "serialized_dag", "import_error", "dag_warning",
+	                                     "parse_stat"};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		store_param t = store_p_text(tables[i]);
-		assert_int_equal(store_query_int(c, "SELECT count(*) FROM sqlite_master WHERE name = ?",
-						 &t, 1, &n, NULL, &err),
-				 0);
+		assert_int_equal(
+		    store_query_int(c, "SELECT count(*) FROM sqlite_master WHERE name = ?", &t, 1,
+		                    &n, NULL, &err),
+		    0);
 		assert_int_equal(n, 1);
 	}
 	/* unique (bundle_name, filename) on import_error */
 	store_param ie[2] = {store_p_text("b"), store_p_text("a.yml")};
-	assert_int_equal(store_exec(c, "INSERT INTO import_error (bundle_name, filename) VALUES (?, ?)",
-				    ie, 2, &err),
-			 0);
+	assert_int_equal(
+	    store_exec(c, "INSERT INTO import_error (bundle_name, filename) VALUES (?, ?)", ie, 2,
+	               &err),
+	    0);
 	assert_int_not_equal(
 	    store_exec(c, "INSERT INTO import_error (bundle_name, filename) VALUES (?, ?)", ie, 2,
-		       &err),
+	               &err),
 	    0);
 	assert_int_equal(err.cls, STORE_PERMANENT);
 	assert_false(err.conn_broken);
@@ -257,10 +262,10 @@ static void test_sqlite_txn_and_upsert(void **state)
 	const char *cols[] = {"bundle_name", "filename", "timestamp", "stacktrace"};
 	char *sql = store_sql_upsert(STORE_SQLITE, "import_error", cols, 4, 2, 2);
 	store_format_ts(store_now(), ts, sizeof ts);
-	store_param v[8] = {store_p_text("b"), store_p_text("x.yml"), store_p_text(ts),
-			    store_p_text("x.yml:1:1: error[E001]: one"),
-			    store_p_text("b"), store_p_text("y.yml"), store_p_text(ts),
-			    store_p_null()};
+	store_param v[8] = {store_p_text("b"), store_p_text("x.yml"),
+	                    store_p_text(ts),  store_p_text("x.yml:1:1: error[E001]: one"),
+	                    store_p_text("b"), store_p_text("y.yml"),
+	                    store_p_text(ts),  store_p_null()};
 	assert_int_equal(store_begin_write(c, &err), 0);
 	assert_true(store_in_txn(c));
 	assert_int_equal(store_exec(c, sql, v, 8, &err), 0);
@@ -268,16 +273,15 @@ static void test_sqlite_txn_and_upsert(void **state)
 	assert_int_equal(store_exec(c, sql, v, 8, &err), 0);
 	assert_int_equal(store_commit(c, &err), 0);
 	assert_false(store_in_txn(c));
-	assert_int_equal(store_query_int(c, "SELECT count(*) FROM import_error", NULL, 0, &n, NULL,
-					 &err),
-			 0);
+	assert_int_equal(
+	    store_query_int(c, "SELECT count(*) FROM import_error", NULL, 0, &n, NULL, &err), 0);
 	assert_int_equal(n, 2);
 	struct rows r = {0};
 	assert_int_equal(store_query(c,
-				     "SELECT stacktrace FROM import_error WHERE bundle_name = ? "
-				     "ORDER BY filename",
-				     v, 1, collect, &r, &err),
-			 0);
+	                             "SELECT stacktrace FROM import_error WHERE bundle_name = ? "
+	                             "ORDER BY filename",
+	                             v, 1, collect, &r, &err),
+	                 0);
 	assert_int_equal(r.n, 2);
 	assert_string_equal(r.first, "x.yml:2:1: error[E002]: two");
 	assert_true(r.saw_null);
@@ -287,14 +291,13 @@ static void test_sqlite_txn_and_upsert(void **state)
 	assert_int_equal(store_changes(c), 2);
 	store_rollback(c);
 	assert_false(store_in_txn(c));
-	assert_int_equal(store_query_int(c, "SELECT count(*) FROM import_error", NULL, 0, &n, NULL,
-					 &err),
-			 0);
+	assert_int_equal(
+	    store_query_int(c, "SELECT count(*) FROM import_error", NULL, 0, &n, NULL, &err), 0);
 	assert_int_equal(n, 2);
 	/* a failed statement inside a transaction, then rollback: connection still fine */
 	assert_int_equal(store_begin(c, &err), 0);
 	assert_int_not_equal(store_exec(c, "INSERT INTO no_such_table VALUES (1)", NULL, 0, &err),
-			     0);
+	                     0);
 	assert_int_equal(err.cls, STORE_PERMANENT);
 	store_rollback(c);
 	assert_int_equal(store_ping(c, &err), 0);
@@ -334,11 +337,12 @@ static void test_sqlite_statement_timeout(void **state)
 	sqlite_params(&p);
 	p.statement_timeout = 1;
 	assert_int_equal(store_connect(&p, &c, &err), 0);
-	assert_int_not_equal(store_query_int(c,
-					     "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
-					     "FROM r) SELECT count(*) FROM r",
-					     NULL, 0, &n, NULL, &err),
-			     0);
+	assert_int_not_equal(
+	    store_query_int(c,
+	                    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	                    "FROM r) SELECT count(*) FROM r",
+	                    NULL, 0, &n, NULL, &err),
+	    0);
 	assert_int_equal(err.cls, STORE_TRANSIENT);
 	assert_int_equal(store_ping(c, &err), 0);
 	store_close(c);
@@ -365,8 +369,8 @@ static void test_pool_timeout_and_release(void **state)
 	/* a connection released inside a transaction comes back rolled back */
 	assert_int_equal(store_migrate(c1, &err), 0);
 	assert_int_equal(store_begin(c1, &err), 0);
-	assert_int_equal(store_exec(c1, "INSERT INTO dag_bundle (name) VALUES ('x')", NULL, 0, &err),
-			 0);
+	assert_int_equal(
+	    store_exec(c1, "INSERT INTO dag_bundle (name) VALUES ('x')", NULL, 0, &err), 0);
 	pool_release(pl, c1);
 	pool_release(pl, c2); /* overflow: closed */
 	pool_get_stats(pl, &st);
@@ -376,9 +380,8 @@ static void test_pool_timeout_and_release(void **state)
 	assert_int_equal(pool_acquire(pl, &c3, &err), 0);
 	assert_false(store_in_txn(c3));
 	int64_t n;
-	assert_int_equal(store_query_int(c3, "SELECT count(*) FROM dag_bundle", NULL, 0, &n, NULL,
-					 &err),
-			 0);
+	assert_int_equal(
+	    store_query_int(c3, "SELECT count(*) FROM dag_bundle", NULL, 0, &n, NULL, &err), 0);
 	assert_int_equal(n, 0);
 	pool_release(pl, c3);
 	pool_destroy(pl);
@@ -405,8 +408,8 @@ static int flaky_write(store_conn *c, void *ud, store_error *err)
 	if (store_exec(c, "INSERT INTO dag_bundle (name) VALUES (?)", &nm, 1, err) != 0)
 		return -1;
 	if (f->calls <= f->fail_times) {
-		store_error_set(err, f->permanent ? STORE_PERMANENT : STORE_TRANSIENT, "40001", false,
-				"injected failure %d", f->calls);
+		store_error_set(err, f->permanent ? STORE_PERMANENT : STORE_TRANSIENT, "40001",
+		                false, "injected failure %d", f->calls);
 		return -1;
 	}
 	return 0;
@@ -441,14 +444,13 @@ static void test_retry_run(void **state)
 	assert_int_equal(retry_run(pl, &rp, flaky_write, &f, &o, &err), 0);
 	assert_int_equal(o.attempts, 5);
 	assert_int_equal(f.ndelays, 4);
-	assert_true(f.delays[0] < 0.5);        /* quick */
-	assert_true(f.delays[1] >= 0.5);       /* slow: >= half of 1.0 */
+	assert_true(f.delays[0] < 0.5);         /* quick */
+	assert_true(f.delays[1] >= 0.5);        /* slow: >= half of 1.0 */
 	assert_true(f.delays[3] <= 4.0 + 1e-9); /* capped */
 	assert_int_equal(pool_acquire(pl, &c, &err), 0);
 	/* the failed attempts were rolled back: exactly one row */
-	assert_int_equal(store_query_int(c, "SELECT count(*) FROM dag_bundle", NULL, 0, &n, NULL,
-					 &err),
-			 0);
+	assert_int_equal(
+	    store_query_int(c, "SELECT count(*) FROM dag_bundle", NULL, 0, &n, NULL, &err), 0);
 	assert_int_equal(n, 1);
 	pool_release(pl, c);
 

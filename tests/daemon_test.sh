@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# `dagproc run` on SQLite, black-box: --once, file watching, a hanging parse and
+# a killed worker (E004), deleted files, SIGHUP with a broken configuration,
+# SIGTERM, a second signal. The database is read with the sqlite3 client.
+# usage: tests/daemon_test.sh DAGPROC_BIN
+set -u
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/dagproc-dtest.XXXXXX)
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() {
+	passed=$((passed + 1))
+	echo "ok   $*"
+}
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL $*"
+	[ -f "$work/log" ] && tail -n 20 "$work/log" | sed 's/^/     /'
+}
+
+db=$work/dagproc.db
+q() { sqlite3 "$db" "$1" 2>/dev/null; }
+
+# wait_for SECONDS SQL EXPECTED: polls until the query gives EXPECTED
+wait_for() {
+	local deadline=$((SECONDS + $1)) got
+	while :; do
+		got=$(q "$2")
+		[ "$got" = "$3" ] && return 0
+		[ "$SECONDS" -ge "$deadline" ] && {
+			echo "     expected '$3', got '$got' for: $2"
+			return 1
+		}
+		sleep 0.1
+	done
+}
+
+mkdir -p "$work/dags"
+good() {
+	cat >"$work/dags/$1.yml" <<EOF
+$1:
+  schedule: "@daily"
+  tasks:
+    - task_id: t
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: echo ${2:-1}
+EOF
+}
+good alpha
+good beta
+good hang
+good victim
+
+cd "$work" || exit 2
+export DAGPROC__API__ENABLED=false
+
+# --once: everything parsed and written, exit 0
+"$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1
+rc=$?
+[ "$rc" -eq 0 ] && ok "--once exits 0" || bad "--once exit status $rc"
+[ "$(q 'SELECT count(*) FROM dag WHERE is_stale = 0')" = 4 ] && ok "--once wrote 4 DAGs" ||
+	bad "--once DAG rows: $(q 'SELECT dag_id FROM dag')"
+
+# --once with an unreachable database: exit 3 within once_timeout
+DAGPROC__DATABASE__ONCE_TIMEOUT=2 DAGPROC__DATABASE__CONNECT_TIMEOUT=1 \
+	timeout 20 "$bin" run --once --dags "$work/dags" --db "postgresql://u:p@127.0.0.1:1/x" \
+	>"$work/log" 2>&1
+rc=$?
+[ "$rc" -eq 3 ] && ok "--once with the database unreachable exits 3" || bad "--once gave $rc"
+
+# the daemon: a parse that hangs and a worker killed by SIGKILL both give E004
+DAGPROC_TEST_WORKER_HOOK=sleep:victim,sleep:hang \
+	DAGPROC__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=3 \
+	DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=2 \
+	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
+dpid=$!
+if wait_for 15 "SELECT count(*) FROM import_error WHERE filename = 'hang.yml' AND stacktrace LIKE '%error[E004]: parse timed out%'" 1; then
+	ok "a hanging parse is E004 after dag_file_processor_timeout"
+else
+	bad "no E004 for the hanging parse"
+fi
+# the victim hangs too; kill its worker before the timeout can
+good victim 2
+for i in $(seq 1 50); do
+	w=$(pgrep -P "$dpid" -f __worker | head -n 1)
+	[ -n "$w" ] && break
+	sleep 0.05
+done
+kill -KILL $(pgrep -P "$dpid" -f __worker) 2>/dev/null
+if wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'victim.yml' AND stacktrace LIKE '%error[E004]: worker died: killed by signal 9%'" 1; then
+	ok "a worker killed with SIGKILL gives E004"
+else
+	bad "no E004 for the killed worker"
+fi
+kill -0 "$dpid" 2>/dev/null && ok "the processor goes on after worker deaths" ||
+	bad "the processor exited"
+
+# watching: a change reaches the database at once (well before any rescan)
+good alpha 42
+wait_for 5 "SELECT count(*) FROM serialized_dag WHERE dag_id = 'alpha' AND data LIKE '%echo 42%'" 1 &&
+	ok "a changed file is rewritten within seconds (inotify)" || bad "the change did not arrive"
+cat >"$work/dags/beta.yml" <<EOF
+beta:
+  tasks:
+    - task_id: t
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: echo
+      dependencies: [nope]
+EOF
+wait_for 5 "SELECT has_import_errors || ':' || is_stale FROM dag WHERE dag_id = 'beta'" "1:0" &&
+	ok "a broken file keeps its DAG row, flagged with errors" || bad "beta not flagged"
+rm "$work/dags/alpha.yml"
+wait_for 5 "SELECT is_stale FROM dag WHERE dag_id = 'alpha'" 1 &&
+	ok "a deleted file's DAG is stale at once" || bad "alpha not stale"
+good gamma
+wait_for 5 "SELECT count(*) FROM dag WHERE dag_id = 'gamma' AND is_stale = 0" 1 &&
+	ok "a new file is picked up" || bad "gamma not recorded"
+
+# SIGHUP with a broken configuration keeps the old one
+echo "[database]" >"$work/dagproc.cfg"
+echo "pool_sise = 3" >>"$work/dagproc.cfg"
+kill -HUP "$dpid"
+sleep 0.5
+if grep -q "configuration reload failed: .*pool_sise" "$work/log" && kill -0 "$dpid" 2>/dev/null; then
+	ok "SIGHUP with a bad configuration keeps the old one, with a logged reason"
+else
+	bad "SIGHUP handling"
+fi
+rm -f "$work/dagproc.cfg"
+
+# SIGTERM: exit 0
+kill -TERM "$dpid"
+wait "$dpid"
+rc=$?
+dpid=
+[ "$rc" -eq 0 ] && ok "SIGTERM exits 0" || bad "SIGTERM gave $rc"
+
+# a restart finds what changed while it was down
+good delta
+rm -f "$work/dags/gamma.yml"
+"$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1
+[ "$(q "SELECT is_stale FROM dag WHERE dag_id = 'gamma'")" = 1 ] &&
+	[ "$(q "SELECT is_stale FROM dag WHERE dag_id = 'delta'")" = 0 ] &&
+	ok "files deleted and added while the processor was down are seen at start" ||
+	bad "gamma/delta after a restart: $(q 'SELECT dag_id, is_stale FROM dag')"
+
+# a second signal exits at once, even with a write stuck behind a lock
+"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
+dpid=$!
+sleep 0.5
+kill -TERM "$dpid"
+kill -TERM "$dpid" 2>/dev/null
+t0=$SECONDS
+wait "$dpid"
+dpid=
+[ $((SECONDS - t0)) -le 2 ] && ok "two signals stop the processor at once" ||
+	bad "the second signal took $((SECONDS - t0)) s"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
