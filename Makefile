@@ -55,6 +55,7 @@ check: build asan
 bench: build
 	@scripts/deps.sh core bench
 	@bench/run.sh
+	@bench/fault_rss.sh
 
 # The whole folder gets coverage instrumentation (fuzzer-no-link) so that
 # libFuzzer sees inside the core library; only the fuzz target links libFuzzer.

@@ -27,13 +27,22 @@ typedef struct check_item {
 	char *root;  /* bundle root for defaults.yml */
 	int group;   /* index of the argument (E034 applies within a folder argument) */
 	dagfile_result res;
+	char *out; /* the item's rendered output */
 } check_item;
 
+typedef struct colours {
+	const char *bold, *red, *yellow, *blue, *reset;
+} colours;
+
+/* Work spread over threads, item by item: parsing, then rendering. */
 typedef struct check_job {
 	check_item *items;
 	size_t n;
 	atomic_size_t next;
 	const dagfile_opts *base;
+	void (*fn)(struct check_job *j, size_t i);
+	bool json;
+	const colours *c;
 } check_job;
 
 static void *check_worker(void *arg)
@@ -43,6 +52,35 @@ static void *check_worker(void *arg)
 		size_t i = atomic_fetch_add(&j->next, 1);
 		if (i >= j->n)
 			break;
+		j->fn(j, i);
+	}
+	return NULL;
+}
+
+static void run_parallel(check_job *job)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cpus > 0 ? (size_t)cpus : 1;
+	if (nthreads > 16)
+		nthreads = 16;
+	if (nthreads > job->n)
+		nthreads = job->n ? job->n : 1;
+	atomic_init(&job->next, 0);
+	pthread_t *th = xcalloc(nthreads, sizeof(*th));
+	size_t started = 0;
+	/* this thread works too: nthreads - 1 more */
+	for (size_t i = 1; i < nthreads; i++)
+		if (pthread_create(&th[started], NULL, check_worker, job) == 0)
+			started++;
+	check_worker(job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+static void parse_one(check_job *j, size_t i)
+{
+	{
 		dagfile_opts o = *j->base;
 		o.bundle_root = j->items[i].root;
 		dagfile_parse(j->items[i].abs, &o, &j->items[i].res);
@@ -56,35 +94,6 @@ static void *check_worker(void *arg)
 		free(j->items[i].res.path);
 		j->items[i].res.path = xstrdup(j->items[i].shown);
 	}
-	return NULL;
-}
-
-static void parse_all(check_item *items, size_t n, const dagfile_opts *base)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = cpus > 0 ? (size_t)cpus : 1;
-	if (nthreads > 16)
-		nthreads = 16;
-	if (nthreads > n)
-		nthreads = n ? n : 1;
-	check_job job = {.items = items, .n = n, .base = base};
-	atomic_init(&job.next, 0);
-	if (nthreads <= 1) {
-		check_worker(&job);
-		return;
-	}
-	pthread_t *th = xcalloc(nthreads, sizeof(*th));
-	size_t started = 0;
-	for (size_t i = 0; i < nthreads; i++)
-		if (pthread_create(&th[i], NULL, check_worker, &job) == 0)
-			started++;
-		else
-			break;
-	if (started == 0)
-		check_worker(&job);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
 }
 
 /* The folder that bounds the defaults.yml and .dagignore walk for a file given
@@ -164,11 +173,7 @@ static void apply_unique_ids(check_item *items, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Text output                                                               */
 
-typedef struct colours {
-	const char *bold, *red, *yellow, *blue, *reset;
-} colours;
-
-static void print_source_line(FILE *out, const char *text, size_t len, uint32_t line, uint32_t col,
+static void print_source_line(strbuf *out, const char *text, size_t len, uint32_t line, uint32_t col,
 			      const colours *c)
 {
 	uint32_t cur = 1;
@@ -183,64 +188,55 @@ static void print_source_line(FILE *out, const char *text, size_t len, uint32_t 
 	size_t end = i;
 	while (end < len && text[end] != '\n' && text[end] != '\r')
 		end++;
-	fprintf(out, "%s%5u |%s %.*s\n", c->blue, line, c->reset, (int)(end - i), text + i);
-	fprintf(out, "%s      |%s ", c->blue, c->reset);
+	sb_printf(out, "%s%5u |%s %.*s\n", c->blue, line, c->reset, (int)(end - i), text + i);
+	sb_printf(out, "%s      |%s ", c->blue, c->reset);
 	/* the caret sits under column col, counted in characters; tabs kept */
 	uint32_t k = 1;
 	for (size_t p = i; p < end && k < col; p++) {
 		unsigned char ch = (unsigned char)text[p];
 		if ((ch & 0xC0) == 0x80)
 			continue;
-		fputc(ch == '\t' ? '\t' : ' ', out);
+		sb_addc(out, ch == '\t' ? '\t' : ' ');
 		k++;
 	}
-	fprintf(out, "%s^%s\n", c->bold, c->reset);
+	sb_printf(out, "%s^%s\n", c->bold, c->reset);
 }
 
-static void print_text(FILE *out, check_item *items, size_t n, const colours *c)
+static char *render_text(const check_item *it, const colours *c)
 {
-	size_t files = 0, dags = 0, tasks = 0, errors = 0, warnings = 0;
-	for (size_t i = 0; i < n; i++) {
-		dagfile_result *r = &items[i].res;
-		files++;
-		dags += r->ndags;
-		for (size_t d = 0; d < r->ndags; d++)
-			tasks += r->dags[d].ntasks;
-		errors += r->nerrors;
-		warnings += r->nwarnings;
-		if (!r->nerrors && !r->nwarnings)
-			continue;
-		char *text = NULL;
-		size_t len = 0;
-		char *raw = NULL;
-		size_t rawlen = 0;
-		if (fs_read_file(items[i].abs, (size_t)64 << 20, &raw, &rawlen) == 0)
-			text = yaml_expand_env(raw, rawlen, &len);
-		free(raw);
-		for (int pass = 0; pass < 2; pass++) {
-			diag *ds = pass ? r->warnings : r->errors;
-			size_t nd = pass ? r->nwarnings : r->nerrors;
-			for (size_t k = 0; k < nd; k++) {
-				diag *d = &ds[k];
-				if (d->line)
-					fprintf(out, "%s%s:%u:%u:%s ", c->bold, r->path, d->line, d->col,
-						c->reset);
-				else
-					fprintf(out, "%s%s:%s ", c->bold, r->path, c->reset);
-				fprintf(out, "%s%s[%s]:%s %s", pass ? c->yellow : c->red,
-					pass ? "warning" : "error", d->code, c->reset, d->message);
-				if (d->dag_id)
-					fprintf(out, " [dag %s]", d->dag_id);
-				fputc('\n', out);
-				if (d->line && text)
-					print_source_line(out, text, len, d->line, d->col, c);
-			}
+	const dagfile_result *r = &it->res;
+	if (!r->nerrors && !r->nwarnings)
+		return NULL;
+	strbuf out;
+	sb_init(&out);
+	char *text = NULL;
+	size_t len = 0;
+	char *raw = NULL;
+	size_t rawlen = 0;
+	if (fs_read_file(it->abs, (size_t)64 << 20, &raw, &rawlen) == 0)
+		text = yaml_expand_env(raw, rawlen, &len);
+	free(raw);
+	for (int pass = 0; pass < 2; pass++) {
+		const diag *ds = pass ? r->warnings : r->errors;
+		size_t nd = pass ? r->nwarnings : r->nerrors;
+		for (size_t k = 0; k < nd; k++) {
+			const diag *d = &ds[k];
+			if (d->line)
+				sb_printf(&out, "%s%s:%u:%u:%s ", c->bold, r->path, d->line, d->col,
+					  c->reset);
+			else
+				sb_printf(&out, "%s%s:%s ", c->bold, r->path, c->reset);
+			sb_printf(&out, "%s%s[%s]:%s %s", pass ? c->yellow : c->red,
+				  pass ? "warning" : "error", d->code, c->reset, d->message);
+			if (d->dag_id)
+				sb_printf(&out, " [dag %s]", d->dag_id);
+			sb_addc(&out, '\n');
+			if (d->line && text)
+				print_source_line(&out, text, len, d->line, d->col, c);
 		}
-		free(text);
 	}
-	fprintf(out, "%zu file%s, %zu DAG%s, %zu task%s: %zu error%s, %zu warning%s\n", files,
-		files == 1 ? "" : "s", dags, dags == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s",
-		errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+	free(text);
+	return sb_detach(&out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -263,68 +259,90 @@ static json_t *diag_json(const diag *d, bool warning)
 	return o;
 }
 
-/* Streams {"files": [...], "summary": {...}}: one file object at a time, so the
- * output of a large bundle is never built in memory as a whole. */
-static void print_json(FILE *out, check_item *items, size_t n)
+static char *render_json(const check_item *it)
+{
+	const dagfile_result *r = &it->res;
+	json_t *f = json_object();
+	json_object_set_new(f, "path", json_string(r->path));
+	json_t *dags = json_array();
+	for (size_t d = 0; d < r->ndags; d++) {
+		const dag_result *g = &r->dags[d];
+		json_t *jd = json_object();
+		json_object_set_new(jd, "dag_id", json_string(g->dag_id));
+		json_object_set_new(jd, "schedule", g->schedule ? json_string(g->schedule) : json_null());
+		json_t *tags = json_array();
+		for (size_t t = 0; t < g->ntags; t++)
+			json_array_append_new(tags, json_string(g->tags[t]));
+		json_object_set_new(jd, "tags", tags);
+		char hex[33];
+		dagfile_hash_hex(g->hash, hex);
+		json_object_set_new(jd, "hash", json_string(hex));
+		json_t *tasks = json_array();
+		for (size_t t = 0; t < g->ntasks; t++) {
+			const dag_task *tk = &g->tasks[t];
+			json_t *jt = json_object();
+			json_object_set_new(jt, "task_id", json_string(tk->task_id));
+			json_object_set_new(jt, "operator", json_string(tk->operator));
+			if (tk->decorator)
+				json_object_set_new(jt, "decorator", json_true());
+			json_t *up = json_array();
+			for (size_t u = 0; u < tk->nupstream; u++)
+				json_array_append_new(up, json_string(tk->upstream[u]));
+			json_object_set_new(jt, "upstream", up);
+			json_array_append_new(tasks, jt);
+		}
+		json_object_set_new(jd, "tasks", tasks);
+		json_array_append_new(dags, jd);
+	}
+	json_object_set_new(f, "dags", dags);
+	json_t *errs = json_array();
+	for (size_t k = 0; k < r->nerrors; k++)
+		json_array_append_new(errs, diag_json(&r->errors[k], false));
+	json_object_set_new(f, "errors", errs);
+	json_t *warns = json_array();
+	for (size_t k = 0; k < r->nwarnings; k++)
+		json_array_append_new(warns, diag_json(&r->warnings[k], true));
+	json_object_set_new(f, "warnings", warns);
+	char *text = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(f);
+	return text;
+}
+
+static void render_one(check_job *j, size_t i)
+{
+	j->items[i].out = j->json ? render_json(&j->items[i]) : render_text(&j->items[i], j->c);
+}
+
+/* Writes the rendered items in order, then the summary: {"files": [...],
+ * "summary": {...}} or the text summary line. Output is one file at a time, so
+ * a large bundle is never built in memory as one document. */
+static void print_all(FILE *out, check_item *items, size_t n, bool json)
 {
 	size_t ndags = 0, ntasks = 0, nerr = 0, nwarn = 0;
-	fputs("{\n  \"files\": [", out);
+	if (json)
+		fputs("{\n  \"files\": [", out);
 	for (size_t i = 0; i < n; i++) {
-		dagfile_result *r = &items[i].res;
-		json_t *f = json_object();
-		json_object_set_new(f, "path", json_string(r->path));
-		json_t *dags = json_array();
-		for (size_t d = 0; d < r->ndags; d++) {
-			dag_result *g = &r->dags[d];
-			json_t *jd = json_object();
-			json_object_set_new(jd, "dag_id", json_string(g->dag_id));
-			json_object_set_new(jd, "schedule",
-					    g->schedule ? json_string(g->schedule) : json_null());
-			json_t *tags = json_array();
-			for (size_t t = 0; t < g->ntags; t++)
-				json_array_append_new(tags, json_string(g->tags[t]));
-			json_object_set_new(jd, "tags", tags);
-			char hex[33];
-			dagfile_hash_hex(g->hash, hex);
-			json_object_set_new(jd, "hash", json_string(hex));
-			json_t *tasks = json_array();
-			for (size_t t = 0; t < g->ntasks; t++) {
-				dag_task *tk = &g->tasks[t];
-				json_t *jt = json_object();
-				json_object_set_new(jt, "task_id", json_string(tk->task_id));
-				json_object_set_new(jt, "operator", json_string(tk->operator));
-				if (tk->decorator)
-					json_object_set_new(jt, "decorator", json_true());
-				json_t *up = json_array();
-				for (size_t u = 0; u < tk->nupstream; u++)
-					json_array_append_new(up, json_string(tk->upstream[u]));
-				json_object_set_new(jt, "upstream", up);
-				json_array_append_new(tasks, jt);
-			}
-			ntasks += g->ntasks;
-			json_object_set_new(jd, "tasks", tasks);
-			json_array_append_new(dags, jd);
-		}
+		const dagfile_result *r = &items[i].res;
 		ndags += r->ndags;
-		json_object_set_new(f, "dags", dags);
-		json_t *errs = json_array();
-		for (size_t k = 0; k < r->nerrors; k++)
-			json_array_append_new(errs, diag_json(&r->errors[k], false));
-		json_object_set_new(f, "errors", errs);
-		json_t *warns = json_array();
-		for (size_t k = 0; k < r->nwarnings; k++)
-			json_array_append_new(warns, diag_json(&r->warnings[k], true));
-		json_object_set_new(f, "warnings", warns);
+		for (size_t d = 0; d < r->ndags; d++)
+			ntasks += r->dags[d].ntasks;
 		nerr += r->nerrors;
 		nwarn += r->nwarnings;
-		fputs(i ? ",\n    " : "\n    ", out);
-		json_dumpf(f, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(f);
+		if (json)
+			fputs(i ? ",\n    " : "\n    ", out);
+		if (items[i].out)
+			fputs(items[i].out, out);
 	}
-	fprintf(out,
-		"%s],\n  \"summary\": {\"files\": %zu, \"dags\": %zu, \"tasks\": %zu, "
-		"\"errors\": %zu, \"warnings\": %zu}\n}\n",
-		n ? "\n  " : "", n, ndags, ntasks, nerr, nwarn);
+	if (json) {
+		fprintf(out,
+			"%s],\n  \"summary\": {\"files\": %zu, \"dags\": %zu, \"tasks\": %zu, "
+			"\"errors\": %zu, \"warnings\": %zu}\n}\n",
+			n ? "\n  " : "", n, ndags, ntasks, nerr, nwarn);
+		return;
+	}
+	fprintf(out, "%zu file%s, %zu DAG%s, %zu task%s: %zu error%s, %zu warning%s\n", n,
+		n == 1 ? "" : "s", ndags, ndags == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s",
+		nerr, nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -456,16 +474,16 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 		free(root);
 	}
 
-	parse_all(items, n, &opts);
-	apply_unique_ids(items, n);
-
 	bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}
 			: (colours){"", "", "", "", ""};
-	if (json)
-		print_json(stdout, items, n);
-	else
-		print_text(stdout, items, n, &c);
+	json_object_seed(0); /* before any thread builds JSON */
+	check_job job = {.items = items, .n = n, .base = &opts, .fn = parse_one, .json = json, .c = &c};
+	run_parallel(&job);
+	apply_unique_ids(items, n);
+	job.fn = render_one;
+	run_parallel(&job);
+	print_all(stdout, items, n, json);
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = 2;
 
@@ -482,6 +500,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 		r->ndags += extra;
 		dagfile_result_free(r);
 		free(items[i].shown);
+		free(items[i].out);
 		free(items[i].abs);
 		free(items[i].root);
 	}
