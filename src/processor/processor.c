@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "bundle/queue.h"
 #include "bundle/scan.h"
 #include "config/config.h"
@@ -317,6 +318,7 @@ static void record_write(processor *p, const sync_stats *s, bool ok, const store
 		p->st.write_ok++;
 		p->st.last_write_ok = now_epoch();
 		p->st.statements += s->statements;
+		p->st.writes += s->writes;
 		p->st.files_written += s->files_changed;
 		p->st.files_unchanged += s->files_unchanged;
 		p->st.isolated_failures += s->isolated_failures;
@@ -889,17 +891,24 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		goto out;
 	}
 	p->writer_started = true;
+	if (cfg->api.enabled && !o->once && api_start(cfg, p, &err) != 0) {
+		log_error("%s", err);
+		goto out; /* rc is 2 */
+	}
 
 	rc = main_loop(p, sigfd);
 	proc_stats s;
 	proc_snapshot(p, &s);
-	log_info("stopping: %llu files parsed, %llu written, %zu results pending",
+	log_info("stopping: %llu files parsed, %llu written, %llu unchanged, %zu results pending; "
+		 "%llu statements (%llu writes)",
 		 (unsigned long long)s.files_parsed, (unsigned long long)s.files_written,
-		 s.pending);
+		 (unsigned long long)s.files_unchanged, s.pending, (unsigned long long)s.statements,
+		 (unsigned long long)s.writes);
 out:
 	free(err);
 	if (sigfd >= 0)
 		close(sigfd);
+	api_stop(); /* before the processor it reads goes away */
 	processor_free(p);
 	return rc;
 }

@@ -34,7 +34,7 @@ typedef struct proc_stats {
 	uint64_t files_parsed;
 	uint64_t parse_errors;   /* results with import errors */
 	uint64_t write_attempts, write_ok, write_transient, write_permanent;
-	uint64_t statements, files_written, files_unchanged, isolated_failures;
+	uint64_t statements, writes, files_written, files_unchanged, isolated_failures;
 	uint64_t worker_restarts, worker_timeouts, worker_crashes;
 	/* parse duration histogram (seconds): le 0.001 .. 10, +Inf */
 	uint64_t parse_hist[10];

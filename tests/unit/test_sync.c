@@ -417,6 +417,78 @@ static void test_statements_do_not_grow_per_file(void **state)
 	tfree(f, N);
 }
 
+/* A permanent error caused by one file's data: the batch is split until that
+ * file is alone, which is recorded with an import error saying why, and the
+ * rest of the batch is written. The fault is a trigger that rejects one DAG. */
+static void test_permanent_error_isolated(void **state)
+{
+	(void)state;
+	static const char *const sqlite_sql[] = {
+	    "CREATE TRIGGER poison BEFORE INSERT ON dag WHEN NEW.dag_id = 'poison' "
+	    "BEGIN SELECT RAISE(ABORT, 'poisoned dag_id'); END",
+	    NULL};
+	static const char *const pg_sql[] = {
+	    "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+	    "IF NEW.dag_id = 'poison' THEN RAISE EXCEPTION 'poisoned dag_id'; END IF; "
+	    "RETURN NEW; END $$ LANGUAGE plpgsql",
+	    "CREATE TRIGGER poison BEFORE INSERT ON dag FOR EACH ROW EXECUTE FUNCTION poison()",
+	    NULL};
+	static const char *const my_sql[] = {
+	    "CREATE TRIGGER poison BEFORE INSERT ON dag FOR EACH ROW BEGIN "
+	    "IF NEW.dag_id = 'poison' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+	    "'poisoned dag_id'; END IF; END",
+	    NULL};
+	const char *const *sql = params.dialect == STORE_SQLITE ? sqlite_sql
+				 : params.dialect == STORE_PG   ? pg_sql
+								: my_sql;
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	for (size_t i = 0; sql[i]; i++) {
+		int rc = store_exec(c, sql[i], NULL, 0, &err);
+		if (rc != 0)
+			print_message("%s: %s\n", sql[i], err.message);
+		assert_int_equal(rc, 0);
+	}
+	pool_release(pl, c);
+
+	enum { N = 6 };
+	tfile f[N];
+	for (int i = 0; i < N; i++) {
+		char rel[32], id[32], yaml[256];
+		snprintf(rel, sizeof(rel), "f%d.yml", i);
+		snprintf(id, sizeof(id), i == 3 ? "poison" : "ok_%d", i);
+		snprintf(yaml, sizeof(yaml),
+			 "%s:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n",
+			 id);
+		tparse(&f[i], rel, yaml);
+	}
+	sync_stats st = sync_files(f, N);
+	assert_int_equal(st.isolated_failures, 1);
+	/* the rest is written */
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id LIKE 'ok_%'"), N - 1);
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'poison'"), 0);
+	/* the culprit's import error says why */
+	char *ie = q("SELECT filename, stacktrace FROM import_error");
+	assert_non_null(strstr(ie, "f3.yml|f3.yml:1:1: error[E003]: could not be stored: "));
+	assert_non_null(strstr(ie, "poisoned dag_id"));
+	tfree(f, N);
+	/* the database is fixed: the file is stored on its next sync */
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	assert_int_equal(store_exec(c,
+				    params.dialect == STORE_PG ? "DROP TRIGGER poison ON dag"
+							       : "DROP TRIGGER poison",
+				    NULL, 0, &err),
+			 0);
+	pool_release(pl, c);
+	tparse(&f[0], "f3.yml",
+	       "poison:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
+	sync_files(f, 1);
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'poison'"), 1);
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	tfree(f, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +499,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_dag_with_errors_keeps_last_good_serialization, each_setup),
 	    cmocka_unit_test_setup(test_e034_duplicate_dag_id, each_setup),
 	    cmocka_unit_test_setup(test_statements_do_not_grow_per_file, each_setup),
+	    cmocka_unit_test_setup(test_permanent_error_isolated, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
