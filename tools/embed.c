@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 	for (int i = 3; i < argc; i++) {
 		const char *base = strrchr(argv[i], '/');
 		base = base ? base + 1 : argv[i];
-		fprintf(out, "\t{\"%s\", %s_%d, sizeof(%s_%d) - 1},\n", base, sym, i - 3, sym, i - 3);
+		fprintf(out, "\t{\"%s\", %s_%d, sizeof(%s_%d) - 1},\n", base, sym, i - 3, sym,
+		        i - 3);
 	}
 	fprintf(out, "\t{NULL, NULL, 0}\n};\n");
 	if (fclose(out) != 0) {

@@ -9,8 +9,8 @@
 #include <sys/types.h>
 
 typedef struct walk_file {
-	char *rel;  /* path relative to the bundle root, '/'-separated */
-	char *abs;  /* root joined with rel (as given, not canonicalised) */
+	char *rel; /* path relative to the bundle root, '/'-separated */
+	char *abs; /* root joined with rel (as given, not canonicalised) */
 	int64_t mtime_ns;
 	int64_t size;
 	uint64_t inode;

@@ -100,7 +100,7 @@ static void parse_one(check_job *j, size_t i)
  * on its own: a configured bundle that holds it, else the enclosing git work
  * tree, else the filesystem root. */
 static char *root_for_file(const char *abs, const dagfile_opts *o, const char *const *bundles,
-			   size_t nbundles)
+                           size_t nbundles)
 {
 	(void)o;
 	for (size_t i = 0; i < nbundles; i++) {
@@ -155,15 +155,16 @@ static void apply_unique_ids(check_item *items, size_t n)
 			}
 			free(key);
 			dagfile_add_error(r, "E034", r->dags[d].line, 1, id,
-					  "DAG id '%s' is already defined by %s", id,
-					  items[holder].shown);
+			                  "DAG id '%s' is already defined by %s", id,
+			                  items[holder].shown);
 			/* the DAG is no longer correct: drop it from the result */
 			dag_result gone = r->dags[d];
-			memmove(&r->dags[d], &r->dags[d + 1], (r->ndags - d - 1) * sizeof(dag_result));
+			memmove(&r->dags[d], &r->dags[d + 1],
+			        (r->ndags - d - 1) * sizeof(dag_result));
 			r->ndags--;
 			r->dags[r->ndags] = gone; /* keep it allocated for freeing */
-			r->error_dag_ids = xrealloc(r->error_dag_ids,
-						    (r->nerror_dag_ids + 1) * sizeof(char *));
+			r->error_dag_ids =
+			    xrealloc(r->error_dag_ids, (r->nerror_dag_ids + 1) * sizeof(char *));
 			r->error_dag_ids[r->nerror_dag_ids++] = xstrdup(id);
 		}
 	}
@@ -173,8 +174,8 @@ static void apply_unique_ids(check_item *items, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Text output                                                               */
 
-static void print_source_line(strbuf *out, const char *text, size_t len, uint32_t line, uint32_t col,
-			      const colours *c)
+static void print_source_line(strbuf *out, const char *text, size_t len, uint32_t line,
+                              uint32_t col, const colours *c)
 {
 	uint32_t cur = 1;
 	size_t i = 0;
@@ -223,11 +224,11 @@ static char *render_text(const check_item *it, const colours *c)
 			const diag *d = &ds[k];
 			if (d->line)
 				sb_printf(&out, "%s%s:%u:%u:%s ", c->bold, r->path, d->line, d->col,
-					  c->reset);
+				          c->reset);
 			else
 				sb_printf(&out, "%s%s:%s ", c->bold, r->path, c->reset);
 			sb_printf(&out, "%s%s[%s]:%s %s", pass ? c->yellow : c->red,
-				  pass ? "warning" : "error", d->code, c->reset, d->message);
+			          pass ? "warning" : "error", d->code, c->reset, d->message);
 			if (d->dag_id)
 				sb_printf(&out, " [dag %s]", d->dag_id);
 			sb_addc(&out, '\n');
@@ -249,7 +250,7 @@ static json_t *diag_json(const diag *d, bool warning)
 	if (warning) {
 		json_object_set_new(o, "dag_id", d->dag_id ? json_string(d->dag_id) : json_null());
 		json_object_set_new(o, "warning_type",
-				    json_string(d->warning_type ? d->warning_type : ""));
+		                    json_string(d->warning_type ? d->warning_type : ""));
 	}
 	json_object_set_new(o, "line", d->line ? json_integer(d->line) : json_null());
 	json_object_set_new(o, "column", d->col ? json_integer(d->col) : json_null());
@@ -269,7 +270,8 @@ static char *render_json(const check_item *it)
 		const dag_result *g = &r->dags[d];
 		json_t *jd = json_object();
 		json_object_set_new(jd, "dag_id", json_string(g->dag_id));
-		json_object_set_new(jd, "schedule", g->schedule ? json_string(g->schedule) : json_null());
+		json_object_set_new(jd, "schedule",
+		                    g->schedule ? json_string(g->schedule) : json_null());
 		json_t *tags = json_array();
 		for (size_t t = 0; t < g->ntags; t++)
 			json_array_append_new(tags, json_string(g->tags[t]));
@@ -335,14 +337,14 @@ static void print_all(FILE *out, check_item *items, size_t n, bool json)
 	}
 	if (json) {
 		fprintf(out,
-			"%s],\n  \"summary\": {\"files\": %zu, \"dags\": %zu, \"tasks\": %zu, "
-			"\"errors\": %zu, \"warnings\": %zu}\n}\n",
-			n ? "\n  " : "", n, ndags, ntasks, nerr, nwarn);
+		        "%s],\n  \"summary\": {\"files\": %zu, \"dags\": %zu, \"tasks\": %zu, "
+		        "\"errors\": %zu, \"warnings\": %zu}\n}\n",
+		        n ? "\n  " : "", n, ndags, ntasks, nerr, nwarn);
 		return;
 	}
 	fprintf(out, "%zu file%s, %zu DAG%s, %zu task%s: %zu error%s, %zu warning%s\n", n,
-		n == 1 ? "" : "s", ndags, ndags == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s",
-		nerr, nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
+	        n == 1 ? "" : "s", ndags, ndags == 1 ? "" : "s", ntasks, ntasks == 1 ? "" : "s",
+	        nerr, nerr == 1 ? "" : "s", nwarn, nwarn == 1 ? "" : "s");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -363,7 +365,7 @@ void cli_check_usage(FILE *f)
 }
 
 static void add_item(check_item **items, size_t *n, size_t *cap, char *shown, char *abs,
-		     const char *root, int group)
+                     const char *root, int group)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
@@ -380,9 +382,9 @@ static void add_item(check_item **items, size_t *n, size_t *cap, char *shown, ch
 int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 {
 	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
-						  {"config", required_argument, NULL, 'c'},
-						  {"help", no_argument, NULL, 'h'},
-						  {NULL, 0, NULL, 0}};
+	                                         {"config", required_argument, NULL, 'c'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	bool json = false;
 	int rc = 0;
 	optind = 1;
@@ -397,9 +399,10 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 			else if (strcmp(optarg, "text") == 0)
 				json = false;
 			else {
-				fprintf(stderr,
-					"dagproc check: --format must be 'text' or 'json', not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "dagproc check: --format must be 'text' or 'json', not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -420,18 +423,19 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 
 	char *err = NULL;
 	catalog *cat = catalog_load((const char *const *)cfg->core.operator_catalog.v,
-				    cfg->core.operator_catalog.n, &err);
+	                            cfg->core.operator_catalog.n, &err);
 	if (!cat) {
-		fprintf(stderr, "dagproc check: %s\n", err ? err : "cannot load the operator catalog");
+		fprintf(stderr, "dagproc check: %s\n",
+		        err ? err : "cannot load the operator catalog");
 		free(err);
 		return 2;
 	}
 	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
-			      cfg->core.unchecked_operator_modules.n);
+	                      cfg->core.unchecked_operator_modules.n);
 	dagfile_opts opts = {.cat = cat,
-			     .pools = (const char *const *)cfg->core.pools.v,
-			     .npools = cfg->core.pools.n,
-			     .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	                     .pools = (const char *const *)cfg->core.pools.v,
+	                     .npools = cfg->core.pools.n,
+	                     .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
 	const char *bundles[1] = {cfg->core.dags_folder};
 
 	check_item *items = NULL;
@@ -476,9 +480,10 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 
 	bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}
-			: (colours){"", "", "", "", ""};
+	                : (colours){"", "", "", "", ""};
 	json_object_seed(0); /* before any thread builds JSON */
-	check_job job = {.items = items, .n = n, .base = &opts, .fn = parse_one, .json = json, .c = &c};
+	check_job job = {
+	    .items = items, .n = n, .base = &opts, .fn = parse_one, .json = json, .c = &c};
 	run_parallel(&job);
 	apply_unique_ids(items, n);
 	job.fn = render_one;

@@ -52,10 +52,10 @@ static const char *cause_of(const store_error *e)
 int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 {
 	static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
-						  {"config", required_argument, NULL, 'c'},
-						  {"yes", no_argument, NULL, 'y'},
-						  {"help", no_argument, NULL, 'h'},
-						  {NULL, 0, NULL, 0}};
+	                                         {"config", required_argument, NULL, 'c'},
+	                                         {"yes", no_argument, NULL, 'y'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	bool yes = false;
 	optind = 1;
 	for (;;) {
@@ -91,7 +91,8 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 	}
 	const char *action = argv[optind];
 	if (strcmp(action, "migrate") && strcmp(action, "check") && strcmp(action, "reset")) {
-		fprintf(stderr, "dagproc db: unknown action '%s' (migrate, check or reset)\n", action);
+		fprintf(stderr, "dagproc db: unknown action '%s' (migrate, check or reset)\n",
+		        action);
 		return 2;
 	}
 
@@ -109,29 +110,31 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 	int rc = 1;
 	if (store_connect(&p, &c, &e) != 0) {
 		fprintf(stderr, "dagproc db %s: %s: %s (%s)\n", action, shown, cause_of(&e),
-			e.message);
+		        e.message);
 		goto out;
 	}
 	int version = 0;
 	if (store_schema_version(c, &version, &e) != 0) {
 		fprintf(stderr, "dagproc db %s: %s: cannot read the schema version: %s\n", action,
-			shown, e.message);
+		        shown, e.message);
 		goto out;
 	}
 	if (strcmp(action, "check") == 0) {
 		const char *sv = store_server_version(c);
 		if (version < STORE_SCHEMA_VERSION) {
-			fprintf(stderr,
-				"dagproc db check: %s: schema too old (version %d, this dagproc needs "
-				"%d; run 'dagproc db migrate')\n",
-				shown, version, STORE_SCHEMA_VERSION);
+			fprintf(
+			    stderr,
+			    "dagproc db check: %s: schema too old (version %d, this dagproc needs "
+			    "%d; run 'dagproc db migrate')\n",
+			    shown, version, STORE_SCHEMA_VERSION);
 			goto out;
 		}
 		if (version > STORE_SCHEMA_VERSION) {
-			fprintf(stderr,
-				"dagproc db check: %s: schema version %d is newer than this dagproc "
-				"(%d)\n",
-				shown, version, STORE_SCHEMA_VERSION);
+			fprintf(
+			    stderr,
+			    "dagproc db check: %s: schema version %d is newer than this dagproc "
+			    "(%d)\n",
+			    shown, version, STORE_SCHEMA_VERSION);
 			goto out;
 		}
 		printf("database: %s\nserver: %s %s\nschema version: %d (current)\n", shown,
@@ -142,16 +145,20 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 	if (strcmp(action, "reset") == 0) {
 		if (!yes) {
 			if (!isatty(STDIN_FILENO)) {
-				fprintf(stderr, "dagproc db reset: refusing to drop %s without --yes "
-						"(standard input is not a terminal)\n",
-					shown);
+				fprintf(stderr,
+				        "dagproc db reset: refusing to drop %s without --yes "
+				        "(standard input is not a terminal)\n",
+				        shown);
 				rc = 2;
 				goto out;
 			}
-			fprintf(stderr, "Drop every dagproc table of %s? Type 'yes' to confirm: ", shown);
+			fprintf(stderr,
+			        "Drop every dagproc table of %s? Type 'yes' to confirm: ", shown);
 			char answer[16] = "";
-			if (!fgets(answer, sizeof(answer), stdin) || strncmp(answer, "yes", 3) != 0) {
-				fprintf(stderr, "dagproc db reset: not confirmed; nothing dropped\n");
+			if (!fgets(answer, sizeof(answer), stdin) ||
+			    strncmp(answer, "yes", 3) != 0) {
+				fprintf(stderr,
+				        "dagproc db reset: not confirmed; nothing dropped\n");
 				rc = 1;
 				goto out;
 			}
@@ -162,7 +169,8 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 		}
 	}
 	if (store_migrate(c, &e) != 0) {
-		fprintf(stderr, "dagproc db %s: %s: migration failed: %s\n", action, shown, e.message);
+		fprintf(stderr, "dagproc db %s: %s: migration failed: %s\n", action, shown,
+		        e.message);
 		goto out;
 	}
 	if (store_schema_version(c, &version, &e) != 0) {

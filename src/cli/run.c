@@ -34,12 +34,10 @@ void cli_run_usage(FILE *f)
 
 int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *config_path)
 {
-	static const struct option longopts[] = {{"dags", required_argument, NULL, 'd'},
-						  {"db", required_argument, NULL, 'b'},
-						  {"config", required_argument, NULL, 'c'},
-						  {"once", no_argument, NULL, 'o'},
-						  {"help", no_argument, NULL, 'h'},
-						  {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"dags", required_argument, NULL, 'd'},   {"db", required_argument, NULL, 'b'},
+	    {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	proc_opts o = {.config_path = config_path};
 	int ndags = 0;
 	strbuf bundles;
@@ -58,7 +56,7 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 			} else {
 				const char *base = fs_basename(optarg);
 				sb_printf(&bundles, "%s%s=%s", bundles.len ? "," : "",
-					  *base ? base : optarg, optarg);
+				          *base ? base : optarg, optarg);
 			}
 			break;
 		case 'b':

@@ -35,7 +35,7 @@ typedef struct cat_operator {
 	const char *parent; /* path of the parent class or NULL */
 	cat_arg *args;      /* own arguments only */
 	size_t nargs;
-	bool var_kwargs;    /* accepts **kwargs beyond BaseOperator's (rare) */
+	bool var_kwargs; /* accepts **kwargs beyond BaseOperator's (rare) */
 	bool is_sensor;
 } cat_operator;
 
@@ -43,11 +43,11 @@ typedef struct catalog catalog;
 
 /* Lookup outcome for an operator path. */
 typedef enum cat_lookup {
-	CAT_FOUND,          /* canonical path */
-	CAT_DEPRECATED,     /* Airflow 2 alias still redirected: W002, then as target */
-	CAT_NO_MODULE,      /* E011: ModuleNotFoundError */
-	CAT_NO_CLASS,       /* E012: the module exists, the class does not */
-	CAT_UNCHECKED,      /* module under [core] unchecked_operator_modules */
+	CAT_FOUND,      /* canonical path */
+	CAT_DEPRECATED, /* Airflow 2 alias still redirected: W002, then as target */
+	CAT_NO_MODULE,  /* E011: ModuleNotFoundError */
+	CAT_NO_CLASS,   /* E012: the module exists, the class does not */
+	CAT_UNCHECKED,  /* module under [core] unchecked_operator_modules */
 } cat_lookup;
 
 /* Loads the built-in catalog (compiled into the binary) plus the given extra
@@ -61,7 +61,7 @@ void catalog_set_unchecked(catalog *c, const char *const *prefixes, size_t n);
 /* Resolves path. *op is set for CAT_FOUND and CAT_DEPRECATED (the target). For
  * CAT_DEPRECATED *target_path is the new path. */
 cat_lookup catalog_lookup(const catalog *c, const char *path, const cat_operator **op,
-			  const char **target_path);
+                          const char **target_path);
 
 /* Finds an argument by name along the inheritance chain (own class, parent, ...,
  * BaseOperator). NULL when no class of the chain takes it. */
@@ -70,7 +70,7 @@ const cat_arg *catalog_find_arg(const catalog *c, const cat_operator *op, const 
 /* Calls fn for every argument of the chain (to list required ones and to find
  * "did you mean" candidates). */
 void catalog_each_arg(const catalog *c, const cat_operator *op,
-		      void (*fn)(const cat_arg *a, void *ud), void *ud);
+                      void (*fn)(const cat_arg *a, void *ud), void *ud);
 
 /* True when some operator of the catalog accepts an argument of this name (for
  * default_args: keys no operator takes are ignored). */

@@ -27,7 +27,7 @@ static double now_seconds(void)
 }
 
 static void add_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
-		     const char *dag_id, const char *wtype, char *msg)
+                     const char *dag_id, const char *wtype, char *msg)
 {
 	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
 	diag *d = &(*arr)[(*n)++];
@@ -41,7 +41,7 @@ static void add_diag(diag **arr, size_t *n, const char *code, uint32_t line, uin
 }
 
 void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint32_t col,
-		       const char *dag_id, const char *fmt, ...)
+                       const char *dag_id, const char *fmt, ...)
 {
 	strbuf b;
 	sb_init(&b);
@@ -56,7 +56,7 @@ static char *yaml_error_text(const ydoc *doc)
 {
 	if (doc->context && doc->context[0])
 		return xasprintf("%s (%s at line %u, column %u)", doc->error ? doc->error : "error",
-				 doc->context, doc->context_line, doc->context_col);
+		                 doc->context, doc->context_line, doc->context_col);
 	return xstrdup(doc->error ? doc->error : "invalid YAML");
 }
 
@@ -109,7 +109,7 @@ static void chain_free(defaults_chain *c)
 /* Loads defaults.yml (or .yaml) from the file's folder up to the root, nearest
  * first. Problems are E050 errors of the file. */
 static void chain_load(defaults_chain *c, const char *path, const dagfile_opts *opts,
-		       dagfile_result *res)
+                       dagfile_result *res)
 {
 	char *root = NULL;
 	if (opts->bundle_root) {
@@ -129,27 +129,28 @@ static void chain_load(defaults_chain *c, const char *path, const dagfile_opts *
 			size_t len = 0;
 			if (fs_read_file(p, max, &text, &len) != 0) {
 				if (errno != ENOENT && errno != ENOTDIR)
-					dagfile_add_error(res, "E050", 0, 0, NULL,
-							  "invalid defaults file %s: %s", p,
-							  errno == EFBIG ? "file too large"
-									 : strerror(errno));
+					dagfile_add_error(
+					    res, "E050", 0, 0, NULL, "invalid defaults file %s: %s",
+					    p, errno == EFBIG ? "file too large" : strerror(errno));
 				free(p);
 				continue;
 			}
 			ydoc *doc = &c->docs[c->n];
 			if (yaml_load(doc, text, len) != 0) {
 				char *m = yaml_error_text(doc);
-				dagfile_add_error(res, "E050", 0, 0, NULL, "invalid defaults file %s:%u:%u: %s",
-						  p, doc->error_line, doc->error_col, m);
+				dagfile_add_error(res, "E050", 0, 0, NULL,
+				                  "invalid defaults file %s:%u:%u: %s", p,
+				                  doc->error_line, doc->error_col, m);
 				free(m);
 				yaml_doc_free(doc);
 				free(p);
 			} else if (doc->root && doc->root->kind != YN_MAP &&
-				   doc->root->kind != YN_NULL) {
-				dagfile_add_error(res, "E050", 0, 0, NULL,
-						  "invalid defaults file %s: the top level must be a "
-						  "mapping, not a %s",
-						  p, ynode_kind_name(doc->root->kind));
+			           doc->root->kind != YN_NULL) {
+				dagfile_add_error(
+				    res, "E050", 0, 0, NULL,
+				    "invalid defaults file %s: the top level must be a "
+				    "mapping, not a %s",
+				    p, ynode_kind_name(doc->root->kind));
 				yaml_doc_free(doc);
 				free(p);
 			} else if (!doc->root || doc->root->kind == YN_NULL) {
@@ -206,8 +207,8 @@ static void tidy(diag *arr, size_t *n)
 		diag *p = &arr[w - 1];
 		if (arr[i].line == p->line && arr[i].col == p->col &&
 		    strcmp(arr[i].code, p->code) == 0 && strcmp(arr[i].message, p->message) == 0 &&
-		    arr[i].line != 0 &&
-		    ((arr[i].dag_id == NULL) == (p->dag_id == NULL)) && arr[i].code[0] == 'E') {
+		    arr[i].line != 0 && ((arr[i].dag_id == NULL) == (p->dag_id == NULL)) &&
+		    arr[i].code[0] == 'E') {
 			free_diag(&arr[i]);
 			continue;
 		}
@@ -217,7 +218,7 @@ static void tidy(diag *arr, size_t *n)
 }
 
 void dagfile_parse_text(const char *path, const char *text, size_t len, const dagfile_opts *opts,
-			dagfile_result *out)
+                        dagfile_result *out)
 {
 	double t0 = now_seconds();
 	memset(out, 0, sizeof(*out));
@@ -228,7 +229,7 @@ void dagfile_parse_text(const char *path, const char *text, size_t len, const da
 	if (yaml_load(&doc, text, len) != 0) {
 		char *m = yaml_error_text(&doc);
 		add_diag(&out->errors, &out->nerrors, doc.error_code ? doc.error_code : "E001",
-			 doc.error_line, doc.error_col, NULL, NULL, m);
+		         doc.error_line, doc.error_col, NULL, NULL, m);
 		goto out;
 	}
 	chain_load(&chain, path, opts, out);
@@ -262,10 +263,10 @@ void dagfile_parse(const char *path, const dagfile_opts *opts, dagfile_result *o
 		out->path = xstrdup(path);
 		if (e == EFBIG)
 			dagfile_add_error(out, "E003", 0, 0, NULL,
-					  "file is larger than max_file_size (%zu MiB)", max >> 20);
+			                  "file is larger than max_file_size (%zu MiB)", max >> 20);
 		else
 			dagfile_add_error(out, "E003", 0, 0, NULL, "cannot read file: %s",
-					  strerror(e));
+			                  strerror(e));
 		return;
 	}
 	dagfile_parse_text(path, text, len, opts, out);

@@ -11,16 +11,16 @@
 #include "dagfile/catalog.h"
 
 typedef struct diag {
-	char code[5];      /* "E020", "W001" */
+	char code[5];       /* "E020", "W001" */
 	uint32_t line, col; /* 1-based; 0 when the diagnostic has no position */
-	char *dag_id;      /* NULL when it belongs to no DAG */
+	char *dag_id;       /* NULL when it belongs to no DAG */
 	char *message;
 	const char *warning_type; /* warnings: "non-existent pool", "deprecated", "unknown key" */
 } diag;
 
 typedef struct dag_task {
-	char *task_id;   /* group.task inside groups */
-	char *operator;  /* import path, or the decorator path */
+	char *task_id;  /* group.task inside groups */
+	char *operator; /* import path, or the decorator path */
 	bool decorator;
 	char **upstream; /* sorted, unique */
 	size_t nupstream;
@@ -28,8 +28,8 @@ typedef struct dag_task {
 
 typedef struct dag_result {
 	char *dag_id;
-	char *schedule;   /* cron or preset string, "none"; NULL if unset or not a string */
-	char *json;       /* canonical JSON of the DAG (sorted keys, tasks by id) */
+	char *schedule; /* cron or preset string, "none"; NULL if unset or not a string */
+	char *json;     /* canonical JSON of the DAG (sorted keys, tasks by id) */
 	size_t json_len;
 	uint8_t hash[16]; /* XXH3-128 of json */
 	dag_task *tasks;  /* sorted by task_id */
@@ -37,19 +37,19 @@ typedef struct dag_result {
 	char **tags;
 	size_t ntags;
 	char *description;
-	char *owners;     /* comma-separated as Airflow's dag.owner */
+	char *owners;                              /* comma-separated as Airflow's dag.owner */
 	int64_t max_active_tasks, max_active_runs; /* -1 when unset */
 	bool is_paused_upon_creation, has_paused_upon_creation;
-	uint32_t line;    /* line of the DAG's key in the file */
+	uint32_t line; /* line of the DAG's key in the file */
 } dag_result;
 
 typedef struct dagfile_result {
 	char *path;       /* as given */
 	dag_result *dags; /* correct DAGs only, in file order */
 	size_t ndags;
-	diag *errors;     /* sorted by line, column */
+	diag *errors; /* sorted by line, column */
 	size_t nerrors;
-	diag *warnings;   /* warnings of correct DAGs and of DAGs with errors */
+	diag *warnings; /* warnings of correct DAGs and of DAGs with errors */
 	size_t nwarnings;
 	char **error_dag_ids; /* DAG ids defined by the file that have an error */
 	size_t nerror_dag_ids;
@@ -61,7 +61,7 @@ typedef struct dagfile_opts {
 	const char *bundle_root;  /* defaults.yml chain and .dagignore stop here */
 	const char *const *pools; /* pools that exist (W001 for others) */
 	size_t npools;
-	size_t max_file_size;     /* bytes; larger files are E003 */
+	size_t max_file_size; /* bytes; larger files are E003 */
 } dagfile_opts;
 
 /* Reads, parses and validates path. Never fails: every problem is a diagnostic
@@ -69,13 +69,14 @@ typedef struct dagfile_opts {
 void dagfile_parse(const char *path, const dagfile_opts *opts, dagfile_result *out);
 /* Same, from text already in memory (tests, fuzzing). path is used for the
  * defaults.yml chain (its folder) and in messages. */
-void dagfile_parse_text(const char *path, const char *text, size_t len,
-			const dagfile_opts *opts, dagfile_result *out);
+void dagfile_parse_text(const char *path, const char *text, size_t len, const dagfile_opts *opts,
+                        dagfile_result *out);
 void dagfile_result_free(dagfile_result *r);
 
 /* Adds a diagnostic (copied). Used by checks that span files, such as E034. */
 void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint32_t col,
-		       const char *dag_id, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                       const char *dag_id, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* Hex of the 128-bit hash (33 bytes with NUL). */
 void dagfile_hash_hex(const uint8_t hash[16], char out[33]);

@@ -61,7 +61,7 @@ typedef struct dctx {
 /* Diagnostics                                                               */
 
 static void push_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
-		      const char *dag_id, const char *wtype, char *msg)
+                      const char *dag_id, const char *wtype, char *msg)
 {
 	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
 	diag *d = &(*arr)[(*n)++];
@@ -75,7 +75,7 @@ static void push_diag(diag **arr, size_t *n, const char *code, uint32_t line, ui
 }
 
 static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, const ynode *n,
-		  const char *fmt, va_list ap)
+                  const char *fmt, va_list ap)
 {
 	strbuf b;
 	sb_init(&b);
@@ -87,7 +87,7 @@ static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, co
 	} else {
 		if (n && n->origin > 0 && n->origin <= d->ndefs)
 			sb_printf(&b, " (from %s:%u:%u)", d->defs[n->origin - 1].path, n->line,
-				  n->col);
+			          n->col);
 		if (d->dag_key) {
 			line = d->dag_key->line;
 			col = d->dag_key->col;
@@ -95,16 +95,16 @@ static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, co
 	}
 	if (warning) {
 		push_diag(&d->res->warnings, &d->res->nwarnings, code, line, col, d->dag_id, wtype,
-			  sb_detach(&b));
+		          sb_detach(&b));
 	} else {
 		push_diag(&d->res->errors, &d->res->nerrors, code, line, col, d->dag_id, NULL,
-			  sb_detach(&b));
+		          sb_detach(&b));
 		d->has_error = true;
 	}
 }
 
 __attribute__((format(printf, 4, 5))) static void derr(dctx *d, const char *code, const ynode *n,
-						       const char *fmt, ...)
+                                                       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -112,9 +112,8 @@ __attribute__((format(printf, 4, 5))) static void derr(dctx *d, const char *code
 	va_end(ap);
 }
 
-__attribute__((format(printf, 5, 6))) static void dwarn(dctx *d, const char *code,
-							const char *wtype, const ynode *n,
-							const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void
+dwarn(dctx *d, const char *code, const char *wtype, const ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -236,7 +235,8 @@ static ynode *merge(arena *A, ynode *base, ynode *over, bool top_level)
 					ynode *it = srcs[s]->items[k];
 					bool dup = false;
 					for (size_t q = 0; q < u->n && it->str; q++)
-						if (u->items[q]->str && strcmp(u->items[q]->str, it->str) == 0)
+						if (u->items[q]->str &&
+						    strcmp(u->items[q]->str, it->str) == 0)
 							dup = true;
 					if (!dup)
 						u->items[u->n++] = it;
@@ -295,8 +295,7 @@ static ynode *normalize_entries(dctx *d, ypair *p, const char *idkey, const char
 			continue;
 		}
 		ypair *idp = map_find(e, idkey);
-		if (!idp || !idp->val || !ynode_is_scalar(idp->val) ||
-		    idp->val->kind == YN_NULL) {
+		if (!idp || !idp->val || !ynode_is_scalar(idp->val) || idp->val->kind == YN_NULL) {
 			derr(d, "E023", e, "%s entry without '%s'", what, idkey);
 			continue;
 		}
@@ -341,10 +340,10 @@ static const char *const dag_keys[] = {
     "description", "schedule", "start_date", "end_date", "template_searchpath",
     "template_undefined", "user_defined_macros", "user_defined_filters", "default_args",
     "max_active_tasks", "max_active_runs", "max_consecutive_failed_dag_runs", "dagrun_timeout",
-    "catchup", "on_success_callback", "on_failure_callback", "doc_md", "params",
-    "access_control", "is_paused_upon_creation", "jinja_environment_kwargs",
-    "render_template_as_native_obj", "tags", "owner_links", "auto_register", "fail_fast",
-    "dag_display_name", "disable_bundle_versioning", "deadline", "dag_id",
+    "catchup", "on_success_callback", "on_failure_callback", "doc_md", "params", "access_control",
+    "is_paused_upon_creation", "jinja_environment_kwargs", "render_template_as_native_obj", "tags",
+    "owner_links", "auto_register", "fail_fast", "dag_display_name", "disable_bundle_versioning",
+    "deadline", "dag_id",
     /* dag-factory's own */
     "tasks", "task_groups", "timezone", "doc_md_file_path", "doc_md_python_callable",
     "doc_md_python_callable_name", "doc_md_python_callable_file", "doc_md_python_arguments",
@@ -356,16 +355,34 @@ static const char *const dag_keys[] = {
     "sla_miss_callback_file"};
 
 static const char *const dag_deprecated[] = {"default_view", "orientation", "concurrency",
-					      "sla_miss_callback"};
+                                             "sla_miss_callback"};
 
 /* Task keys dag-factory consumes itself (never passed to the operator as such). */
-static const char *const task_system_keys[] = {
-    "operator", "decorator", "dependencies", "task_group_name", "task_id",
-    "python_callable_name", "python_callable_file", "variables_as_arguments", "expand", "partial",
-    "execution_date_fn_name", "execution_date_fn_file", "response_check_name",
-    "response_check_file", "response_check_lambda", "success_check_name", "success_check_file",
-    "success_check_lambda", "failure_check_name", "failure_check_file", "failure_check_lambda",
-    "execution_timeout_secs", "retry_delay_secs", "sla_secs", "execution_delta_secs"};
+static const char *const task_system_keys[] = {"operator",
+                                               "decorator",
+                                               "dependencies",
+                                               "task_group_name",
+                                               "task_id",
+                                               "python_callable_name",
+                                               "python_callable_file",
+                                               "variables_as_arguments",
+                                               "expand",
+                                               "partial",
+                                               "execution_date_fn_name",
+                                               "execution_date_fn_file",
+                                               "response_check_name",
+                                               "response_check_file",
+                                               "response_check_lambda",
+                                               "success_check_name",
+                                               "success_check_file",
+                                               "success_check_lambda",
+                                               "failure_check_name",
+                                               "failure_check_file",
+                                               "failure_check_lambda",
+                                               "execution_timeout_secs",
+                                               "retry_delay_secs",
+                                               "sla_secs",
+                                               "execution_delta_secs"};
 
 static bool in_list(const char *k, const char *const *list, size_t n)
 {
@@ -490,21 +507,23 @@ static void check_typed_objects(dctx *d, ynode *v, int depth)
 	ynode *t = map_get(v, "__type__");
 	if (is_str(t)) {
 		if (strcmp(t->str, "datetime.timedelta") == 0) {
-			static const char *const fields[] = {"days",    "seconds", "microseconds",
-							     "milliseconds", "minutes", "hours",
-							     "weeks",   "__type__", "__args__"};
+			static const char *const fields[] = {
+			    "days",  "seconds", "microseconds", "milliseconds", "minutes",
+			    "hours", "weeks",   "__type__",     "__args__"};
 			for (size_t i = 0; i < v->n; i++) {
 				ypair *p = &v->pairs[i];
 				if (!in_list(key_text(p), fields, NELEM(fields))) {
 					const char *s = suggest_name(key_text(p), fields, 7);
 					derr(d, "E015", p->key,
-					     "datetime.timedelta has no field '%s'%s%s%s", key_text(p),
-					     s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+					     "datetime.timedelta has no field '%s'%s%s%s",
+					     key_text(p), s ? " (did you mean '" : "", s ? s : "",
+					     s ? "'?)" : "");
 				} else if (strcmp(key_text(p), "__type__") != 0 &&
-					   strcmp(key_text(p), "__args__") != 0 && p->val &&
-					   p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
+				           strcmp(key_text(p), "__args__") != 0 && p->val &&
+				           p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
 					derr(d, "E015", p->val,
-					     "datetime.timedelta field '%s' must be a number, not a %s",
+					     "datetime.timedelta field '%s' must be a number, not "
+					     "a %s",
 					     key_text(p), ynode_kind_name(p->val->kind));
 				}
 			}
@@ -573,7 +592,8 @@ static void check_schedule(dctx *d, ypair *p)
 			    strstr(t, "relativedelta") || strstr(t, "Asset") ||
 			    strstr(t, "Dataset"))
 				return;
-			derr(d, "E030", v, "invalid schedule: %s is not a timetable or timedelta", t);
+			derr(d, "E030", v, "invalid schedule: %s is not a timetable or timedelta",
+			     t);
 			return;
 		}
 		if (map_get(v, "__and__") || map_get(v, "__or__"))
@@ -617,18 +637,19 @@ static void check_dag_type(dctx *d, ypair *p, unsigned want)
 		ok = true;
 	if ((want & CAT_T_DICT) && v->kind == YN_MAP)
 		ok = true;
-	if ((want & CAT_T_TIMEDELTA) && (v->kind == YN_INT || v->kind == YN_FLOAT ||
-					 is_timedelta_obj(v)))
+	if ((want & CAT_T_TIMEDELTA) &&
+	    (v->kind == YN_INT || v->kind == YN_FLOAT || is_timedelta_obj(v)))
 		ok = true;
 	if (!ok) {
-		const char *expect = (want & CAT_T_INT)	   ? "an integer"
-				     : (want & CAT_T_BOOL)    ? "true or false"
-				     : (want & CAT_T_LIST)    ? "a list"
-				     : (want & CAT_T_DICT)    ? "a mapping"
-				     : (want & CAT_T_TIMEDELTA) ? "a timedelta"
-								: "a string";
+		const char *expect = (want & CAT_T_INT)         ? "an integer"
+		                     : (want & CAT_T_BOOL)      ? "true or false"
+		                     : (want & CAT_T_LIST)      ? "a list"
+		                     : (want & CAT_T_DICT)      ? "a mapping"
+		                     : (want & CAT_T_TIMEDELTA) ? "a timedelta"
+		                                                : "a string";
 		if (ynode_is_scalar(v))
-			derr(d, "E015", v, "'%s' must be %s, not '%s'", key_text(p), expect, v->str);
+			derr(d, "E015", v, "'%s' must be %s, not '%s'", key_text(p), expect,
+			     v->str);
 		else
 			derr(d, "E015", v, "'%s' must be %s, not a %s", key_text(p), expect,
 			     type_name_of(v));
@@ -657,8 +678,8 @@ static void check_dag_keys(dctx *d)
 			dwarn(d, "W003", "unknown key", p->key,
 			      "unknown DAG key '%s' (did you mean '%s'?); it is ignored", k, s);
 		else
-			dwarn(d, "W003", "unknown key", p->key, "unknown DAG key '%s'; it is ignored",
-			      k);
+			dwarn(d, "W003", "unknown key", p->key,
+			      "unknown DAG key '%s'; it is ignored", k);
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		ypair *p = &m->pairs[i];
@@ -668,15 +689,15 @@ static void check_dag_keys(dctx *d)
 		else if (strcmp(k, "start_date") == 0 || strcmp(k, "end_date") == 0)
 			check_date(d, p);
 		else if (strcmp(k, "max_active_tasks") == 0 || strcmp(k, "max_active_runs") == 0 ||
-			 strcmp(k, "max_consecutive_failed_dag_runs") == 0 ||
-			 strcmp(k, "dagrun_timeout_sec") == 0)
+		         strcmp(k, "max_consecutive_failed_dag_runs") == 0 ||
+		         strcmp(k, "dagrun_timeout_sec") == 0)
 			check_dag_type(d, p, CAT_T_INT);
 		else if (strcmp(k, "catchup") == 0 || strcmp(k, "is_paused_upon_creation") == 0 ||
-			 strcmp(k, "render_template_as_native_obj") == 0 ||
-			 strcmp(k, "fail_fast") == 0 || strcmp(k, "auto_register") == 0)
+		         strcmp(k, "render_template_as_native_obj") == 0 ||
+		         strcmp(k, "fail_fast") == 0 || strcmp(k, "auto_register") == 0)
 			check_dag_type(d, p, CAT_T_BOOL);
 		else if (strcmp(k, "description") == 0 || strcmp(k, "doc_md") == 0 ||
-			 strcmp(k, "dag_display_name") == 0 || strcmp(k, "timezone") == 0)
+		         strcmp(k, "dag_display_name") == 0 || strcmp(k, "timezone") == 0)
 			check_dag_type(d, p, CAT_T_STR);
 		else if (strcmp(k, "tags") == 0) {
 			check_dag_type(d, p, CAT_T_LIST);
@@ -688,8 +709,8 @@ static void check_dag_keys(dctx *d)
 						     "a tag must be a string, not a %s",
 						     type_name_of(p->val->items[j]));
 		} else if (strcmp(k, "params") == 0 || strcmp(k, "default_args") == 0 ||
-			   strcmp(k, "user_defined_macros") == 0 ||
-			   strcmp(k, "user_defined_filters") == 0)
+		           strcmp(k, "user_defined_macros") == 0 ||
+		           strcmp(k, "user_defined_filters") == 0)
 			check_dag_type(d, p, CAT_T_DICT);
 		else if (strcmp(k, "dagrun_timeout") == 0)
 			check_dag_type(d, p, CAT_T_TIMEDELTA);
@@ -765,9 +786,10 @@ static const char *types_text(unsigned t, char *buf, size_t n)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} names[] = {{CAT_T_STR, "string"},	  {CAT_T_INT, "integer"}, {CAT_T_FLOAT, "number"},
-		     {CAT_T_BOOL, "boolean"},	  {CAT_T_LIST, "list"},	  {CAT_T_DICT, "mapping"},
-		     {CAT_T_TIMEDELTA, "timedelta"}, {CAT_T_DATETIME, "datetime"}};
+	} names[] = {{CAT_T_STR, "string"},          {CAT_T_INT, "integer"},
+	             {CAT_T_FLOAT, "number"},        {CAT_T_BOOL, "boolean"},
+	             {CAT_T_LIST, "list"},           {CAT_T_DICT, "mapping"},
+	             {CAT_T_TIMEDELTA, "timedelta"}, {CAT_T_DATETIME, "datetime"}};
 	size_t off = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < NELEM(names); i++) {
@@ -853,12 +875,12 @@ static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
 		if (!value_fits(a, p->val)) {
 			char tb[96];
 			if (ynode_is_scalar(p->val))
-				derr(d, "E015", p->val, "argument '%s' of %s must be %s, not '%s'", k,
-				     class_name(op->path), types_text(a->types, tb, sizeof(tb)),
+				derr(d, "E015", p->val, "argument '%s' of %s must be %s, not '%s'",
+				     k, class_name(op->path), types_text(a->types, tb, sizeof(tb)),
 				     p->val->str);
 			else
-				derr(d, "E015", p->val, "argument '%s' of %s must be %s, not a %s", k,
-				     class_name(op->path), types_text(a->types, tb, sizeof(tb)),
+				derr(d, "E015", p->val, "argument '%s' of %s must be %s, not a %s",
+				     k, class_name(op->path), types_text(a->types, tb, sizeof(tb)),
 				     type_name_of(p->val));
 		}
 	}
@@ -873,7 +895,8 @@ static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
 		if (strcmp(name, "response_check") == 0 &&
 		    (map_get(b, "response_check_name") || map_get(b, "response_check_lambda")))
 			continue;
-		derr(d, "E014", t->pos, "%s.__init__() missing required argument '%s' (task_id: %s)",
+		derr(d, "E014", t->pos,
+		     "%s.__init__() missing required argument '%s' (task_id: %s)",
 		     class_name(op->path), name, t->id);
 	}
 	free(an.names);
@@ -1028,7 +1051,7 @@ static void scan_refs(dctx *d, int ti, ynode *v, bool plus_refs, int depth)
 }
 
 static void collect_deps(dctx *d, ynode *deps, int down_task, int down_group, pending_dep **out,
-			 size_t *nout)
+                         size_t *nout)
 {
 	if (!deps || deps->kind == YN_NULL)
 		return;
@@ -1147,7 +1170,8 @@ static void find_cycle(dctx *d)
 					for (size_t j = sp; j-- > k - 1;)
 						sb_printf(&b, "%s -> ", d->tasks[stack[j]].id);
 					sb_adds(&b, d->tasks[v].id);
-					derr(d, "E021", d->tasks[u].pos, "dependency cycle: %s", b.data);
+					derr(d, "E021", d->tasks[u].pos, "dependency cycle: %s",
+					     b.data);
 					sb_free(&b);
 					goto out;
 				}
@@ -1191,8 +1215,8 @@ static void resolve_group(dctx *d, int gi)
 	if (g->state == 2)
 		return;
 	if (g->state == 1) {
-		derr(d, "E024", g->key, "task group '%s' is its own ancestor (parent_group_name cycle)",
-		     g->name);
+		derr(d, "E024", g->key,
+		     "task group '%s' is its own ancestor (parent_group_name cycle)", g->name);
 		g->parent = -1;
 		g->state = 2;
 		return;
@@ -1221,7 +1245,7 @@ static void resolve_group(dctx *d, int gi)
 		ynode *pf = map_get(g->body, "prefix_group_id");
 		bool prefix = !(pf && pf->kind == YN_BOOL && !pf->v.b);
 		g->id = prefix ? arena_printf(d->A, "%s.%s", p->id, g->name)
-			       : arena_strdup(d->A, g->name);
+		               : arena_strdup(d->A, g->name);
 	} else {
 		g->id = arena_strdup(d->A, g->name);
 	}
@@ -1275,7 +1299,7 @@ static void check_task(dctx *d, int ti)
 			return;
 		}
 		t->decorator = true;
-		t->operator = dec->str;
+		t->operator= dec->str;
 		return;
 	}
 	if (!is_str(opn)) {
@@ -1283,7 +1307,7 @@ static void check_task(dctx *d, int ti)
 		     ynode_kind_name(opn->kind));
 		return;
 	}
-	t->operator = opn->str;
+	t->operator= opn->str;
 	const cat_operator *op = NULL;
 	const char *target = NULL;
 	cat_lookup r = catalog_lookup(d->opts->cat, opn->str, &op, &target);
@@ -1347,7 +1371,7 @@ static void build_tasks(dctx *d, ynode *tm)
 			t->group = g;
 		}
 		t->id = t->group >= 0 ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
-				      : arena_strdup(d->A, t->name);
+		                      : arena_strdup(d->A, t->name);
 		if (strlen(t->id) > 250)
 			derr(d, "E033", t->id_node, "task id '%s' is longer than 250 characters",
 			     t->id);
@@ -1377,7 +1401,8 @@ static void build_graph(dctx *d)
 		if (t->decorator) {
 			for (size_t k = 0; k < t->body->n; k++) {
 				ypair *p = &t->body->pairs[k];
-				if (!in_list(key_text(p), task_system_keys, NELEM(task_system_keys)) ||
+				if (!in_list(key_text(p), task_system_keys,
+				             NELEM(task_system_keys)) ||
 				    key_is(p, "expand") || key_is(p, "partial"))
 					scan_refs(d, (int)i, p->val, true, 0);
 			}
@@ -1388,7 +1413,7 @@ static void build_graph(dctx *d)
 	}
 	for (size_t g = 0; g < d->ngroups; g++)
 		collect_deps(d, map_get(d->groups[g].body, "dependencies"), -1, (int)g, &deps,
-			     &ndeps);
+		             &ndeps);
 	/* task -> task first, then group wiring (innermost groups first), then tasks
 	 * that depend on groups */
 	for (size_t i = 0; i < ndeps; i++)
@@ -1502,14 +1527,14 @@ static void emit_dag(dctx *d)
 	sb_init(&ow);
 	for (size_t i = 0; i < d->ntasks; i++) {
 		ynode *o = effective(d, &d->tasks[i], "owner");
-		const char *name = (o && ynode_is_scalar(o) && o->kind != YN_NULL) ? o->str
-										    : "airflow";
+		const char *name =
+		    (o && ynode_is_scalar(o) && o->kind != YN_NULL) ? o->str : "airflow";
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++) {
 			ynode *o2 = effective(d, &d->tasks[j], "owner");
 			const char *n2 = (o2 && ynode_is_scalar(o2) && o2->kind != YN_NULL)
-					     ? o2->str
-					     : "airflow";
+			                     ? o2->str
+			                     : "airflow";
 			seen = strcmp(n2, name) == 0;
 		}
 		if (!seen)
@@ -1573,7 +1598,8 @@ static void emit_dag(dctx *d)
 				ord[q] = q;
 			for (size_t q = 1; q < ng; q++) {
 				size_t x = ord[q], j = q;
-				while (j > 0 && strcmp(d->groups[ord[j - 1]].id, d->groups[x].id) > 0) {
+				while (j > 0 &&
+				       strcmp(d->groups[ord[j - 1]].id, d->groups[x].id) > 0) {
 					ord[j] = ord[j - 1];
 					j--;
 				}
@@ -1603,7 +1629,8 @@ static void emit_dag(dctx *d)
 				ord[q] = q;
 			for (size_t q = 1; q < d->ntasks; q++) {
 				size_t x = ord[q], j = q;
-				while (j > 0 && strcmp(d->tasks[ord[j - 1]].id, d->tasks[x].id) > 0) {
+				while (j > 0 &&
+				       strcmp(d->tasks[ord[j - 1]].id, d->tasks[x].id) > 0) {
 					ord[j] = ord[j - 1];
 					j--;
 				}
@@ -1623,10 +1650,12 @@ static void emit_dag(dctx *d)
 				ynode *ups = arena_zalloc(d->A, sizeof(*ups));
 				ups->kind = YN_SEQ;
 				ups->n = o->nupstream;
-				ups->items = arena_alloc(d->A, (ups->n ? ups->n : 1) * sizeof(ynode *));
+				ups->items =
+				    arena_alloc(d->A, (ups->n ? ups->n : 1) * sizeof(ynode *));
 				for (size_t z = 0; z < ups->n; z++)
 					ups->items[z] = str_node(d->A, o->upstream[z], NULL);
-				body->pairs[body->n].key = str_node(d->A, "upstream_task_ids", NULL);
+				body->pairs[body->n].key =
+				    str_node(d->A, "upstream_task_ids", NULL);
 				body->pairs[body->n].val = ups;
 				body->n++;
 				if (q)
@@ -1722,11 +1751,11 @@ record:
 }
 
 void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, size_t ndefs,
-		    const dagfile_opts *opts, dagfile_result *res)
+                    const dagfile_opts *opts, dagfile_result *res)
 {
 	ynode *root = doc->root;
-	dctx file = {.A = &doc->arena, .path = path, .defs = defs, .ndefs = ndefs, .opts = opts,
-		     .res = res};
+	dctx file = {
+	    .A = &doc->arena, .path = path, .defs = defs, .ndefs = ndefs, .opts = opts, .res = res};
 	if (!root || root->kind == YN_NULL)
 		return;
 	if (!is_map(root)) {

@@ -17,7 +17,7 @@ typedef struct schema_defaults {
  * defs: the defaults chain, nearest first. Allocates from doc->arena for
  * intermediate data; everything put in res is heap memory owned by res. */
 void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, size_t ndefs,
-		    const dagfile_opts *opts, dagfile_result *res);
+                    const dagfile_opts *opts, dagfile_result *res);
 
 /* Canonical JSON of a value tree: sorted keys, __join__ evaluated. */
 void serialize_value(strbuf *b, const ynode *n);

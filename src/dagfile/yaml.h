@@ -40,26 +40,26 @@ struct ynode {
 		int64_t i;
 		double f;
 	} v;
-	size_t n;      /* items (YN_SEQ) or pairs (YN_MAP) */
-	ynode **items; /* YN_SEQ */
-	ypair *pairs;  /* YN_MAP; in document order, merge keys (<<) applied, */
-	               /* duplicate keys resolved as PyYAML does (last wins) */
+	size_t n;        /* items (YN_SEQ) or pairs (YN_MAP) */
+	ynode **items;   /* YN_SEQ */
+	ypair *pairs;    /* YN_MAP; in document order, merge keys (<<) applied, */
+	                 /* duplicate keys resolved as PyYAML does (last wins) */
 	uint64_t weight; /* nodes in this subtree, aliases counted as expanded */
 	uint16_t origin; /* 0: the file being parsed; k: the k-th defaults.yml of
 	                  * the chain (set by the schema; the loader zeroes it) */
 };
 
 typedef struct ydoc {
-	arena arena;   /* owns every node and string */
-	ynode *root;   /* NULL for an empty document */
-	char *text;    /* the text that was parsed (after $VAR expansion), arena-owned */
+	arena arena; /* owns every node and string */
+	ynode *root; /* NULL for an empty document */
+	char *text;  /* the text that was parsed (after $VAR expansion), arena-owned */
 	size_t text_len;
 	/* Set when loading failed: */
 	bool failed;
 	const char *error_code; /* "E001" (syntax) or "E003" (alias bomb, bad UTF-8) */
 	char *error;            /* libyaml's problem, e.g. "could not find expected ':'" */
 	uint32_t error_line, error_col;
-	char *context;          /* e.g. "while scanning a simple key" or NULL */
+	char *context; /* e.g. "while scanning a simple key" or NULL */
 	uint32_t context_line, context_col;
 } ydoc;
 

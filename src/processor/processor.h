@@ -21,18 +21,18 @@ typedef enum writer_state {
 /* Counters and gauges for /metrics, /readyz and the health document. Read
  * with proc_snapshot(); every field is a copy. */
 typedef struct proc_stats {
-	double started_at;       /* epoch seconds */
-	double heartbeat;        /* epoch seconds of the last main loop turn */
+	double started_at; /* epoch seconds */
+	double heartbeat;  /* epoch seconds of the last main loop turn */
 	writer_state wstate;
-	bool db_up;              /* the last database operation succeeded */
-	double db_down_since;    /* epoch seconds, when !db_up */
-	char db_error[400];      /* the last failure, password-free */
-	double last_write_ok;    /* epoch seconds of the last successful batch; 0 = never */
-	size_t pending;          /* results waiting for the writer (incl. in flight) */
-	size_t queued;           /* files waiting for a worker */
-	size_t files;            /* DAG files known */
+	bool db_up;           /* the last database operation succeeded */
+	double db_down_since; /* epoch seconds, when !db_up */
+	char db_error[400];   /* the last failure, password-free */
+	double last_write_ok; /* epoch seconds of the last successful batch; 0 = never */
+	size_t pending;       /* results waiting for the writer (incl. in flight) */
+	size_t queued;        /* files waiting for a worker */
+	size_t files;         /* DAG files known */
 	uint64_t files_parsed;
-	uint64_t parse_errors;   /* results with import errors */
+	uint64_t parse_errors; /* results with import errors */
 	uint64_t write_attempts, write_ok, write_transient, write_permanent;
 	uint64_t statements, writes, files_written, files_unchanged, isolated_failures;
 	uint64_t worker_restarts, worker_timeouts, worker_crashes;

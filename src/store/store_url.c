@@ -5,14 +5,14 @@
 #include <string.h>
 
 int store_params_from_url(const char *url, const struct dagproc_config *cfg, struct db_url *u,
-			  store_params *p, char **err)
+                          store_params *p, char **err)
 {
 	memset(u, 0, sizeof(*u));
 	if (config_parse_db_url(url, u, err) != 0)
 		return -1;
-	store_dialect d = u->dialect == DB_SQLITE	? STORE_SQLITE
-			  : u->dialect == DB_POSTGRESQL ? STORE_PG
-							: STORE_MYSQL;
+	store_dialect d = u->dialect == DB_SQLITE       ? STORE_SQLITE
+	                  : u->dialect == DB_POSTGRESQL ? STORE_PG
+	                                                : STORE_MYSQL;
 	store_params_defaults(p, d);
 	p->host = u->host;
 	p->port = u->port;

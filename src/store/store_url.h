@@ -12,6 +12,6 @@
  * and timeout knobs of cfg (cfg may be NULL for defaults). Returns 0, or -1 with
  * *err set to one line (password never included). */
 int store_params_from_url(const char *url, const struct dagproc_config *cfg, struct db_url *u,
-			  store_params *p, char **err) __attribute__((warn_unused_result));
+                          store_params *p, char **err) __attribute__((warn_unused_result));
 
 #endif

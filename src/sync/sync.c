@@ -221,8 +221,8 @@ static char **batch_dag_ids(const batch *b, size_t *n)
 		if (!r)
 			continue;
 		for (size_t i = 0; i < r->ndags + r->nerror_dag_ids; i++) {
-			const char *id = i < r->ndags ? r->dags[i].dag_id
-						      : r->error_dag_ids[i - r->ndags];
+			const char *id =
+			    i < r->ndags ? r->dags[i].dag_id : r->error_dag_ids[i - r->ndags];
 			if (strmap_get(&seen, id, NULL))
 				continue;
 			strmap_put(&seen, id, k);
@@ -259,7 +259,7 @@ static int read_state(batch *b, store_error *err)
 	sb_free(&s);
 	pb_reset(&p);
 	sb_adds(&s, "SELECT dag_id, bundle_name, relative_fileloc, is_stale, has_import_errors "
-		    "FROM dag WHERE ");
+	            "FROM dag WHERE ");
 	or_pairs(&s, "bundle_name", "relative_fileloc", b->n);
 	for (size_t f = 0; f < b->n; f++) {
 		pb_text(&p, b->files[f].bundle);
@@ -293,7 +293,7 @@ char *sync_stacktrace(const char *rel, const dagfile_result *res, const char *st
 		for (size_t i = 0; i < res->nerrors; i++) {
 			const diag *d = &res->errors[i];
 			sb_printf(&s, "%s:%u:%u: error[%s]: %s\n", rel, d->line ? d->line : 1,
-				  d->col ? d->col : 1, d->code, d->message);
+			          d->col ? d->col : 1, d->code, d->message);
 		}
 	}
 	if (store_failure)
@@ -367,7 +367,7 @@ static void plan_ownership(batch *b)
 			if (strmap_get(&claimed, id, &holder)) {
 				other_buf = xasprintf("%s", b->files[holder].rel);
 			} else if (strmap_get(&b->dagmap, id, &di) && b->dbd[di].exists &&
-				   !b->dbd[di].stale && !b->dbd[di].has_errors) {
+			           !b->dbd[di].stale && !b->dbd[di].has_errors) {
 				db_dag *d = &b->dbd[di];
 				bool in_batch = file_is_batch_owner(b, d, &owner);
 				if (!in_batch || defines_correctly(b, owner, id))
@@ -377,11 +377,11 @@ static void plan_ownership(batch *b)
 			if (other) {
 				file_plan *pl = &b->plan[f];
 				pl->extra = xrealloc(pl->extra, (pl->nextra + 1) * sizeof(char *));
-				pl->extra[pl->nextra++] =
-				    xasprintf("%s:%u:1: error[E034]: DAG id '%s' is already defined "
-					      "by %s\n",
-					      b->files[f].rel, r->dags[i].line ? r->dags[i].line : 1,
-					      id, other);
+				pl->extra[pl->nextra++] = xasprintf(
+				    "%s:%u:1: error[E034]: DAG id '%s' is already defined "
+				    "by %s\n",
+				    b->files[f].rel, r->dags[i].line ? r->dags[i].line : 1, id,
+				    other);
 				free(other_buf);
 				continue;
 			}
@@ -448,7 +448,7 @@ static void plan_files(batch *b)
 		char *k = file_key(sf->bundle, sf->rel);
 		size_t di;
 		pl->changed = !(strmap_get(&b->ps_digest, k, &di) &&
-				strcmp(b->digests[di], pl->digest_hex) == 0);
+		                strcmp(b->digests[di], pl->digest_hex) == 0);
 		free(k);
 	}
 	XXH3_freeState(h);
@@ -464,7 +464,7 @@ typedef struct rowset {
 } rowset;
 
 static int flush_upsert(batch *b, rowset *rs, const char *table, const char *const *cols,
-			size_t ncols, size_t nkey, store_error *err)
+                        size_t ncols, size_t nkey, store_error *err)
 {
 	if (!rs->rows)
 		return 0;
@@ -476,11 +476,20 @@ static int flush_upsert(batch *b, rowset *rs, const char *table, const char *con
 	return rc;
 }
 
-static const char *const dag_cols[] = {
-    "dag_id",	    "bundle_name",   "fileloc",		  "relative_fileloc",
-    "is_stale",	    "has_import_errors", "last_parsed_time", "last_parse_duration",
-    "description",  "dag_display_name", "timetable_summary", "max_active_tasks",
-    "max_active_runs", "owners"};
+static const char *const dag_cols[] = {"dag_id",
+                                       "bundle_name",
+                                       "fileloc",
+                                       "relative_fileloc",
+                                       "is_stale",
+                                       "has_import_errors",
+                                       "last_parsed_time",
+                                       "last_parse_duration",
+                                       "description",
+                                       "dag_display_name",
+                                       "timetable_summary",
+                                       "max_active_tasks",
+                                       "max_active_runs",
+                                       "owners"};
 #define DAG_NCOLS (sizeof(dag_cols) / sizeof(dag_cols[0]))
 
 static const char *const ser_cols[] = {"dag_id", "dag_hash", "data", "created_at", "last_updated"};
@@ -488,14 +497,14 @@ static const char *const ie_cols[] = {"bundle_name", "filename", "stacktrace", "
 static const char *const warn_cols[] = {"dag_id", "warning_type", "message", "timestamp"};
 static const char *const tag_cols[] = {"dag_id", "name"};
 static const char *const bundle_cols[] = {"name", "active"};
-static const char *const ps_cols[] = {
-    "bundle_name",  "relative_fileloc", "file_hash",	  "file_size",	      "file_mtime",
-    "last_duration", "dag_count",	 "task_count",	  "import_error_count", "warning_count",
-    "last_parsed_time", "last_changed_time"};
+static const char *const ps_cols[] = {"bundle_name",   "relative_fileloc", "file_hash",
+                                      "file_size",     "file_mtime",       "last_duration",
+                                      "dag_count",     "task_count",       "import_error_count",
+                                      "warning_count", "last_parsed_time", "last_changed_time"};
 
 /* Rows read for the changed files: import errors, tags, warnings. */
 typedef struct cur_rows {
-	strmap ie;    /* file key -> index in ie_text */
+	strmap ie; /* file key -> index in ie_text */
 	char **ie_text;
 	size_t nie;
 	strmap tags;  /* dag_id\x1fname -> 1 */
@@ -612,7 +621,8 @@ static int read_current(batch *b, const idset *all, cur_rows *cur, store_error *
 			static const char *const sqls[] = {
 			    "SELECT dag_id, dag_hash FROM serialized_dag WHERE dag_id IN ",
 			    "SELECT dag_id, name FROM dag_tag WHERE dag_id IN ",
-			    "SELECT dag_id, warning_type, message FROM dag_warning WHERE dag_id IN "};
+			    "SELECT dag_id, warning_type, message FROM dag_warning WHERE dag_id "
+			    "IN "};
 			sb_free(&s);
 			pb_reset(&p);
 			sb_adds(&s, sqls[q]);
@@ -621,8 +631,8 @@ static int read_current(batch *b, const idset *all, cur_rows *cur, store_error *
 				pb_text(&p, all->ids[i]);
 			count(b, false);
 			int r = q == 0   ? store_query(b->c, s.data, p.p, p.n, row_hash, b, err)
-				: q == 1 ? store_query(b->c, s.data, p.p, p.n, row_tag, cur, err)
-					 : store_query(b->c, s.data, p.p, p.n, row_warn, cur, err);
+			        : q == 1 ? store_query(b->c, s.data, p.p, p.n, row_tag, cur, err)
+			                 : store_query(b->c, s.data, p.p, p.n, row_warn, cur, err);
 			if (r != 0)
 				goto out;
 		}
@@ -635,8 +645,8 @@ out:
 }
 
 /* DELETE FROM table WHERE (c1 = ? AND c2 = ?) OR ..., in chunks */
-static int delete_pairs(batch *b, const char *table, const char *c1, const char *c2,
-			char **keys, size_t n, store_error *err)
+static int delete_pairs(batch *b, const char *table, const char *c1, const char *c2, char **keys,
+                        size_t n, store_error *err)
 {
 	for (size_t start = 0; start < n; start += ROWS_PER_STMT) {
 		size_t m = n - start < ROWS_PER_STMT ? n - start : ROWS_PER_STMT;
@@ -661,8 +671,8 @@ static int delete_pairs(batch *b, const char *table, const char *c1, const char 
 }
 
 /* UPDATE dag SET <set> WHERE dag_id IN (...), in chunks */
-static int update_ids(batch *b, const char *set, const store_param *setp, size_t nsetp,
-		      char **ids, size_t n, store_error *err)
+static int update_ids(batch *b, const char *set, const store_param *setp, size_t nsetp, char **ids,
+                      size_t n, store_error *err)
 {
 	for (size_t start = 0; start < n; start += ROWS_PER_STMT) {
 		size_t m = n - start < ROWS_PER_STMT ? n - start : ROWS_PER_STMT;
@@ -821,9 +831,9 @@ static int write_changes(batch *b, store_error *err)
 			pb_text(&rs.p, g->dag_id);
 			pb_text(&rs.p, g->schedule ? g->schedule : "None");
 			pb_add(&rs.p, g->max_active_tasks >= 0 ? store_p_int(g->max_active_tasks)
-							      : store_p_int(16));
+			                                       : store_p_int(16));
 			pb_add(&rs.p, g->max_active_runs >= 0 ? store_p_int(g->max_active_runs)
-							     : store_p_int(16));
+			                                      : store_p_int(16));
 			pb_text(&rs.p, g->owners);
 			rs.rows++;
 			size_t di;
@@ -846,7 +856,8 @@ static int write_changes(batch *b, store_error *err)
 	}
 	if (nerrs) {
 		store_param t[2] = {store_p_bool(true), store_p_bool(false)};
-		if (update_ids(b, "has_import_errors = ?, is_stale = ?", t, 2, errs, nerrs, err) != 0)
+		if (update_ids(b, "has_import_errors = ?, is_stale = ?", t, 2, errs, nerrs, err) !=
+		    0)
 			goto out;
 	}
 	/* deleted files: every DAG they owned is stale */
@@ -865,7 +876,8 @@ static int write_changes(batch *b, store_error *err)
 					for (size_t q = 0; q < nstale && !dup; q++)
 						dup = strcmp(stale[q], b->dagmap.keys[k]) == 0;
 					if (!dup)
-						add_key(&stale, &nstale, xstrdup(b->dagmap.keys[k]));
+						add_key(&stale, &nstale,
+						        xstrdup(b->dagmap.keys[k]));
 				}
 		}
 	}
@@ -1020,7 +1032,8 @@ static int write_changes(batch *b, store_error *err)
 				strmap_put(&want, k, 1);
 				char *msg = warning_text(r, d->dag_id, d->warning_type);
 				size_t ci;
-				if (strmap_get(&cur.warns, k, &ci) && strcmp(cur.warn_msg[ci], msg) == 0) {
+				if (strmap_get(&cur.warns, k, &ci) &&
+				    strcmp(cur.warn_msg[ci], msg) == 0) {
 					free(msg);
 					free(k);
 					continue;
@@ -1031,8 +1044,8 @@ static int write_changes(batch *b, store_error *err)
 				pb_text_own(&rs.p, msg);
 				pb_text_own(&rs.p, xstrdup(ts));
 				rs.rows++;
-				if (rs.rows == 100 &&
-				    flush_upsert(b, &rs, "dag_warning", warn_cols, 4, 2, err) != 0) {
+				if (rs.rows == 100 && flush_upsert(b, &rs, "dag_warning", warn_cols,
+				                                   4, 2, err) != 0) {
 					strmap_free(&want);
 					goto out;
 				}
@@ -1180,7 +1193,7 @@ out:
 }
 
 static int write_range(pool *p, sync_file *files, size_t n, sync_stats *st, store_error *err,
-		       int depth)
+                       int depth)
 {
 	store_conn *c = NULL;
 	if (pool_acquire(p, &c, err) != 0)
@@ -1247,7 +1260,7 @@ static int row_known(void *ud, size_t ncols, const char *const *v)
 }
 
 int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *ud,
-		     store_error *err)
+                     store_error *err)
 {
 	static const char *const sqls[] = {
 	    "SELECT DISTINCT relative_fileloc FROM dag WHERE bundle_name = ? AND is_stale = ?",

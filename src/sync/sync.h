@@ -41,7 +41,7 @@ typedef struct sync_stats {
  * Returns 0, or -1 with err classified; the transaction is then rolled back.
  * Applying the same batch twice writes nothing the second time. */
 STORE_WUR int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st,
-			 store_error *err);
+                         store_error *err);
 
 /* sync_apply through the pool, isolating permanent errors: a batch that fails
  * permanently is split in halves until the file at fault is alone; that file is
@@ -60,6 +60,6 @@ char *sync_stacktrace(const char *rel, const dagfile_result *res, const char *st
  * processor was down). Read-only. */
 typedef void (*sync_known_fn)(void *ud, const char *rel);
 STORE_WUR int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *ud,
-			       store_error *err);
+                               store_error *err);
 
 #endif

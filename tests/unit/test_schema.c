@@ -60,16 +60,16 @@ static void print_diags(const dagfile_result *r)
 {
 	for (size_t i = 0; i < r->nerrors; i++)
 		print_message("  error %s %u:%u %s\n", r->errors[i].code, r->errors[i].line,
-			      r->errors[i].col, r->errors[i].message);
+		              r->errors[i].col, r->errors[i].message);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		print_message("  warning %s %u:%u %s\n", r->warnings[i].code, r->warnings[i].line,
-			      r->warnings[i].col, r->warnings[i].message);
+		              r->warnings[i].col, r->warnings[i].message);
 }
 
 /* Asserts the code is reported at line:col (col 0 = any) and, when `contains`
  * is given, that the message holds it. */
 static void expect(const dagfile_result *r, const char *code, uint32_t line, uint32_t col,
-		   const char *contains)
+                   const char *contains)
 {
 	const diag *ds = code[0] == 'W' ? r->warnings : r->errors;
 	size_t n = code[0] == 'W' ? r->nwarnings : r->nerrors;
@@ -82,7 +82,7 @@ static void expect(const dagfile_result *r, const char *code, uint32_t line, uin
 		return;
 	}
 	print_message("expected %s at %u:%u containing '%s'; got:\n", code, line, col,
-		      contains ? contains : "");
+	              contains ? contains : "");
 	print_diags(r);
 	fail();
 }
@@ -133,17 +133,17 @@ static void test_valid_dag(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("etl:\n"
-				 "  schedule: '0 3 * * *'\n"
-				 "  start_date: 2024-01-01\n"
-				 "  tags: [a, b]\n"
-				 "  tasks:\n"
-				 "    - task_id: extract\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo 1\n"
-				 "    - task_id: load\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo 2\n"
-				 "      dependencies: [extract]\n");
+	                         "  schedule: '0 3 * * *'\n"
+	                         "  start_date: 2024-01-01\n"
+	                         "  tags: [a, b]\n"
+	                         "  tasks:\n"
+	                         "    - task_id: extract\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo 1\n"
+	                         "    - task_id: load\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo 2\n"
+	                         "      dependencies: [extract]\n");
 	expect_clean(&r);
 	assert_int_equal(r.nwarnings, 0);
 	const dag_result *g = find_dag(&r, "etl");
@@ -190,14 +190,14 @@ static void test_e003_bad_input(void **state)
 	dagfile_result_free(&r);
 	/* a billion laughs stays small */
 	dagfile_result r2 = parse("a: &a [x,x,x,x,x,x,x,x,x,x]\n"
-				  "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-				  "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-				  "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-				  "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-				  "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-				  "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-				  "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-				  "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h,*h]\n");
+	                          "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+	                          "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+	                          "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+	                          "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+	                          "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+	                          "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+	                          "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+	                          "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h,*h]\n");
 	expect(&r2, "E003", 0, 0, "alias");
 	dagfile_result_free(&r2);
 }
@@ -232,9 +232,9 @@ static void test_e010_no_operator(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      bash_command: echo\n");
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      bash_command: echo\n");
 	expect(&r, "E010", 3, 7, "neither 'operator' nor 'decorator'");
 	assert_null(find_dag(&r, "d"));
 	assert_int_equal(r.nerror_dag_ids, 1);
@@ -244,12 +244,13 @@ static void test_e010_no_operator(void **state)
 static void test_e011_e012_operator_paths(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: airflow.operators.http_operator.SimpleHttpOperator\n"
-				 "    - task_id: t2\n"
-				 "      operator: airflow.providers.http.operators.http.SimpleHttpOperator\n");
+	dagfile_result r =
+	    parse("d:\n"
+	          "  tasks:\n"
+	          "    - task_id: t1\n"
+	          "      operator: airflow.operators.http_operator.SimpleHttpOperator\n"
+	          "    - task_id: t2\n"
+	          "      operator: airflow.providers.http.operators.http.SimpleHttpOperator\n");
 	expect(&r, "E011", 4, 17, "No module named 'airflow.operators.http_operator'");
 	expect(&r, "E012", 6, 17, "cannot import name 'SimpleHttpOperator'");
 	dagfile_result_free(&r);
@@ -259,11 +260,11 @@ static void test_e013_unknown_argument(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo\n"
-				 "      retires: 3\n");
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      retires: 3\n");
 	expect(&r, "E013", 6, 7, "did you mean 'retries'");
 	dagfile_result_free(&r);
 }
@@ -272,17 +273,17 @@ static void test_e014_missing_required(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: " BASH "\n");
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      operator: " BASH "\n");
 	expect(&r, "E014", 3, 7, "bash_command");
 	dagfile_result_free(&r);
 	/* default_args may supply it */
 	r = parse("d:\n"
-		  "  default_args: {bash_command: echo}\n"
-		  "  tasks:\n"
-		  "    - task_id: t1\n"
-		  "      operator: " BASH "\n");
+	          "  default_args: {bash_command: echo}\n"
+	          "  tasks:\n"
+	          "    - task_id: t1\n"
+	          "      operator: " BASH "\n");
 	expect_clean(&r);
 	dagfile_result_free(&r);
 }
@@ -291,22 +292,22 @@ static void test_e015_wrong_type(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  max_active_runs: lots\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo\n"
-				 "      retries: many\n");
+	                         "  max_active_runs: lots\n"
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      retries: many\n");
 	expect(&r, "E015", 7, 16, "retries");
 	expect(&r, "E015", 2, 20, "max_active_runs");
 	dagfile_result_free(&r);
 	/* a Jinja string is fine in a templated field, a number string for an int */
 	r = parse("d:\n"
-		  "  tasks:\n"
-		  "    - task_id: t1\n"
-		  "      operator: " BASH "\n"
-		  "      bash_command: \"{{ params.cmd }}\"\n"
-		  "      retries: '3'\n");
+	          "  tasks:\n"
+	          "    - task_id: t1\n"
+	          "      operator: " BASH "\n"
+	          "      bash_command: \"{{ params.cmd }}\"\n"
+	          "      retries: '3'\n");
 	expect_clean(&r);
 	dagfile_result_free(&r);
 }
@@ -315,14 +316,14 @@ static void test_e020_unknown_dependency(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    - task_id: extract\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo\n"
-				 "    - task_id: load\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo\n"
-				 "      dependencies: [extarct]\n");
+	                         "  tasks:\n"
+	                         "    - task_id: extract\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "    - task_id: load\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      dependencies: [extarct]\n");
 	expect(&r, "E020", 9, 22, "unknown task or group 'extarct' (did you mean 'extract'?)");
 	dagfile_result_free(&r);
 }
@@ -331,11 +332,11 @@ static void test_e021_cycle(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  default_args: {bash_command: echo}\n"
-				 "  tasks:\n"
-				 "    a: {operator: " BASH ", dependencies: [c]}\n"
-				 "    b: {operator: " BASH ", dependencies: [a]}\n"
-				 "    c: {operator: " BASH ", dependencies: [b]}\n");
+	                         "  default_args: {bash_command: echo}\n"
+	                         "  tasks:\n"
+	                         "    a: {operator: " BASH ", dependencies: [c]}\n"
+	                         "    b: {operator: " BASH ", dependencies: [a]}\n"
+	                         "    c: {operator: " BASH ", dependencies: [b]}\n");
 	const diag *d = find_diag(&r, "E021");
 	assert_non_null(d);
 	/* the cycle is named in full and closes on itself */
@@ -347,7 +348,7 @@ static void test_e021_cycle(void **state)
 	size_t ml = strlen(m);
 	assert_true(ml > 1 && m[ml - 1] == first[0]);
 	assert_non_null(strstr(d->message, "a -> b") ? strstr(d->message, "a -> b")
-						      : strstr(d->message, "b -> c"));
+	                                             : strstr(d->message, "b -> c"));
 	dagfile_result_free(&r);
 }
 
@@ -355,10 +356,10 @@ static void test_e022_duplicates(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  default_args: {bash_command: echo}\n"
-				 "  tasks:\n"
-				 "    - {task_id: a, operator: " BASH "}\n"
-				 "    - {task_id: a, operator: " BASH "}\n");
+	                         "  default_args: {bash_command: echo}\n"
+	                         "  tasks:\n"
+	                         "    - {task_id: a, operator: " BASH "}\n"
+	                         "    - {task_id: a, operator: " BASH "}\n");
 	expect(&r, "E022", 5, 17, "duplicate task 'a'");
 	dagfile_result_free(&r);
 }
@@ -367,10 +368,10 @@ static void test_e023_missing_id(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  task_groups:\n"
-				 "    - tooltip: no name\n"
-				 "  tasks:\n"
-				 "    - operator: " BASH "\n");
+	                         "  task_groups:\n"
+	                         "    - tooltip: no name\n"
+	                         "  tasks:\n"
+	                         "    - operator: " BASH "\n");
 	expect(&r, "E023", 3, 7, "group_name");
 	expect(&r, "E023", 5, 7, "task_id");
 	dagfile_result_free(&r);
@@ -380,23 +381,24 @@ static void test_e024_groups(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  default_args: {bash_command: echo}\n"
-				 "  task_groups:\n"
-				 "    g1: {parent_group_name: g2}\n"
-				 "    g2: {parent_group_name: g1}\n"
-				 "    g3: {}\n"
-				 "  tasks:\n"
-				 "    t: {operator: " BASH ", task_group_name: g4}\n");
+	                         "  default_args: {bash_command: echo}\n"
+	                         "  task_groups:\n"
+	                         "    g1: {parent_group_name: g2}\n"
+	                         "    g2: {parent_group_name: g1}\n"
+	                         "    g3: {}\n"
+	                         "  tasks:\n"
+	                         "    t: {operator: " BASH ", task_group_name: g4}\n");
 	expect(&r, "E024", 0, 0, "own ancestor");
 	expect(&r, "E024", 8, 0, "unknown task group 'g4'");
 	dagfile_result_free(&r);
 	/* a group that is its own parent, then a lookup that walks the groups
 	 * (found by make fuzz: the group had no id) */
 	r = parse("d:\n"
-		  "  task_groups:\n"
-		  "    - {group_name: g2, parent_group_name: g2}\n"
-		  "  tasks:\n"
-		  "    - {task_id: t1, operator: " BASH ", bash_command: echo, dependencies: [nope]}\n");
+	          "  task_groups:\n"
+	          "    - {group_name: g2, parent_group_name: g2}\n"
+	          "  tasks:\n"
+	          "    - {task_id: t1, operator: " BASH
+	          ", bash_command: echo, dependencies: [nope]}\n");
 	expect(&r, "E024", 3, 0, "own ancestor");
 	expect(&r, "E020", 5, 0, "'nope'");
 	dagfile_result_free(&r);
@@ -406,7 +408,7 @@ static void test_e030_schedule(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {"'61 * * * *'", "'* * *'", "'@sometimes'", "42",
-					  "'0 3 * * FUNDAY'"};
+	                                  "'0 3 * * FUNDAY'"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char y[256];
 		snprintf(y, sizeof(y), "d:\n  schedule: %s\n", bad[i]);
@@ -415,8 +417,13 @@ static void test_e030_schedule(void **state)
 		dagfile_result_free(&r);
 	}
 	static const char *const good[] = {
-	    "'*/15 0-6,22 1 JAN-MAR MON-FRI'", "'@daily'", "'@continuous'", "' None  '", "null",
-	    "{__type__: datetime.timedelta, hours: 1}", "['s3://bucket/a', 's3://bucket/b']",
+	    "'*/15 0-6,22 1 JAN-MAR MON-FRI'",
+	    "'@daily'",
+	    "'@continuous'",
+	    "' None  '",
+	    "null",
+	    "{__type__: datetime.timedelta, hours: 1}",
+	    "['s3://bucket/a', 's3://bucket/b']",
 	    "{datasets: ['a'], timetable: {__type__: "
 	    "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *'}}"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -445,9 +452,9 @@ static void test_e032_dates(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  start_date: '2024-02-30'\n"
-				 "  default_args:\n"
-				 "    end_date: \"205-01-01-01\"\n");
+	                         "  start_date: '2024-02-30'\n"
+	                         "  default_args:\n"
+	                         "    end_date: \"205-01-01-01\"\n");
 	expect(&r, "E032", 2, 15, "start_date");
 	expect(&r, "E032", 4, 15, "end_date");
 	dagfile_result_free(&r);
@@ -463,11 +470,12 @@ static void test_e032_dates(void **state)
 static void test_e033_ids(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("'bad id!':\n  tasks: {}\n"
-				 "good:\n"
-				 "  tasks:\n"
-				 "    - task_id: 'wait:'\n"
-				 "      operator: airflow.providers.standard.operators.empty.EmptyOperator\n");
+	dagfile_result r =
+	    parse("'bad id!':\n  tasks: {}\n"
+	          "good:\n"
+	          "  tasks:\n"
+	          "    - task_id: 'wait:'\n"
+	          "      operator: airflow.providers.standard.operators.empty.EmptyOperator\n");
 	expect(&r, "E033", 1, 1, "DAG id");
 	expect(&r, "E033", 5, 16, "task id");
 	dagfile_result_free(&r);
@@ -476,14 +484,15 @@ static void test_e033_ids(void **state)
 static void test_e040_paths(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("d:\n"
-				 "  doc_md_file_path: relative/doc.md\n"
-				 "  tasks:\n"
-				 "    - task_id: t\n"
-				 "      operator: airflow.providers.standard.operators.python.PythonOperator\n"
-				 "      python_callable_name: f\n"
-				 "      python_callable_file: /nonexistent/f.py\n"
-				 "      on_success_callback_file: /etc/hostname\n");
+	dagfile_result r =
+	    parse("d:\n"
+	          "  doc_md_file_path: relative/doc.md\n"
+	          "  tasks:\n"
+	          "    - task_id: t\n"
+	          "      operator: airflow.providers.standard.operators.python.PythonOperator\n"
+	          "      python_callable_name: f\n"
+	          "      python_callable_file: /nonexistent/f.py\n"
+	          "      on_success_callback_file: /etc/hostname\n");
 	expect(&r, "E040", 2, 21, "absolute");
 	expect(&r, "E040", 7, 29, "not found");
 	expect(&r, "E040", 8, 33, "without 'on_success_callback_name'");
@@ -516,19 +525,19 @@ static void test_e050_and_defaults_chain(void **state)
 	snprintf(sub, sizeof(sub), "%s/team", root);
 	assert_int_equal(mkdir(sub, 0755), 0);
 	write_file(root, "defaults.yml",
-		   "default_args: {owner: root_owner, retries: 1, start_date: 2024-01-01}\n"
-		   "tags: [company]\n"
-		   "schedule: '@daily'\n");
+	           "default_args: {owner: root_owner, retries: 1, start_date: 2024-01-01}\n"
+	           "tags: [company]\n"
+	           "schedule: '@daily'\n");
 	write_file(sub, "defaults.yml", "default_args: {owner: team_owner}\ntags: [team]\n");
 	char path[400];
 	snprintf(path, sizeof(path), "%s/dag.yml", sub);
 	dagfile_result r = parse_in(root, path,
-				    "d:\n"
-				    "  tags: [mine]\n"
-				    "  tasks:\n"
-				    "    - task_id: t\n"
-				    "      operator: " BASH "\n"
-				    "      bash_command: echo\n");
+	                            "d:\n"
+	                            "  tags: [mine]\n"
+	                            "  tasks:\n"
+	                            "    - task_id: t\n"
+	                            "      operator: " BASH "\n"
+	                            "      bash_command: echo\n");
 	expect_clean(&r);
 	const dag_result *g = find_dag(&r, "d");
 	assert_non_null(g);
@@ -542,9 +551,9 @@ static void test_e050_and_defaults_chain(void **state)
 
 	/* the `default` block beats defaults.yml, the DAG beats `default` */
 	r = parse_in(root, path,
-		     "default:\n  schedule: '@hourly'\n  default_args: {owner: block}\n"
-		     "a:\n  tasks: {}\n"
-		     "b:\n  schedule: '0 1 * * *'\n  tasks: {}\n");
+	             "default:\n  schedule: '@hourly'\n  default_args: {owner: block}\n"
+	             "a:\n  tasks: {}\n"
+	             "b:\n  schedule: '0 1 * * *'\n  tasks: {}\n");
 	expect_clean(&r);
 	assert_string_equal(find_dag(&r, "a")->schedule, "@hourly");
 	assert_string_equal(find_dag(&r, "b")->schedule, "0 1 * * *");
@@ -566,17 +575,17 @@ static void test_default_block_tasks_merge_by_id(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("default:\n"
-				 "  tasks:\n"
-				 "    - task_id: extract\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo e\n"
-				 "    - task_id: load\n"
-				 "      operator: " BASH "\n"
-				 "      dependencies: [extract]\n"
-				 "d:\n"
-				 "  tasks:\n"
-				 "    - task_id: load\n"
-				 "      bash_command: echo l\n");
+	                         "  tasks:\n"
+	                         "    - task_id: extract\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo e\n"
+	                         "    - task_id: load\n"
+	                         "      operator: " BASH "\n"
+	                         "      dependencies: [extract]\n"
+	                         "d:\n"
+	                         "  tasks:\n"
+	                         "    - task_id: load\n"
+	                         "      bash_command: echo l\n");
 	expect_clean(&r);
 	const dag_result *g = find_dag(&r, "d");
 	assert_non_null(g);
@@ -588,20 +597,21 @@ static void test_default_block_tasks_merge_by_id(void **state)
 static void test_groups_wiring(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("d:\n"
-				 "  default_args: {bash_command: echo}\n"
-				 "  task_groups:\n"
-				 "    - group_name: outer\n"
-				 "      dependencies: [start]\n"
-				 "    - group_name: inner\n"
-				 "      parent_group_name: outer\n"
-				 "  tasks:\n"
-				 "    - {task_id: start, operator: " BASH "}\n"
-				 "    - {task_id: a, operator: " BASH ", task_group_name: outer}\n"
-				 "    - {task_id: b, operator: " BASH ", task_group_name: outer,"
-				 " dependencies: [a]}\n"
-				 "    - {task_id: c, operator: " BASH ", task_group_name: inner}\n"
-				 "    - {task_id: end, operator: " BASH ", dependencies: [outer]}\n");
+	dagfile_result r =
+	    parse("d:\n"
+	          "  default_args: {bash_command: echo}\n"
+	          "  task_groups:\n"
+	          "    - group_name: outer\n"
+	          "      dependencies: [start]\n"
+	          "    - group_name: inner\n"
+	          "      parent_group_name: outer\n"
+	          "  tasks:\n"
+	          "    - {task_id: start, operator: " BASH "}\n"
+	          "    - {task_id: a, operator: " BASH ", task_group_name: outer}\n"
+	          "    - {task_id: b, operator: " BASH ", task_group_name: outer,"
+	          " dependencies: [a]}\n"
+	          "    - {task_id: c, operator: " BASH ", task_group_name: inner}\n"
+	          "    - {task_id: end, operator: " BASH ", dependencies: [outer]}\n");
 	expect_clean(&r);
 	const dag_result *g = find_dag(&r, "d");
 	assert_non_null(g);
@@ -620,26 +630,27 @@ static void test_groups_wiring(void **state)
 static void test_references(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("d:\n"
-				 "  tasks:\n"
-				 "    numbers: {decorator: airflow.sdk.task, python_callable: m.f}\n"
-				 "    double: {decorator: airflow.sdk.task, python_callable: m.g,"
-				 " x: +numbers, y: \"+numbers['k']\", cmd: 'date +%s'}\n"
-				 "    mapped:\n"
-				 "      operator: " BASH "\n"
-				 "      partial: {bash_command: echo}\n"
-				 "      expand: {env: numbers.output}\n"
-				 "    bad: {decorator: airflow.sdk.task, v: +nope}\n");
+	dagfile_result r =
+	    parse("d:\n"
+	          "  tasks:\n"
+	          "    numbers: {decorator: airflow.sdk.task, python_callable: m.f}\n"
+	          "    double: {decorator: airflow.sdk.task, python_callable: m.g,"
+	          " x: +numbers, y: \"+numbers['k']\", cmd: 'date +%s'}\n"
+	          "    mapped:\n"
+	          "      operator: " BASH "\n"
+	          "      partial: {bash_command: echo}\n"
+	          "      expand: {env: numbers.output}\n"
+	          "    bad: {decorator: airflow.sdk.task, v: +nope}\n");
 	expect(&r, "E020", 9, 43, "'nope'");
 	dagfile_result_free(&r);
 	r = parse("d:\n"
-		  "  tasks:\n"
-		  "    numbers: {decorator: airflow.sdk.task, python_callable: m.f}\n"
-		  "    double: {decorator: airflow.sdk.task, x: +numbers, cmd: 'date +%s'}\n"
-		  "    mapped:\n"
-		  "      operator: " BASH "\n"
-		  "      partial: {bash_command: echo}\n"
-		  "      expand: {env: XcomArg(numbers)}\n");
+	          "  tasks:\n"
+	          "    numbers: {decorator: airflow.sdk.task, python_callable: m.f}\n"
+	          "    double: {decorator: airflow.sdk.task, x: +numbers, cmd: 'date +%s'}\n"
+	          "    mapped:\n"
+	          "      operator: " BASH "\n"
+	          "      partial: {bash_command: echo}\n"
+	          "      expand: {env: XcomArg(numbers)}\n");
 	expect_clean(&r);
 	const dag_result *g = find_dag(&r, "d");
 	expect_upstream(g, "double", "numbers");
@@ -651,13 +662,13 @@ static void test_w001_w002_w003(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("d:\n"
-				 "  concurrency: 3\n"
-				 "  descripton: typo\n"
-				 "  tasks:\n"
-				 "    - task_id: t\n"
-				 "      operator: airflow.operators.bash.BashOperator\n"
-				 "      bash_command: echo\n"
-				 "      pool: no_such_pool\n");
+	                         "  concurrency: 3\n"
+	                         "  descripton: typo\n"
+	                         "  tasks:\n"
+	                         "    - task_id: t\n"
+	                         "      operator: airflow.operators.bash.BashOperator\n"
+	                         "      bash_command: echo\n"
+	                         "      pool: no_such_pool\n");
 	expect_clean(&r);
 	expect(&r, "W002", 2, 3, "concurrency");
 	expect(&r, "W003", 3, 3, "did you mean 'description'");
@@ -673,11 +684,11 @@ static void test_broken_dag_does_not_hide_others(void **state)
 {
 	(void)state;
 	dagfile_result r = parse("good:\n"
-				 "  tasks:\n"
-				 "    - {task_id: t, operator: " BASH ", bash_command: echo}\n"
-				 "bad:\n"
-				 "  tasks:\n"
-				 "    - {task_id: t, operator: nope.Op}\n");
+	                         "  tasks:\n"
+	                         "    - {task_id: t, operator: " BASH ", bash_command: echo}\n"
+	                         "bad:\n"
+	                         "  tasks:\n"
+	                         "    - {task_id: t, operator: nope.Op}\n");
 	expect(&r, "E011", 6, 30, NULL);
 	assert_non_null(find_dag(&r, "good"));
 	assert_null(find_dag(&r, "bad"));
@@ -689,39 +700,39 @@ static void test_hash_stability(void **state)
 {
 	(void)state;
 	dagfile_result a = parse("d:\n"
-				 "  schedule: '@daily'\n"
-				 "  description: x\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo 1\n"
-				 "      retries: 2\n"
-				 "    - task_id: t2\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo 2\n");
+	                         "  schedule: '@daily'\n"
+	                         "  description: x\n"
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo 1\n"
+	                         "      retries: 2\n"
+	                         "    - task_id: t2\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo 2\n");
 	/* keys and tasks reordered, tasks as a mapping: same DAG */
 	dagfile_result b = parse("d:\n"
-				 "  tasks:\n"
-				 "    t2:\n"
-				 "      bash_command: echo 2\n"
-				 "      operator: " BASH "\n"
-				 "    t1:\n"
-				 "      retries: 2\n"
-				 "      bash_command: echo 1\n"
-				 "      operator: " BASH "\n"
-				 "  description: x\n"
-				 "  schedule: '@daily'\n");
+	                         "  tasks:\n"
+	                         "    t2:\n"
+	                         "      bash_command: echo 2\n"
+	                         "      operator: " BASH "\n"
+	                         "    t1:\n"
+	                         "      retries: 2\n"
+	                         "      bash_command: echo 1\n"
+	                         "      operator: " BASH "\n"
+	                         "  description: x\n"
+	                         "  schedule: '@daily'\n");
 	dagfile_result c = parse("d:\n"
-				 "  schedule: '@daily'\n"
-				 "  description: x\n"
-				 "  tasks:\n"
-				 "    - task_id: t1\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo one\n"
-				 "      retries: 2\n"
-				 "    - task_id: t2\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: echo 2\n");
+	                         "  schedule: '@daily'\n"
+	                         "  description: x\n"
+	                         "  tasks:\n"
+	                         "    - task_id: t1\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo one\n"
+	                         "      retries: 2\n"
+	                         "    - task_id: t2\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo 2\n");
 	expect_clean(&a);
 	expect_clean(&b);
 	expect_clean(&c);
@@ -742,20 +753,21 @@ static void test_hash_stability(void **state)
 static void test_join_and_types_are_data(void **state)
 {
 	(void)state;
-	dagfile_result r = parse("d:\n"
-				 "  dagrun_timeout: {__type__: datetime.timedelta, hours: 2}\n"
-				 "  tasks:\n"
-				 "    - task_id: t\n"
-				 "      operator: " BASH "\n"
-				 "      bash_command: {__join__: ['echo ', hello]}\n"
-				 "      execution_timeout: {__type__: datetime.timedelta, minuts: 5}\n");
+	dagfile_result r =
+	    parse("d:\n"
+	          "  dagrun_timeout: {__type__: datetime.timedelta, hours: 2}\n"
+	          "  tasks:\n"
+	          "    - task_id: t\n"
+	          "      operator: " BASH "\n"
+	          "      bash_command: {__join__: ['echo ', hello]}\n"
+	          "      execution_timeout: {__type__: datetime.timedelta, minuts: 5}\n");
 	expect(&r, "E015", 7, 57, "did you mean 'minutes'");
 	dagfile_result_free(&r);
 	r = parse("d:\n"
-		  "  tasks:\n"
-		  "    - task_id: t\n"
-		  "      operator: " BASH "\n"
-		  "      bash_command: {__join__: ['echo ', hello]}\n");
+	          "  tasks:\n"
+	          "    - task_id: t\n"
+	          "      operator: " BASH "\n"
+	          "      bash_command: {__join__: ['echo ', hello]}\n");
 	expect_clean(&r);
 	assert_non_null(strstr(r.dags[0].json, "\"bash_command\":\"echo hello\""));
 	dagfile_result_free(&r);

@@ -56,7 +56,8 @@ static int setup(void **state)
 	if (env && *env) {
 		url_text = strdup(env);
 	} else {
-		snprintf(sqlite_path, sizeof(sqlite_path), "/tmp/dagproc-sync-%d.db", (int)getpid());
+		snprintf(sqlite_path, sizeof(sqlite_path), "/tmp/dagproc-sync-%d.db",
+		         (int)getpid());
 		url_text = malloc(300);
 		snprintf(url_text, 300, "sqlite:///%s", sqlite_path);
 	}
@@ -164,7 +165,7 @@ static int acc_row(void *ud, size_t ncols, const char *const *v)
 	for (size_t i = 0; i < ncols; i++) {
 		size_t l = strlen(a->buf);
 		snprintf(a->buf + l, sizeof(a->buf) - l, "%s%s", i ? "|" : (a->rows ? ";" : ""),
-			 v[i] ? v[i] : "NULL");
+		         v[i] ? v[i] : "NULL");
 	}
 	a->rows++;
 	return 0;
@@ -200,24 +201,25 @@ static int qcount(const char *sql)
 
 /* ---- the bundle ---- */
 
-static const char *const good_a = "etl:\n"
-				  "  schedule: '@daily'\n"
-				  "  tags: [core, daily]\n"
-				  "  tasks:\n"
-				  "    - {task_id: extract, operator: " BASH ", bash_command: echo e}\n"
-				  "    - {task_id: load, operator: " BASH ", bash_command: echo l,"
-				  " dependencies: [extract]}\n"
-				  "reports:\n"
-				  "  tasks:\n"
-				  "    - {task_id: r, operator: " BASH ", bash_command: echo r,"
-				  " pool: missing_pool}\n";
+static const char *const good_a =
+    "etl:\n"
+    "  schedule: '@daily'\n"
+    "  tags: [core, daily]\n"
+    "  tasks:\n"
+    "    - {task_id: extract, operator: " BASH ", bash_command: echo e}\n"
+    "    - {task_id: load, operator: " BASH ", bash_command: echo l,"
+    " dependencies: [extract]}\n"
+    "reports:\n"
+    "  tasks:\n"
+    "    - {task_id: r, operator: " BASH ", bash_command: echo r,"
+    " pool: missing_pool}\n";
 
 static const char *const broken_b = "ml:\n"
-				    "  tasks:\n"
-				    "    - {task_id: train, operator: nope.Operator}\n"
-				    "fine:\n"
-				    "  tasks:\n"
-				    "    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
+                                    "  tasks:\n"
+                                    "    - {task_id: train, operator: nope.Operator}\n"
+                                    "fine:\n"
+                                    "  tasks:\n"
+                                    "    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
 
 static void test_initial_sync(void **state)
 {
@@ -228,21 +230,22 @@ static void test_initial_sync(void **state)
 	sync_stats st = sync_files(f, 2);
 	assert_int_equal(st.files_changed, 2);
 	/* invariant 2: correct DAGs have rows, not stale, has_import_errors per file */
-	assert_string_equal(q("SELECT dag_id, relative_fileloc, is_stale, has_import_errors FROM dag "
-			      "ORDER BY dag_id"),
-			    "etl|a.yml|0|0;fine|b.yml|0|1;reports|a.yml|0|0");
+	assert_string_equal(
+	    q("SELECT dag_id, relative_fileloc, is_stale, has_import_errors FROM dag "
+	      "ORDER BY dag_id"),
+	    "etl|a.yml|0|0;fine|b.yml|0|1;reports|a.yml|0|0");
 	/* a DAG that never parsed correctly has no row */
 	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'ml'"), 0);
 	assert_int_equal(qcount("SELECT count(*) FROM serialized_dag"), 3);
 	assert_string_equal(q("SELECT dag_id, name FROM dag_tag ORDER BY dag_id, name"),
-			    "etl|core;etl|daily");
+	                    "etl|core;etl|daily");
 	/* invariant 1: one import_error row for the broken file, none for the other */
 	assert_string_equal(q("SELECT filename FROM import_error"), "b.yml");
 	char *st_text = q("SELECT stacktrace FROM import_error");
 	assert_non_null(strstr(st_text, "b.yml:3:34: error[E011]: ModuleNotFoundError"));
 	/* invariant 4: warnings of the latest parse */
 	assert_string_equal(q("SELECT dag_id, warning_type FROM dag_warning"),
-			    "reports|non-existent pool");
+	                    "reports|non-existent pool");
 	assert_int_equal(qcount("SELECT count(*) FROM parse_stat"), 2);
 	tfree(f, 2);
 }
@@ -256,8 +259,8 @@ static void test_idempotent_second_sync_writes_nothing(void **state)
 	sync_files(f, 2);
 	char before[4096];
 	snprintf(before, sizeof(before), "%s",
-		 q("SELECT dag_id, is_stale, has_import_errors, last_parsed_time FROM dag ORDER BY "
-		   "dag_id"));
+	         q("SELECT dag_id, is_stale, has_import_errors, last_parsed_time FROM dag ORDER BY "
+	           "dag_id"));
 	/* parse again: same content, new results */
 	tfree(f, 2);
 	tparse(&f[0], "a.yml", good_a);
@@ -267,8 +270,8 @@ static void test_idempotent_second_sync_writes_nothing(void **state)
 	assert_int_equal(st.writes, 0);
 	assert_int_equal(st.files_unchanged, 2);
 	assert_string_equal(q("SELECT dag_id, is_stale, has_import_errors, last_parsed_time FROM "
-			      "dag ORDER BY dag_id"),
-			    before);
+	                      "dag ORDER BY dag_id"),
+	                    before);
 	tfree(f, 2);
 }
 
@@ -281,10 +284,10 @@ static void test_change_rewrites_only_what_changed(void **state)
 	sync_files(f, 2);
 	char hash_reports[128];
 	snprintf(hash_reports, sizeof(hash_reports), "%s",
-		 q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'reports'"));
+	         q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'reports'"));
 	char hash_etl[128];
 	snprintf(hash_etl, sizeof(hash_etl), "%s",
-		 q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'etl'"));
+	         q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'etl'"));
 	tfree(f, 1);
 	char *changed = strdup(good_a);
 	char *p = strstr(changed, "echo e");
@@ -293,10 +296,11 @@ static void test_change_rewrites_only_what_changed(void **state)
 	sync_stats st = sync_files(f, 1);
 	assert_int_equal(st.serialized_written, 1);
 	assert_string_not_equal(q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'etl'"),
-				hash_etl);
+	                        hash_etl);
 	assert_string_equal(q("SELECT dag_hash FROM serialized_dag WHERE dag_id = 'reports'"),
-			    hash_reports);
-	assert_non_null(strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), "echo E"));
+	                    hash_reports);
+	assert_non_null(
+	    strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), "echo E"));
 	free(changed);
 	tfree(f, 2);
 }
@@ -316,7 +320,7 @@ static void test_vanished_dag_and_deleted_file_are_stale(void **state)
 	sync_files(f, 2);
 	/* invariant 3, rows kept */
 	assert_string_equal(q("SELECT dag_id, is_stale FROM dag ORDER BY dag_id"),
-			    "etl|0;fine|1;reports|1");
+	                    "etl|0;fine|1;reports|1");
 	assert_int_equal(qcount("SELECT count(*) FROM serialized_dag"), 3);
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 	/* stale DAGs have no warnings */
@@ -329,7 +333,7 @@ static void test_vanished_dag_and_deleted_file_are_stale(void **state)
 	tparse(&f[0], "a.yml", good_a);
 	sync_files(f, 1);
 	assert_string_equal(q("SELECT dag_id, is_stale FROM dag ORDER BY dag_id"),
-			    "etl|0;fine|1;reports|0");
+	                    "etl|0;fine|1;reports|0");
 	tfree(f, 1);
 }
 
@@ -340,15 +344,18 @@ static void test_dag_with_errors_keeps_last_good_serialization(void **state)
 	tparse(&f[0], "a.yml", good_a);
 	sync_files(f, 1);
 	char data[4096];
-	snprintf(data, sizeof(data), "%s", q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"));
+	snprintf(data, sizeof(data), "%s",
+	         q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"));
 	tfree(f, 1);
 	tparse(&f[0], "a.yml",
 	       "etl:\n  tasks:\n    - {task_id: extract, operator: " BASH
 	       ", bash_command: echo, dependencies: [nope]}\n"
-	       "reports:\n  tasks:\n    - {task_id: r, operator: " BASH ", bash_command: echo r}\n");
+	       "reports:\n  tasks:\n    - {task_id: r, operator: " BASH
+	       ", bash_command: echo r}\n");
 	sync_files(f, 1);
-	assert_string_equal(q("SELECT dag_id, is_stale, has_import_errors FROM dag ORDER BY dag_id"),
-			    "etl|0|1;reports|0|1");
+	assert_string_equal(
+	    q("SELECT dag_id, is_stale, has_import_errors FROM dag ORDER BY dag_id"),
+	    "etl|0|1;reports|0|1");
 	assert_string_equal(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), data);
 	assert_non_null(strstr(q("SELECT stacktrace FROM import_error"), "error[E020]"));
 	/* the pool warning of reports is gone with the pool */
@@ -358,7 +365,7 @@ static void test_dag_with_errors_keeps_last_good_serialization(void **state)
 	tparse(&f[0], "a.yml", good_a);
 	sync_files(f, 1);
 	assert_string_equal(q("SELECT dag_id, has_import_errors FROM dag ORDER BY dag_id"),
-			    "etl|0;reports|0");
+	                    "etl|0;reports|0");
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 	tfree(f, 1);
 }
@@ -375,14 +382,15 @@ static void test_e034_duplicate_dag_id(void **state)
 	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n"
 	       "own:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n");
 	sync_files(f, 2);
-	assert_string_equal(q("SELECT dag_id, relative_fileloc, has_import_errors FROM dag ORDER BY "
-			      "dag_id"),
-			    "own|a_second.yml|1;shared|z_first.yml|0");
+	assert_string_equal(
+	    q("SELECT dag_id, relative_fileloc, has_import_errors FROM dag ORDER BY "
+	      "dag_id"),
+	    "own|a_second.yml|1;shared|z_first.yml|0");
 	char *st = q("SELECT filename, stacktrace FROM import_error");
 	assert_non_null(strstr(st, "a_second.yml|a_second.yml:1:1: error[E034]: DAG id 'shared' is "
-				   "already defined by z_first.yml"));
-	assert_non_null(strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'shared'"),
-			       "echo 1"));
+	                           "already defined by z_first.yml"));
+	assert_non_null(
+	    strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'shared'"), "echo 1"));
 	/* when the holder deletes it, the other file takes the id */
 	tfree(f, 2);
 	tdelete(&f[0], "z_first.yml");
@@ -390,7 +398,7 @@ static void test_e034_duplicate_dag_id(void **state)
 	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
 	sync_files(f, 2);
 	assert_string_equal(q("SELECT dag_id, relative_fileloc, is_stale FROM dag ORDER BY dag_id"),
-			    "own|a_second.yml|1;shared|a_second.yml|0");
+	                    "own|a_second.yml|1;shared|a_second.yml|0");
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 	tfree(f, 2);
 }
@@ -404,9 +412,9 @@ static void test_statements_do_not_grow_per_file(void **state)
 		char rel[32], yaml[512];
 		snprintf(rel, sizeof(rel), "f%02d.yml", i);
 		snprintf(yaml, sizeof(yaml),
-			 "dag_%d:\n  tags: [t%d]\n  tasks:\n    - {task_id: t, operator: " BASH
-			 ", bash_command: echo, pool: p%d}\n",
-			 i, i, i);
+		         "dag_%d:\n  tags: [t%d]\n  tasks:\n    - {task_id: t, operator: " BASH
+		         ", bash_command: echo, pool: p%d}\n",
+		         i, i, i);
 		tparse(&f[i], rel, yaml);
 	}
 	sync_stats small = sync_files(f, 2);
@@ -439,8 +447,8 @@ static void test_permanent_error_isolated(void **state)
 	    "'poisoned dag_id'; END IF; END",
 	    NULL};
 	const char *const *sql = params.dialect == STORE_SQLITE ? sqlite_sql
-				 : params.dialect == STORE_PG   ? pg_sql
-								: my_sql;
+	                         : params.dialect == STORE_PG   ? pg_sql
+	                                                        : my_sql;
 	store_conn *c;
 	store_error err;
 	assert_int_equal(pool_acquire(pl, &c, &err), 0);
@@ -459,8 +467,9 @@ static void test_permanent_error_isolated(void **state)
 		snprintf(rel, sizeof(rel), "f%d.yml", i);
 		snprintf(id, sizeof(id), i == 3 ? "poison" : "ok_%d", i);
 		snprintf(yaml, sizeof(yaml),
-			 "%s:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n",
-			 id);
+		         "%s:\n  tasks:\n    - {task_id: t, operator: " BASH
+		         ", bash_command: echo}\n",
+		         id);
 		tparse(&f[i], rel, yaml);
 	}
 	sync_stats st = sync_files(f, N);
@@ -476,10 +485,10 @@ static void test_permanent_error_isolated(void **state)
 	/* the database is fixed: the file is stored on its next sync */
 	assert_int_equal(pool_acquire(pl, &c, &err), 0);
 	assert_int_equal(store_exec(c,
-				    params.dialect == STORE_PG ? "DROP TRIGGER poison ON dag"
-							       : "DROP TRIGGER poison",
-				    NULL, 0, &err),
-			 0);
+	                            params.dialect == STORE_PG ? "DROP TRIGGER poison ON dag"
+	                                                       : "DROP TRIGGER poison",
+	                            NULL, 0, &err),
+	                 0);
 	pool_release(pl, c);
 	tparse(&f[0], "f3.yml",
 	       "poison:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
