@@ -50,11 +50,13 @@ demo: build
 	@exec ./build/dagproc run --dags examples/dags --db sqlite:///$(CURDIR)/$(DEMO_DB)
 
 check: build asan
+	@scripts/deps.sh browser
 	@tests/run.sh build
 
 bench: build
 	@scripts/deps.sh core bench
 	@bench/run.sh
+	@bench/api_bench.sh build/dagproc
 	@bench/fault_rss.sh
 
 # The whole folder gets coverage instrumentation (fuzzer-no-link) so that

@@ -4,8 +4,10 @@
 #   tests/run.sh [BUILD_DIR]        (default: build)
 #
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
-# 2. tests/corpus_test.py and tests/cli_test.sh against BUILD_DIR/dagproc, and
-#    (unless SKIP_DB=1) the store, sync and daemon suites against real
+# 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh and
+#    tests/api_test.py against BUILD_DIR/dagproc, tests/browser_test.sh when
+#    chromium is installed, and (unless SKIP_DB=1) the store, sync, daemon and
+#    API outage suites against real
 #    PostgreSQL and MariaDB servers that tests/db/*.sh start themselves;
 # 3. unless SKIP_ASAN=1: 1 and 2 again against the ASan+UBSan build
 #    (ASAN_BUILD_DIR, default build-asan; `make check` configures and builds it);
@@ -134,7 +136,13 @@ suite() { # BUILD_DIR PREFIX
 	run_counted "${prefix}corpus" python3 tests/corpus_test.py "$dir/dagproc"
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
 	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"
+	run_counted "${prefix}api" python3 tests/api_test.py "$dir/dagproc"
+	# the browser test needs Debian's chromium (scripts/deps.sh browser)
+	if command -v chromium >/dev/null 2>&1; then
+		run_counted "${prefix}browser" bash tests/browser_test.sh "$dir/dagproc"
+	fi
 	if [ "${SKIP_DB:-0}" != 1 ]; then
+		run_counted "${prefix}db api outage" bash tests/api_outage_test.sh "$dir/dagproc"
 		# real PostgreSQL 15 and MariaDB 10.11 servers, started by the scripts
 		run_counted "${prefix}db store" bash tests/db/run.sh all "$dir/tests/test_store_db"
 		run_counted "${prefix}db sync" bash tests/db/sync_test.sh "$dir/tests/test_sync" all

@@ -10,7 +10,7 @@
 #include "store/store.h"
 #include "util/xalloc.h"
 
-#define API_MAX_LIST    32  /* repeated parameters (tags, order_by) kept per request */
+#define API_MAX_LIST    32 /* repeated parameters (tags, order_by) kept per request */
 #define API_MAX_LIMIT   1000
 #define API_DEFAULT_LIM 50
 
@@ -18,6 +18,7 @@
 typedef struct api_status {
 	int code;
 	char detail[480];
+	bool db_down; /* a 503 because the database is unreachable (not a bad statement) */
 } api_status;
 
 /* Sets st (printf-style) and returns code, so that `return api_fail(...)` reads well. */
@@ -71,8 +72,7 @@ int api_parse_bool(const char *s, bool *out);
 /* The ORDER BY clause of an endpoint: terms like "dag_id" or "-last_parsed_time",
  * default when none, then the endpoint's key as a tiebreak. Appends " ORDER BY ..." to
  * out; returns 0, or 400 with st set for a term that is not allowed. */
-int api_order_by(api_endpoint ep, const char *const *terms, size_t n, strbuf *out,
-                 api_status *st);
+int api_order_by(api_endpoint ep, const char *const *terms, size_t n, strbuf *out, api_status *st);
 
 /* Constant-time check of an Authorization header value against "Bearer <token>". */
 bool api_bearer_ok(const char *header, const char *token);
@@ -105,8 +105,7 @@ json_t *api_warning_json(const char *const *row);
 int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_status *st);
 int api_read_import_error(store_conn *c, long id, json_t **out, api_status *st);
 int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *st);
-int api_read_dag(store_conn *c, const char *dag_id, bool details, json_t **out,
-                 api_status *st);
+int api_read_dag(store_conn *c, const char *dag_id, bool details, json_t **out, api_status *st);
 int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_status *st);
 /* Per-file statistics for `dagproc report`: {"files": [...], "total_entries"}. */
 int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status *st);

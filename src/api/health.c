@@ -60,12 +60,12 @@ MHD_RESULT api_health(struct MHD_Connection *conn)
 		bool ok = hb && api_epoch() - parse_iso(hb) < PROCESSOR_MAX_AGE;
 		json_object_set_new(dp, "status", json_string(ok ? "healthy" : "unhealthy"));
 		json_object_set_new(dp, "latest_dag_processor_heartbeat",
-				    hb ? json_string(hb) : json_null());
+		                    hb ? json_string(hb) : json_null());
 		free(hb);
 	}
 	json_t *doc = json_pack("{s:{s:s}, s:n, s:n, s:o}", "metadatabase", "status",
-				db_ok ? "healthy" : "unhealthy", "scheduler", "triggerer",
-				"dag_processor", dp);
+	                        db_ok ? "healthy" : "unhealthy", "scheduler", "triggerer",
+	                        "dag_processor", dp);
 	return api_send_json(conn, 200, doc);
 }
 
@@ -104,17 +104,20 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 		if (api_srv.proc && s.db_down_since > 0 && s.db_down_since < down_since)
 			down_since = s.db_down_since;
 		sb_printf(&why, "database unreachable for %.0f s: %s",
-			  down_since > 0 ? now - down_since : 0.0, err);
+		          down_since > 0 ? now - down_since : 0.0, err);
 	} else if (api_srv.proc && !s.db_up) {
 		if (s.db_down_since > 0)
 			sb_printf(&why, "database writes failing for %.0f s: %s",
-				  now - s.db_down_since, s.db_error);
+			          now - s.db_down_since, s.db_error);
 		else
 			sb_adds(&why, "no database write yet");
 	}
 	if (api_srv.proc && s.pending > 0)
 		sb_printf(&why, "%s%zu result%s pending", why.len ? "; " : "", s.pending,
-			  s.pending == 1 ? "" : "s");
+		          s.pending == 1 ? "" : "s");
+	for (size_t i = 0; i < why.len; i++) /* one line, whatever the driver said */
+		if (why.data[i] == '\n' || why.data[i] == '\r' || why.data[i] == '\t')
+			why.data[i] = ' ';
 	MHD_RESULT r = why.len ? text(conn, 503, why.data) : text(conn, 200, "ok");
 	sb_free(&why);
 	return r;
@@ -171,7 +174,9 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 	double now = api_epoch();
 
 	metric(&b, "dagproc_files", "gauge", "DAG files known",
-	       proc ? (double)s.files : have ? (double)n.files : NAN);
+	       proc   ? (double)s.files
+	       : have ? (double)n.files
+	              : NAN);
 	metric(&b, "dagproc_dags", "gauge", "non-stale DAGs in the database",
 	       have ? (double)n.dags : NAN);
 	metric(&b, "dagproc_tasks", "gauge", "tasks of the parsed files",
@@ -185,25 +190,26 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 	       ping && (!proc || s.db_down_since == 0) ? 1 : 0);
 	if (proc) {
 		sb_adds(&b, "# HELP dagproc_parse_duration_seconds time to parse one file\n"
-			    "# TYPE dagproc_parse_duration_seconds histogram\n");
+		            "# TYPE dagproc_parse_duration_seconds histogram\n");
 		uint64_t cum = 0;
 		for (int i = 0; i < PROC_HIST_BUCKETS; i++) {
 			cum += s.parse_hist[i];
 			if (i < PROC_HIST_BUCKETS - 1)
-				sb_printf(&b, "dagproc_parse_duration_seconds_bucket{le=\"%g\"} %llu\n",
-					  proc_hist_bounds[i], (unsigned long long)cum);
-			else
 				sb_printf(&b,
-					  "dagproc_parse_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-					  (unsigned long long)cum);
+				          "dagproc_parse_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				          proc_hist_bounds[i], (unsigned long long)cum);
+			else
+				sb_printf(
+				    &b, "dagproc_parse_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				    (unsigned long long)cum);
 		}
 		sb_printf(&b, "dagproc_parse_duration_seconds_sum %.9g\n", s.parse_sum);
 		sb_printf(&b, "dagproc_parse_duration_seconds_count %llu\n",
-			  (unsigned long long)cum);
+		          (unsigned long long)cum);
 		metric(&b, "dagproc_files_parsed_total", "counter", "parse results received",
 		       (double)s.files_parsed);
-		metric(&b, "dagproc_parse_errors_total", "counter", "parse results with import errors",
-		       (double)s.parse_errors);
+		metric(&b, "dagproc_parse_errors_total", "counter",
+		       "parse results with import errors", (double)s.parse_errors);
 		metric(&b, "dagproc_worker_restarts_total", "counter", "worker processes replaced",
 		       (double)s.worker_restarts);
 		metric(&b, "dagproc_worker_timeouts_total", "counter", "parses that timed out",
@@ -213,22 +219,22 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 		metric(&b, "dagproc_db_write_attempts_total", "counter", "write transactions tried",
 		       (double)s.write_attempts);
 		sb_adds(&b, "# HELP dagproc_db_write_failures_total failed write transactions\n"
-			    "# TYPE dagproc_db_write_failures_total counter\n");
+		            "# TYPE dagproc_db_write_failures_total counter\n");
 		sb_printf(&b, "dagproc_db_write_failures_total{class=\"transient\"} %llu\n",
-			  (unsigned long long)s.write_transient);
+		          (unsigned long long)s.write_transient);
 		sb_printf(&b, "dagproc_db_write_failures_total{class=\"permanent\"} %llu\n",
-			  (unsigned long long)s.write_permanent);
+		          (unsigned long long)s.write_permanent);
 		metric(&b, "dagproc_db_write_retries_total", "counter",
 		       "writes retried after a transient failure", (double)s.write_transient);
-		metric(&b, "dagproc_pending_results", "gauge", "parse results waiting for the writer",
-		       (double)s.pending);
+		metric(&b, "dagproc_pending_results", "gauge",
+		       "parse results waiting for the writer", (double)s.pending);
 		metric(&b, "dagproc_queued_files", "gauge", "files waiting for a worker",
 		       (double)s.queued);
 		metric(&b, "dagproc_seconds_since_last_write", "gauge",
 		       "seconds since the last successful write (NaN: none yet)",
 		       s.last_write_ok > 0 ? now - s.last_write_ok : NAN);
-		metric(&b, "dagproc_heartbeat_age_seconds", "gauge", "age of the main loop heartbeat",
-		       now - s.heartbeat);
+		metric(&b, "dagproc_heartbeat_age_seconds", "gauge",
+		       "age of the main loop heartbeat", now - s.heartbeat);
 	}
 	pool_stats ps;
 	pool_get_stats(api_srv.pool, &ps);

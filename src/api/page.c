@@ -26,11 +26,12 @@ MHD_RESULT api_page(struct MHD_Connection *conn)
 			if (!r)
 				return MHD_NO;
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-						"text/html; charset=utf-8");
+			                        "text/html; charset=utf-8");
 			MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-			MHD_add_response_header(r, "Content-Security-Policy",
-						"default-src 'self'; style-src 'self' 'unsafe-inline'; "
-						"script-src 'self' 'unsafe-inline'; img-src 'self' data:");
+			MHD_add_response_header(
+			    r, "Content-Security-Policy",
+			    "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+			    "script-src 'self' 'unsafe-inline'; img-src 'self' data:");
 			MHD_RESULT ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 			MHD_destroy_response(r);
 			return ret;
@@ -61,8 +62,7 @@ static char *read_source(const char *bundle, const char *rel, size_t *len)
 	size_t n = strlen(rroot);
 	if (strncmp(rpath, rroot, n) != 0 || (rpath[n] != '/' && rpath[n] != '\0'))
 		goto out;
-	if (fs_read_file(rpath, (size_t)cfg->dag_processor.max_file_size << 20, &raw, &rawlen) !=
-	    0)
+	if (fs_read_file(rpath, (size_t)cfg->dag_processor.max_file_size << 20, &raw, &rawlen) != 0)
 		goto out;
 	text = yaml_expand_env(raw, rawlen, len);
 out:

@@ -149,8 +149,7 @@ static void allowed_list(const sort_col *cols, char *buf, size_t len)
 	}
 }
 
-int api_order_by(api_endpoint ep, const char *const *terms, size_t n, strbuf *out,
-		 api_status *st)
+int api_order_by(api_endpoint ep, const char *const *terms, size_t n, strbuf *out, api_status *st)
 {
 	const sort_col *cols = sorts[ep].cols;
 	const char *def = sorts[ep].def;
@@ -178,10 +177,11 @@ int api_order_by(api_endpoint ep, const char *const *terms, size_t n, strbuf *ou
 			char allowed[400];
 			allowed_list(cols, allowed, sizeof(allowed));
 			sb_free(&b);
-			return api_fail(st, 400,
-					"Ordering with '%s' is disallowed or the attribute does not "
-					"exist on the model (allowed: %s)",
-					terms[i], allowed);
+			return api_fail(
+			    st, 400,
+			    "Ordering with '%s' is disallowed or the attribute does not "
+			    "exist on the model (allowed: %s)",
+			    terms[i], allowed);
 		}
 		if (!c->sql)
 			continue;
@@ -200,12 +200,12 @@ static int bool_arg(const api_arg *a, bool *out, api_status *st)
 {
 	if (api_parse_bool(a->value, out) != 0)
 		return api_fail(st, 400, "query parameter '%s': '%s' is not a boolean", a->key,
-				a->value);
+		                a->value);
 	return 0;
 }
 
 int api_query_parse(api_query *q, api_endpoint ep, const api_arg *args, size_t nargs,
-		    api_status *st)
+                    api_status *st)
 {
 	for (size_t i = 0; i < nargs; i++) {
 		const api_arg *a = &args[i];
@@ -214,15 +214,15 @@ int api_query_parse(api_query *q, api_endpoint ep, const api_arg *args, size_t n
 		if (strcmp(k, "limit") == 0) {
 			if (api_parse_count(v, API_MAX_LIMIT, &q->limit) != 0)
 				return api_fail(st, 400,
-						"query parameter 'limit': '%s' is not an integer "
-						"between 0 and %d",
-						v, API_MAX_LIMIT);
+				                "query parameter 'limit': '%s' is not an integer "
+				                "between 0 and %d",
+				                v, API_MAX_LIMIT);
 		} else if (strcmp(k, "offset") == 0) {
 			if (api_parse_count(v, 1000000000L, &q->offset) != 0)
 				return api_fail(st, 400,
-						"query parameter 'offset': '%s' is not a "
-						"non-negative integer",
-						v);
+				                "query parameter 'offset': '%s' is not a "
+				                "non-negative integer",
+				                v);
 		} else if (strcmp(k, "order_by") == 0) {
 			if (q->norder >= API_MAX_LIST)
 				return api_fail(st, 400, "too many 'order_by' parameters");
@@ -236,9 +236,9 @@ int api_query_parse(api_query *q, api_endpoint ep, const api_arg *args, size_t n
 		} else if (ep == API_EP_DAGS && strcmp(k, "tags_match_mode") == 0) {
 			if (strcmp(v, "any") && strcmp(v, "all"))
 				return api_fail(st, 400,
-						"query parameter 'tags_match_mode': '%s' is not "
-						"'any' or 'all'",
-						v);
+				                "query parameter 'tags_match_mode': '%s' is not "
+				                "'any' or 'all'",
+				                v);
 			q->tags_all = strcmp(v, "all") == 0;
 		} else if (ep == API_EP_DAGS && strcmp(k, "dag_id_pattern") == 0) {
 			q->dag_id_pattern = v;
@@ -247,7 +247,7 @@ int api_query_parse(api_query *q, api_endpoint ep, const api_arg *args, size_t n
 		} else if (ep == API_EP_IMPORT_ERRORS && strcmp(k, "filename_pattern") == 0) {
 			q->filename_pattern = v;
 		} else if ((ep == API_EP_DAGS || ep == API_EP_REPORT) &&
-			   strcmp(k, "bundle_name") == 0) {
+		           strcmp(k, "bundle_name") == 0) {
 			q->bundle_name = v;
 		} else if (ep == API_EP_DAGS && strcmp(k, "exclude_stale") == 0) {
 			if (bool_arg(a, &b, st))

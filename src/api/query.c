@@ -9,9 +9,14 @@
 
 #define MAX_PARAMS (2 * API_MAX_LIST + 16)
 
+/* Every database failure is a 503 (never a 500 with a stale connection); only a
+ * transient one (lost or refused connection, timeout) says the database is down. */
 static int db_fail(api_status *st, const store_error *e)
 {
-	return api_fail(st, 503, "database unavailable: %s", e->message);
+	st->db_down = e->cls == STORE_TRANSIENT || e->conn_broken;
+	if (st->db_down)
+		return api_fail(st, 503, "database unavailable: %s", e->message);
+	return api_fail(st, 503, "database error: %s", e->message);
 }
 
 static int begin(store_conn *c, api_status *st)
@@ -120,13 +125,14 @@ int api_read_import_error(store_conn *c, long id, json_t **out, api_status *st)
 	if (rc)
 		goto out;
 	if (store_query(c, "SELECT " IE_COLS " FROM import_error WHERE id = ?", &p, 1, collect_row,
-			rows, &e) != 0) {
+	                rows, &e) != 0) {
 		rc = end(c, db_fail(st, &e));
 		goto out;
 	}
 	end(c, 0);
 	if (json_array_size(rows) == 0) {
-		rc = api_fail(st, 404, "The ImportError with import_error_id: `%ld` was not found", id);
+		rc = api_fail(st, 404, "The ImportError with import_error_id: `%ld` was not found",
+		              id);
 		goto out;
 	}
 	const char *v[API_IE_NCOLS];
@@ -153,10 +159,10 @@ static int read_tags(store_conn *c, json_t *rows, json_t *tags, store_error *e)
 	store_param *ps = xcalloc(n, sizeof(*ps));
 	for (size_t i = 0; i < n; i++)
 		ps[i] = store_p_text(json_string_value(json_array_get(json_array_get(rows, i), 0)));
-	char *ph = store_sql_placeholders(n, 1);
+	char *ph = store_sql_placeholders(1, n);
 	char *sql = xasprintf("SELECT dag_id, name FROM dag_tag WHERE dag_id IN %s "
-			      "ORDER BY dag_id, name",
-			      ph);
+	                      "ORDER BY dag_id, name",
+	                      ph);
 	json_t *trows = json_array();
 	int rc = store_query(c, sql, ps, n, collect_row, trows, e);
 	size_t i;
@@ -228,17 +234,17 @@ int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *s
 		ps[np++] = store_p_text(q->bundle_name);
 	}
 	if (q->ntags) {
-		char *ph = store_sql_placeholders(q->ntags, 1);
+		char *ph = store_sql_placeholders(1, q->ntags);
 		if (q->tags_all)
 			sb_printf(&where,
-				  " AND (SELECT COUNT(DISTINCT t.name) FROM dag_tag t WHERE "
-				  "t.dag_id = d.dag_id AND t.name IN %s) = %zu",
-				  ph, q->ntags);
+			          " AND (SELECT COUNT(DISTINCT t.name) FROM dag_tag t WHERE "
+			          "t.dag_id = d.dag_id AND t.name IN %s) = %zu",
+			          ph, q->ntags);
 		else
 			sb_printf(&where,
-				  " AND d.dag_id IN (SELECT t.dag_id FROM dag_tag t WHERE t.name "
-				  "IN %s)",
-				  ph);
+			          " AND d.dag_id IN (SELECT t.dag_id FROM dag_tag t WHERE t.name "
+			          "IN %s)",
+			          ph);
 		free(ph);
 		for (size_t i = 0; i < q->ntags; i++)
 			ps[np++] = store_p_text(q->tags[i]);
@@ -288,11 +294,11 @@ int api_read_dag(store_conn *c, const char *dag_id, bool details, json_t **out, 
 	if (rc)
 		goto out;
 	if (store_query(c, "SELECT " DAG_COLS " FROM dag d WHERE d.dag_id = ?", &p, 1, collect_row,
-			rows, &e) != 0 ||
+	                rows, &e) != 0 ||
 	    read_tags(c, rows, tags, &e) != 0 ||
 	    (details && json_array_size(rows) &&
 	     store_query(c, "SELECT data FROM serialized_dag WHERE dag_id = ?", &p, 1, collect_row,
-			 data, &e) != 0)) {
+	                 data, &e) != 0)) {
 		rc = end(c, db_fail(st, &e));
 		goto out;
 	}
@@ -339,9 +345,9 @@ int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_statu
 		ps[np++] = store_p_text(q->warning_type);
 	}
 	sb_printf(&sql,
-		  "SELECT w.dag_id, w.warning_type, w.message, w.timestamp, d.dag_display_name "
-		  "FROM dag_warning w LEFT JOIN dag d ON d.dag_id = w.dag_id%s",
-		  where.data);
+	          "SELECT w.dag_id, w.warning_type, w.message, w.timestamp, d.dag_display_name "
+	          "FROM dag_warning w LEFT JOIN dag d ON d.dag_id = w.dag_id%s",
+	          where.data);
 	if ((rc = api_order_by(API_EP_WARNINGS, q->order_by, q->norder, &sql, st)) != 0)
 		goto out;
 	append_page(&sql, q);
@@ -391,9 +397,9 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 		ps[np++] = store_p_text(q->bundle_name);
 	}
 	sb_printf(&sql,
-		  "SELECT bundle_name, relative_fileloc, last_duration, dag_count, task_count, "
-		  "import_error_count, warning_count, last_parsed_time FROM parse_stat%s",
-		  where.data);
+	          "SELECT bundle_name, relative_fileloc, last_duration, dag_count, task_count, "
+	          "import_error_count, warning_count, last_parsed_time FROM parse_stat%s",
+	          where.data);
 	if ((rc = api_order_by(API_EP_REPORT, q->order_by, q->norder, &sql, st)) != 0)
 		goto out;
 	append_page(&sql, q);
@@ -416,14 +422,13 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 		row_strings(r, v, 8);
 		char buf[64];
 		const char *ts = api_iso_ts(v[7], buf, sizeof(buf));
-		json_t *o = json_pack("{s:s?, s:s?, s:f, s:I, s:I, s:I, s:I, s:s?}", "bundle_name",
-				      v[0], "file", v[1], "duration", v[2] ? strtod(v[2], NULL) : 0.0,
-				      "dag_count", (json_int_t)(v[3] ? strtoll(v[3], NULL, 10) : 0),
-				      "task_count", (json_int_t)(v[4] ? strtoll(v[4], NULL, 10) : 0),
-				      "import_error_count",
-				      (json_int_t)(v[5] ? strtoll(v[5], NULL, 10) : 0), "warning_count",
-				      (json_int_t)(v[6] ? strtoll(v[6], NULL, 10) : 0),
-				      "last_parsed_time", ts);
+		json_t *o = json_pack(
+		    "{s:s?, s:s?, s:f, s:I, s:I, s:I, s:I, s:s?}", "bundle_name", v[0], "file",
+		    v[1], "duration", v[2] ? strtod(v[2], NULL) : 0.0, "dag_count",
+		    (json_int_t)(v[3] ? strtoll(v[3], NULL, 10) : 0), "task_count",
+		    (json_int_t)(v[4] ? strtoll(v[4], NULL, 10) : 0), "import_error_count",
+		    (json_int_t)(v[5] ? strtoll(v[5], NULL, 10) : 0), "warning_count",
+		    (json_int_t)(v[6] ? strtoll(v[6], NULL, 10) : 0), "last_parsed_time", ts);
 		json_array_append_new(list, o);
 	}
 	*out = json_pack("{s:o, s:I}", "files", list, "total_entries", (json_int_t)total);
@@ -469,7 +474,7 @@ int api_read_processor_heartbeat(store_conn *c, char **out, api_status *st)
 	if (rc)
 		goto out;
 	if (store_query(c, "SELECT MAX(latest_heartbeat) FROM dag_processor", NULL, 0, collect_row,
-			rows, &e) != 0) {
+	                rows, &e) != 0) {
 		rc = end(c, db_fail(st, &e));
 		goto out;
 	}

@@ -1,5 +1,5 @@
 /* The HTTP server: libmicrohttpd with a thread pool on [api] host:port, bearer-token
- * authentication of /api/*, routing of SPEC §4, and the read pool with a fast 503
+ * authentication of the /api/ paths, routing of SPEC §4, and the read pool with a fast 503
  * path while the database is away. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,11 +67,14 @@ int api_acquire(store_conn **c, api_status *st)
 	char msg[sizeof(api_srv.fail_msg)];
 	memcpy(msg, api_srv.fail_msg, sizeof(msg));
 	pthread_mutex_unlock(&api_srv.mu);
-	if (fast)
+	if (fast) {
+		st->db_down = true;
 		return api_fail(st, 503, "database unavailable: %s", msg);
+	}
 	store_error e;
 	if (pool_acquire(api_srv.pool, c, &e) != 0) {
 		note_failure(e.message);
+		st->db_down = true;
 		return api_fail(st, 503, "database unavailable: %s", e.message);
 	}
 	return 0;
@@ -84,10 +87,9 @@ void api_release(store_conn *c, const api_status *st)
 	/* the reads roll back their transaction; this is the belt to those braces */
 	if (store_in_txn(c))
 		store_rollback(c);
-	if (st && st->code == 503)
-		note_failure(st->detail + (strncmp(st->detail, "database unavailable: ", 22) == 0
-					       ? 22
-					       : 0));
+	if (st && st->db_down)
+		note_failure(st->detail +
+		             (strncmp(st->detail, "database unavailable: ", 22) == 0 ? 22 : 0));
 	else
 		note_success();
 	pool_release(api_srv.pool, c);
@@ -107,8 +109,10 @@ bool api_db_ping(char *msg, size_t len, double *down_since)
 			store_error e;
 			if (store_ping(c, &e) == 0)
 				ok = true;
-			else
+			else {
 				api_fail(&st, 503, "database unavailable: %s", e.message);
+				st.db_down = true;
+			}
 			api_release(c, &st);
 		}
 		pthread_mutex_lock(&api_srv.mu);
@@ -129,10 +133,9 @@ bool api_db_ping(char *msg, size_t len, double *down_since)
 /* Responses                                                                 */
 
 MHD_RESULT api_send(struct MHD_Connection *conn, int status, const char *type, char *body,
-		    size_t len)
+                    size_t len)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO;
@@ -150,7 +153,7 @@ MHD_RESULT api_send(struct MHD_Connection *conn, int status, const char *type, c
 
 MHD_RESULT api_send_json(struct MHD_Connection *conn, int status, json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *s = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
 	json_decref(doc);
 	if (!s)
 		return MHD_NO;
@@ -177,7 +180,7 @@ typedef struct args {
 } args;
 
 static MHD_RESULT collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-			      const char *value)
+                              const char *value)
 {
 	(void)kind;
 	args *a = cls;
@@ -276,7 +279,7 @@ static MHD_RESULT parse_file_route(struct MHD_Connection *conn, const char *toke
 	}
 	if (!api_srv.proc) {
 		ret = api_send_detail(conn, 503,
-				      "no DAG processor runs in this process (dagproc serve)");
+		                      "no DAG processor runs in this process (dagproc serve)");
 		goto out;
 	}
 	if (proc_request_parse(api_srv.proc, bundle, rel) != 0) {
@@ -328,8 +331,9 @@ static MHD_RESULT route_api(struct MHD_Connection *conn, const char *method, con
 		return parse_file_route(conn, seg[1]);
 	}
 	bool known = (strcmp(r, "importErrors") == 0 && n <= 3) ||
-		     (strcmp(r, "dags") == 0 && n <= 3) || (strcmp(r, "dagWarnings") == 0 && n == 1) ||
-		     (strcmp(r, "monitor") == 0 && n == 2 && strcmp(seg[1], "health") == 0);
+	             (strcmp(r, "dags") == 0 && n <= 3) ||
+	             (strcmp(r, "dagWarnings") == 0 && n == 1) ||
+	             (strcmp(r, "monitor") == 0 && n == 2 && strcmp(seg[1], "health") == 0);
 	if (!known)
 		return api_send_detail(conn, 404, "Not Found");
 	if (!get)
@@ -344,7 +348,7 @@ static MHD_RESULT route_api(struct MHD_Connection *conn, const char *method, con
 			long id;
 			if (api_parse_count(seg[1], 0x7fffffffL, &id) != 0)
 				return api_send_detail(conn, 400,
-						       "import_error_id must be an integer");
+				                       "import_error_id must be an integer");
 			return api_import_error_source(conn, id);
 		}
 		return api_send_detail(conn, 404, "Not Found");
@@ -370,7 +374,7 @@ static MHD_RESULT route(struct MHD_Connection *conn, const char *url, const char
 		const char *token = api_srv.cfg->api.auth_token;
 		if (token && *token) {
 			const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-								    MHD_HTTP_HEADER_AUTHORIZATION);
+			                                            MHD_HTTP_HEADER_AUTHORIZATION);
 			if (!h)
 				return api_send_detail(conn, 401, "Not authenticated");
 			if (!api_bearer_ok(h, token))
@@ -403,8 +407,8 @@ static MHD_RESULT route(struct MHD_Connection *conn, const char *url, const char
 }
 
 static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
-			     const char *method, const char *version, const char *upload_data,
-			     size_t *upload_data_size, void **con_cls)
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls)
 {
 	(void)cls;
 	(void)version;
@@ -427,8 +431,8 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 static int listen_on(const char *host, int port, char **err)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
@@ -472,7 +476,7 @@ int api_start(const struct dagproc_config *cfg, processor *p, char **err)
 	pthread_mutex_init(&api_srv.mu, NULL);
 	char *perr = NULL;
 	if (store_params_from_url(cfg->database.sql_conn, cfg, &api_srv.url, &api_srv.params,
-				  &perr) != 0) {
+	                          &perr) != 0) {
 		*err = xasprintf("[database] sql_conn: %s", perr);
 		free(perr);
 		goto fail;
@@ -499,13 +503,13 @@ int api_start(const struct dagproc_config *cfg, processor *p, char **err)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
 	if (!api_srv.daemon) {
 		*err = xasprintf("cannot start the HTTP server on %s:%d", cfg->api.host,
-				 cfg->api.port);
+		                 cfg->api.port);
 		goto fail;
 	}
 	api_srv.listen_fd = -1; /* MHD owns it now and closes it on stop */
 	started = true;
 	log_info("api: listening on http://%s:%d/%s", cfg->api.host, cfg->api.port,
-		 cfg->api.auth_token && *cfg->api.auth_token ? " (bearer token required)" : "");
+	         cfg->api.auth_token && *cfg->api.auth_token ? " (bearer token required)" : "");
 	return 0;
 fail:
 	if (api_srv.listen_fd >= 0)

@@ -126,8 +126,8 @@ json_t *api_dag_json(const char *const *row, json_t *tags)
 	json_object_set_new(o, "next_dagrun_data_interval_end", json_null());
 	json_object_set_new(o, "next_dagrun_run_after", json_null());
 	json_object_set_new(o, "owners", owners_json(row[C_OWNERS]));
-	char *tok = api_file_token_encode(row[C_BUNDLE] ? row[C_BUNDLE] : "",
-					  row[C_REL] ? row[C_REL] : "");
+	char *tok =
+	    api_file_token_encode(row[C_BUNDLE] ? row[C_BUNDLE] : "", row[C_REL] ? row[C_REL] : "");
 	json_object_set_new(o, "file_token", json_string(tok));
 	free(tok);
 	return o;
@@ -144,9 +144,9 @@ static json_t *duration_json(json_t *v)
 	static const struct {
 		const char *k;
 		double s;
-	} units[] = {{"weeks", 604800}, {"days", 86400},       {"hours", 3600},
-		     {"minutes", 60},   {"seconds", 1},        {"milliseconds", 1e-3},
-		     {"microseconds", 1e-6}};
+	} units[] = {{"weeks", 604800},     {"days", 86400}, {"hours", 3600},
+	             {"minutes", 60},       {"seconds", 1},  {"milliseconds", 1e-3},
+	             {"microseconds", 1e-6}};
 	double total = 0;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		json_t *n = json_object_get(v, units[i].k);
@@ -203,16 +203,18 @@ json_t *api_dag_details_json(const char *const *row, json_t *tags, const char *d
 
 	v = json_object_get(d, "catchup");
 	json_object_set_new(o, "catchup", json_boolean(json_is_true(v)));
-	json_object_set_new(o, "dag_run_timeout", duration_json(json_object_get(d, "dagrun_timeout")));
+	json_object_set_new(o, "dag_run_timeout",
+	                    duration_json(json_object_get(d, "dagrun_timeout")));
 	json_object_set_new(o, "asset_expression", json_null());
-	json_object_set_new(o, "doc_md", jstr_or_null(json_string_value(json_object_get(d, "doc_md"))));
+	json_object_set_new(o, "doc_md",
+	                    jstr_or_null(json_string_value(json_object_get(d, "doc_md"))));
 	v = json_object_get(d, "start_date");
 	json_object_set_new(o, "start_date", date_json(v ? v : json_object_get(da, "start_date")));
 	v = json_object_get(d, "end_date");
 	json_object_set_new(o, "end_date", date_json(v ? v : json_object_get(da, "end_date")));
 	v = json_object_get(d, "is_paused_upon_creation");
 	json_object_set_new(o, "is_paused_upon_creation",
-			    json_is_boolean(v) ? json_boolean(json_is_true(v)) : json_null());
+	                    json_is_boolean(v) ? json_boolean(json_is_true(v)) : json_null());
 	json_object_set_new(o, "params", object_or_null(json_object_get(d, "params")));
 	v = json_object_get(d, "render_template_as_native_obj");
 	json_object_set_new(o, "render_template_as_native_obj", json_boolean(json_is_true(v)));
@@ -223,7 +225,7 @@ json_t *api_dag_details_json(const char *const *row, json_t *tags, const char *d
 		json_object_set_new(o, "template_search_path", a);
 	} else {
 		json_object_set_new(o, "template_search_path",
-				    json_is_array(v) ? json_deep_copy(v) : json_null());
+		                    json_is_array(v) ? json_deep_copy(v) : json_null());
 	}
 	const char *tz = json_string_value(json_object_get(d, "timezone"));
 	json_object_set_new(o, "timezone", json_string(tz ? tz : "UTC"));
@@ -281,7 +283,7 @@ json_t *api_warning_json(const char *const *row)
 	json_t *ts = jts(row[3]);
 	json_object_set_new(o, "timestamp", json_is_null(ts) ? json_string("") : ts);
 	json_object_set_new(o, "dag_display_name",
-			    json_string(row[4] && *row[4] ? row[4] : dag_id));
+	                    json_string(row[4] && *row[4] ? row[4] : dag_id));
 	return o;
 }
 

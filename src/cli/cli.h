@@ -14,5 +14,16 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg);
 void cli_db_usage(FILE *f);
 int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *config_path);
 void cli_run_usage(FILE *f);
+/* reads.c: the database read commands and the HTTP API alone */
+int cli_dags(int argc, char **argv, struct dagproc_config *cfg);
+void cli_dags_usage(FILE *f);
+int cli_import_errors(int argc, char **argv, struct dagproc_config *cfg);
+void cli_import_errors_usage(FILE *f);
+int cli_warnings(int argc, char **argv, struct dagproc_config *cfg);
+void cli_warnings_usage(FILE *f);
+int cli_report(int argc, char **argv, struct dagproc_config *cfg);
+void cli_report_usage(FILE *f);
+int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
+void cli_serve_usage(FILE *f);
 
 #endif

@@ -22,6 +22,11 @@ static void usage(FILE *f)
 	      "                                      the processor daemon\n"
 	      "  check [--format text|json] PATH...  validate DAG files without a database\n"
 	      "  db migrate|check|reset [--db URL]   create, check or recreate the schema\n"
+	      "  dags list [--format text|json]      DAGs recorded in the database\n"
+	      "  import-errors [--format text|json]  import errors recorded in the database\n"
+	      "  warnings [--format text|json]       DAG warnings recorded in the database\n"
+	      "  report [--format text|json]         per-file parse statistics\n"
+	      "  serve [--db URL]                    the HTTP API alone, reading the database\n"
 	      "  help [COMMAND]                      show help for a command\n"
 	      "\n"
 	      "Options:\n"
@@ -30,6 +35,19 @@ static void usage(FILE *f)
 	      "  --help          show this help\n",
 	      f);
 }
+
+/* The database read commands and `serve` (reads.c). */
+static const struct {
+	const char *name;
+	int (*fn)(int, char **, struct dagproc_config *);
+	void (*usage)(FILE *);
+} reads[] = {
+    {"dags", cli_dags, cli_dags_usage},
+    {"import-errors", cli_import_errors, cli_import_errors_usage},
+    {"warnings", cli_warnings, cli_warnings_usage},
+    {"report", cli_report, cli_report_usage},
+    {"serve", cli_serve, cli_serve_usage},
+};
 
 /* --config may appear anywhere on the command line; the command parses the rest. */
 static const char *find_config_flag(int argc, char **argv)
@@ -80,10 +98,21 @@ int main(int argc, char **argv)
 			cli_db_usage(stdout);
 			return 0;
 		}
+		for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+			if (strcmp(argv[2], reads[i].name) == 0) {
+				reads[i].usage(stdout);
+				return 0;
+			}
+		}
 		fprintf(stderr, "dagproc: unknown command '%s'\n", argv[2]);
 		return 2;
 	}
-	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "db") != 0 && strcmp(cmd, "run") != 0) {
+	int (*read_fn)(int, char **, struct dagproc_config *) = NULL;
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		if (strcmp(cmd, reads[i].name) == 0)
+			read_fn = reads[i].fn;
+	if (strcmp(cmd, "check") != 0 && strcmp(cmd, "db") != 0 && strcmp(cmd, "run") != 0 &&
+	    !read_fn) {
 		fprintf(stderr, "dagproc: unknown command '%s' (try 'dagproc --help')\n", cmd);
 		return 2;
 	}
@@ -101,6 +130,8 @@ int main(int argc, char **argv)
 		rc = cli_db(argc - 1, argv + 1, cfg);
 	else if (strcmp(cmd, "run") == 0)
 		rc = cli_run(argc - 1, argv + 1, cfg, config_path);
+	else if (read_fn)
+		rc = read_fn(argc - 1, argv + 1, cfg);
 	else
 		rc = cli_check(argc - 1, argv + 1, cfg);
 	config_free(cfg);

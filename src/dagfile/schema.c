@@ -556,6 +556,44 @@ static bool is_asset_like(const ynode *v)
 	return false;
 }
 
+/* Cron-based timetables (CronTriggerTimetable, CronDataIntervalTimetable,
+ * MultipleCronTriggerTimetable) carry cron expressions: check them like a cron
+ * schedule. */
+static void check_timetable(dctx *d, ynode *v)
+{
+	const char *t = type_name_of(v);
+	if (!strstr(t, "Cron"))
+		return;
+	ynode *args = map_get(v, "__args__");
+	ynode *crons[16];
+	size_t n = 0;
+	ynode *c = map_get(v, "cron");
+	if (c)
+		crons[n++] = c;
+	ynode *cs = map_get(v, "crons");
+	if (is_seq(cs))
+		for (size_t i = 0; i < cs->n && n < 16; i++)
+			crons[n++] = cs->items[i];
+	if (!n && is_seq(args))
+		for (size_t i = 0; i < args->n && n < 16; i++)
+			if (is_str(args->items[i]))
+				crons[n++] = args->items[i];
+	if (!n) {
+		derr(d, "E030", v, "%s needs a cron expression ('cron' or __args__)", t);
+		return;
+	}
+	char why[160];
+	for (size_t i = 0; i < n; i++) {
+		if (!is_str(crons[i]))
+			derr(d, "E030", crons[i], "the cron of %s must be a string", t);
+		else if (!cron_valid(crons[i]->str, why, sizeof(why)) ||
+		         cron_is_preset(crons[i]->str))
+			derr(d, "E030", crons[i], "invalid cron '%s' in %s: %s", crons[i]->str, t,
+			     cron_is_preset(crons[i]->str) ? "a preset is not a cron expression"
+			                                   : why);
+	}
+}
+
 static void check_schedule(dctx *d, ypair *p)
 {
 	ynode *v = p->val;
@@ -588,9 +626,12 @@ static void check_schedule(dctx *d, ypair *p)
 	if (is_map(v)) {
 		const char *t = type_name_of(v);
 		if (map_get(v, "__type__")) {
-			if (strcmp(t, "datetime.timedelta") == 0 || strstr(t, "Timetable") ||
-			    strstr(t, "relativedelta") || strstr(t, "Asset") ||
-			    strstr(t, "Dataset"))
+			if (strstr(t, "Timetable")) {
+				check_timetable(d, v);
+				return;
+			}
+			if (strcmp(t, "datetime.timedelta") == 0 || strstr(t, "relativedelta") ||
+			    strstr(t, "Asset") || strstr(t, "Dataset"))
 				return;
 			derr(d, "E030", v, "invalid schedule: %s is not a timetable or timedelta",
 			     t);
@@ -600,6 +641,9 @@ static void check_schedule(dctx *d, ypair *p)
 			return;
 		if (map_get(v, "datasets") || map_get(v, "assets") || map_get(v, "timetable") ||
 		    map_get(v, "file")) {
+			ynode *tt = map_get(v, "timetable");
+			if (is_map(tt) && strstr(type_name_of(tt), "Timetable"))
+				check_timetable(d, tt);
 			for (size_t i = 0; i < v->n; i++) {
 				const char *k = key_text(&v->pairs[i]);
 				if (strcmp(k, "datasets") && strcmp(k, "assets") &&

@@ -437,6 +437,25 @@ static void test_e030_schedule(void **state)
 	}
 }
 
+static void test_e030_timetable_cron(void **state)
+{
+	(void)state;
+	dagfile_result r = parse("d:\n"
+	                         "  schedule:\n"
+	                         "    __type__: airflow.timetables.trigger.CronTriggerTimetable\n"
+	                         "    cron: '0 25 * * *'\n"
+	                         "    timezone: UTC\n");
+	expect(&r, "E030", 4, 11, "hour");
+	dagfile_result_free(&r);
+	r = parse("d:\n"
+	          "  schedule:\n"
+	          "    __type__: airflow.timetables.trigger.CronTriggerTimetable\n"
+	          "    __args__: ['0 1 * * 3']\n"
+	          "    timezone: UTC\n");
+	expect_clean(&r);
+	dagfile_result_free(&r);
+}
+
 static void test_e031_removed_keys(void **state)
 {
 	(void)state;
@@ -792,6 +811,7 @@ int main(void)
 	    cmocka_unit_test(test_e023_missing_id),
 	    cmocka_unit_test(test_e024_groups),
 	    cmocka_unit_test(test_e030_schedule),
+	    cmocka_unit_test(test_e030_timetable_cron),
 	    cmocka_unit_test(test_e031_removed_keys),
 	    cmocka_unit_test(test_e032_dates),
 	    cmocka_unit_test(test_e033_ids),
