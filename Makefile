@@ -56,6 +56,7 @@ check: build asan
 bench: build
 	@scripts/deps.sh core bench
 	@bench/run.sh
+	@bench/sync_bench.sh
 	@bench/api_bench.sh build/dagproc
 	@bench/fault_rss.sh
 

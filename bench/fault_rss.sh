@@ -47,10 +47,12 @@ for i in $(seq 1 600); do
 	sleep 0.1
 done
 start_rss=$(rss_kb "$dpid")
-target=$(find "$work/dags" -name 'dag_*.yml' | sort | head -n 1)
+# every cycle rewrites this DAG, so every cycle has a real write to retry
+target=$work/dags/fault_cycle.yml
 t0=$(date +%s.%N)
 for i in $(seq 1 "$cycles"); do
-	echo "# cycle $i" >>"$target"
+	printf 'fault_cycle:\n  tasks:\n    - task_id: t\n      operator: %s\n      bash_command: echo cycle %d\n' \
+		airflow.providers.standard.operators.bash.BashOperator "$i" >"$target"
 	if [ $((i % 100)) -eq 0 ]; then
 		pg_restart >/dev/null 2>&1
 	else
@@ -66,6 +68,8 @@ kill -0 "$dpid" 2>/dev/null || alive=no
 end_rss=$(rss_kb "$dpid" 2>/dev/null || echo 0)
 t1=$(date +%s.%N)
 last=$(pg_psql -At -c "SELECT count(*) FROM parse_stat" 2>/dev/null)
+last_cycle=$(pg_psql -At -c "SELECT data FROM serialized_dag WHERE dag_id = 'fault_cycle'" \
+	2>/dev/null | grep -o 'echo cycle [0-9]*' | head -n 1)
 ratio=$(awk -v a="$start_rss" -v b="$end_rss" 'BEGIN { printf "%.3f", b / a }')
 
 printf '\nfault cycles: %d (session kills, a server restart every 100th), %.0f s\n' \
@@ -74,7 +78,8 @@ printf '%-28s %10s\n' "processor RSS at start" "$((start_rss / 1024)) MiB ($star
 printf '%-28s %10s\n' "processor RSS at end" "$((end_rss / 1024)) MiB ($end_rss kB)"
 printf '%-28s %10s\n' "end / start" "$ratio"
 printf '%-28s %10s\n' "processor alive" "$alive"
-printf '%-28s %10s\n' "files recorded" "$last / $files"
+printf '%-28s %10s\n' "files recorded" "$last / $((files + 1))"
+printf '%-28s %10s\n' "last cycle written" "${last_cycle:-none} (of $cycles)"
 cat >"$out/fault_rss.json" <<EOF
 {"cycles": $cycles, "rss_start_kb": $start_rss, "rss_end_kb": $end_rss, "ratio": $ratio,
  "alive": "$alive", "files": $files, "files_recorded": ${last:-0}}

@@ -144,7 +144,7 @@ suite() { # BUILD_DIR PREFIX
 	if [ "${SKIP_DB:-0}" != 1 ]; then
 		run_counted "${prefix}db api outage" bash tests/api_outage_test.sh "$dir/dagproc"
 		# real PostgreSQL 15 and MariaDB 10.11 servers, started by the scripts
-		run_counted "${prefix}db store" bash tests/db/run.sh all "$dir/tests/test_store_db"
+		run_counted "${prefix}db store" bash tests/db/run.sh all "$dir/tests/store_db_test"
 		run_counted "${prefix}db sync" bash tests/db/sync_test.sh "$dir/tests/test_sync" all
 		run_counted "${prefix}db daemon" bash tests/db/daemon_test.sh "$dir/dagproc" all
 	fi

@@ -13,27 +13,28 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: dagproc COMMAND [OPTIONS] [ARGS]\n"
-	      "\n"
-	      "dagproc processes dag-factory YAML DAG files.\n"
-	      "\n"
-	      "Commands:\n"
-	      "  run [--dags DIR]... [--db URL] [--once]\n"
-	      "                                      the processor daemon\n"
-	      "  check [--format text|json] PATH...  validate DAG files without a database\n"
-	      "  db migrate|check|reset [--db URL]   create, check or recreate the schema\n"
-	      "  dags list [--format text|json]      DAGs recorded in the database\n"
-	      "  import-errors [--format text|json]  import errors recorded in the database\n"
-	      "  warnings [--format text|json]       DAG warnings recorded in the database\n"
-	      "  report [--format text|json]         per-file parse statistics\n"
-	      "  serve [--db URL]                    the HTTP API alone, reading the database\n"
-	      "  help [COMMAND]                      show help for a command\n"
-	      "\n"
-	      "Options:\n"
-	      "  --config FILE   configuration file (default: $DAGPROC_CONFIG, else ./dagproc.cfg)\n"
-	      "  --version       print the version\n"
-	      "  --help          show this help\n",
-	      f);
+	fputs(
+	    "usage: dagproc COMMAND [OPTIONS] [ARGS]\n"
+	    "\n"
+	    "dagproc processes dag-factory YAML DAG files.\n"
+	    "\n"
+	    "Commands:\n"
+	    "  run [--dags DIR]... [--db URL] [--once]\n"
+	    "                                      the processor daemon\n"
+	    "  check [--format text|json] PATH...  validate DAG files without a database\n"
+	    "  db migrate|check|reset [--db URL]   create, check or recreate the schema\n"
+	    "  dags list [--format text|json]      DAGs recorded in the database\n"
+	    "  import-errors [--format text|json]  import errors recorded in the database\n"
+	    "  warnings [--format text|json]       DAG warnings recorded in the database\n"
+	    "  report [--format text|json]         per-file parse statistics\n"
+	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
+	    "  help [COMMAND]                      show help for a command\n"
+	    "\n"
+	    "Options:\n"
+	    "  --config FILE   configuration file (default: $DAGPROC_CONFIG, else ./dagproc.cfg)\n"
+	    "  --version       print the version\n"
+	    "  --help          show this help\n",
+	    f);
 }
 
 /* The database read commands and `serve` (reads.c). */

@@ -37,12 +37,13 @@
 #include "util/xalloc.h"
 #include "worker/worker.h"
 
-#define WRITER_BATCH 200
-#define MAX_POLLFDS 1100
-#define DRAIN_SECONDS 5
+#define WRITER_BATCH      200
+#define MAX_POLLFDS       1100
+#define DRAIN_SECONDS     5
+#define HEARTBEAT_SECONDS 10 /* dag_processor row, for `serve` and other processors */
 
 const double proc_hist_bounds[PROC_HIST_BUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05,
-							0.1,   0.25,  1,    10};
+                                                        0.1,   0.25,  1,    10};
 
 /* One file's latest result, waiting for the writer. */
 typedef struct pend {
@@ -96,6 +97,9 @@ struct processor {
 	char **requests;
 	size_t nrequests;
 	int wakefd;
+
+	char *instance;           /* [dag_processor] instance_name, default hostname:pid */
+	double last_db_heartbeat; /* monotonic */
 
 	/* stats (own mutex: read by the API threads) */
 	pthread_mutex_t smu;
@@ -223,7 +227,8 @@ static void db_went_down(processor *p, const store_error *err, size_t pending)
 	}
 	stats_unlock(p);
 	if (first && was_up)
-		log_warn("database unreachable: %s; %zu results pending", err->message, pending);
+		log_warn("database unreachable: %s; %zu result%s pending", err->message, pending,
+		         pending == 1 ? "" : "s");
 }
 
 static void db_came_back(processor *p, size_t files)
@@ -235,7 +240,8 @@ static void db_came_back(processor *p, size_t files)
 	p->st.db_error[0] = '\0';
 	stats_unlock(p);
 	if (since > 0)
-		log_info("database back after %.1f s; wrote %zu files", now_epoch() - since, files);
+		log_info("database back after %.1f s; wrote %zu file%s", now_epoch() - since, files,
+		         files == 1 ? "" : "s");
 }
 
 static void wait_locked(processor *p, double seconds)
@@ -294,14 +300,14 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 		pthread_mutex_unlock(&p->mu);
 		for (size_t b = 0; b < n && rc == 0; b++) {
 			known_ctx k = {.p = p,
-				       .bundle = names[b],
-				       .seen = &known[b],
-				       .root = scan_bundle_root(p->scan, names[b])};
+			               .bundle = names[b],
+			               .seen = &known[b],
+			               .root = scan_bundle_root(p->scan, names[b])};
 			rc = sync_known_files(c, names[b], on_known, &k, err);
 			if (rc == 0 && k.marked)
 				log_info("bundle %s: %zu files recorded in the database are gone; "
-					 "marking their DAGs stale",
-					 names[b], k.marked);
+				         "marking their DAGs stale",
+				         names[b], k.marked);
 		}
 	}
 	pool_release(p->db, c);
@@ -338,6 +344,36 @@ static void wake_loop(processor *p)
 	(void)w; /* EAGAIN: already woken */
 }
 
+/* The processor's row in dag_processor (Airflow's processor heartbeat), every
+ * HEARTBEAT_SECONDS while the daemon runs; not in --once passes, so a pass
+ * over unchanged files writes nothing at all. A failure is left to the next
+ * batch or heartbeat to notice and report. */
+static void db_heartbeat(processor *p)
+{
+	if (p->opts.once || now_mono() - p->last_db_heartbeat < HEARTBEAT_SECONDS)
+		return;
+	p->last_db_heartbeat = now_mono();
+	static const char *const cols[] = {"instance_name", "hostname", "pid", "started_at",
+	                                   "latest_heartbeat"};
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	char started[32], now[32];
+	store_format_ts(p->st.started_at, started, sizeof(started));
+	store_format_ts(now_epoch(), now, sizeof(now));
+	store_param v[5] = {store_p_text(p->instance), store_p_text(host),
+	                    store_p_int((int64_t)getpid()), store_p_text(started),
+	                    store_p_text(now)};
+	store_conn *c = NULL;
+	store_error err;
+	if (pool_acquire(p->db, &c, &err) != 0)
+		return;
+	char *sql = store_sql_upsert(store_conn_dialect(c), "dag_processor", cols, 5, 1, 1);
+	if (store_exec(c, sql, v, 5, &err) != 0)
+		log_debug("heartbeat not recorded: %s", err.message);
+	free(sql);
+	pool_release(p->db, c);
+}
+
 static void *writer_main(void *arg)
 {
 	processor *p = arg;
@@ -352,8 +388,14 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop_writer && prepared && p->npend == 0)
+		while (!p->stop_writer && prepared && p->npend == 0) {
+			pthread_mutex_unlock(&p->mu);
+			db_heartbeat(p);
+			pthread_mutex_lock(&p->mu);
+			if (p->stop_writer || p->npend)
+				break;
 			wait_locked(p, 1.0);
+		}
 		if (p->stop_writer)
 			break;
 		size_t n = 0;
@@ -375,13 +417,13 @@ static void *writer_main(void *arg)
 			for (size_t i = 0; i < n; i++) {
 				pend *e = batch[i];
 				files[i] = (sync_file){.bundle = e->bundle,
-						       .rel = e->rel,
-						       .fileloc = e->abs,
-						       .deleted = e->deleted,
-						       .res = e->res,
-						       .mtime = e->mtime,
-						       .size = e->size,
-						       .parsed_at = e->parsed_at};
+				                       .rel = e->rel,
+				                       .fileloc = e->abs,
+				                       .deleted = e->deleted,
+				                       .res = e->res,
+				                       .mtime = e->mtime,
+				                       .size = e->size,
+				                       .parsed_at = e->parsed_at};
 			}
 			rc = sync_write(p->db, files, n, &s, &err);
 			record_write(p, &s, rc == 0, &err);
@@ -414,7 +456,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		failed++;
 		if (err.cls == STORE_PERMANENT)
-			log_error("database write failed (%s): %s; will retry", err.code, err.message);
+			log_error("database write failed (%s): %s; will retry", err.code,
+			          err.message);
 		db_went_down(p, &err, backlog);
 		writer_set_state(p, WRITER_BACKOFF);
 		double delay = retry_next_delay(&p->retry, failed, retry_random());
@@ -437,8 +480,7 @@ typedef struct loop {
 	bool initial_scan_done;
 } loop;
 
-static void on_scan(void *ud, const char *bundle, const char *rel, const char *abs,
-		    scan_event ev)
+static void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev)
 {
 	processor *p = ud;
 	if (ev == SCAN_DELETED) {
@@ -480,12 +522,12 @@ static void log_result(const char *bundle, const char *rel, const dagfile_result
 {
 	if (!r->nerrors) {
 		log_debug("%s/%s: %zu DAGs, parsed in %.1f ms", bundle, rel, r->ndags,
-			  r->parse_seconds * 1e3);
+		          r->parse_seconds * 1e3);
 		return;
 	}
 	const diag *d = &r->errors[0];
-	log_info("%s/%s: %zu import error%s; first: %u:%u: error[%s]: %s", bundle, rel,
-		 r->nerrors, r->nerrors == 1 ? "" : "s", d->line, d->col, d->code, d->message);
+	log_info("%s/%s: %zu import error%s; first: %u:%u: error[%s]: %s", bundle, rel, r->nerrors,
+	         r->nerrors == 1 ? "" : "s", d->line, d->col, d->code, d->message);
 }
 
 static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
@@ -557,10 +599,10 @@ static void dispatch(processor *p)
 			p->jobs = xrealloc(p->jobs, p->capjobs * sizeof(*p->jobs));
 		}
 		p->jobs[p->njobs++] = (job){.id = id,
-					    .bundle = xstrdup(bundle),
-					    .rel = xstrdup(rel),
-					    .mtime = (double)f->mtime_ns / 1e9,
-					    .size = f->size};
+		                            .bundle = xstrdup(bundle),
+		                            .rel = xstrdup(rel),
+		                            .mtime = (double)f->mtime_ns / 1e9,
+		                            .size = f->size};
 	}
 }
 
@@ -584,8 +626,8 @@ static void apply_reload(processor *p)
 	char *conflicts = config_reload_conflicts(p->cfg, nc);
 	if (conflicts && *conflicts)
 		log_warn("configuration reloaded; these settings need a restart and keep their "
-			 "old values: %s",
-			 conflicts);
+		         "old values: %s",
+		         conflicts);
 	free(conflicts);
 	/* the reloadable settings */
 	p->cfg->logging.level = nc->logging.level;
@@ -636,7 +678,7 @@ static void take_requests(processor *p)
 			log_info("%s/%s: reparse requested", req[i], sep + 1);
 		} else {
 			log_info("%s/%s: reparse requested for a file that is not a known DAG file",
-				 req[i], sep + 1);
+			         req[i], sep + 1);
 		}
 		free(req[i]);
 	}
@@ -664,9 +706,10 @@ static int main_loop(processor *p, int sigfd)
 		if (p->opts.once && now > p->once_deadline) {
 			proc_stats s;
 			proc_snapshot(p, &s);
-			log_error("the database could not be reached within once_timeout (%d s): %s; "
-				  "%zu results not written",
-				  p->cfg->database.once_timeout, s.db_error, s.pending);
+			log_error(
+			    "the database could not be reached within once_timeout (%d s): %s; "
+			    "%zu results not written",
+			    p->cfg->database.once_timeout, s.db_error, s.pending);
 			rc = 3;
 			break;
 		}
@@ -711,8 +754,8 @@ static int main_loop(processor *p, int sigfd)
 					_exit(1);
 				} else {
 					log_info("received %s: finishing the batch in flight, then "
-						 "exiting",
-						 strsignal((int)si.ssi_signo));
+					         "exiting",
+					         strsignal((int)si.ssi_signo));
 					stopping = true;
 				}
 			}
@@ -755,8 +798,8 @@ static void stop_writer(processor *p)
 	ts.tv_sec += DRAIN_SECONDS;
 	if (pthread_timedjoin_np(p->writer, NULL, &ts) != 0) {
 		log_warn("the database write in flight did not finish within %d s; exiting "
-			 "without it",
-			 DRAIN_SECONDS);
+		         "without it",
+		         DRAIN_SECONDS);
 		/* the thread still uses the pool: leave it to the process exit */
 		p->db = NULL;
 	}
@@ -795,6 +838,7 @@ static void processor_free(processor *p)
 	free(p->requests);
 	if (p->wakefd >= 0)
 		close(p->wakefd);
+	free(p->instance);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->smu);
@@ -810,6 +854,14 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	pthread_cond_init(&p->cv, NULL);
 	pthread_mutex_init(&p->smu, NULL);
 	p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cfg->dag_processor.instance_name && cfg->dag_processor.instance_name[0]) {
+		p->instance = xstrdup(cfg->dag_processor.instance_name);
+	} else {
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		p->instance = xasprintf("%s:%d", host, (int)getpid());
+	}
+	p->last_db_heartbeat = -HEARTBEAT_SECONDS;
 	p->st.started_at = now_epoch();
 	p->st.heartbeat = p->st.started_at;
 	int rc = 2;
@@ -843,7 +895,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	bc[0] = (scan_bundle_cfg){.name = "dags-folder", .root = cfg->core.dags_folder};
 	for (size_t i = 0; i < cfg->core.bundles.n; i++)
 		bc[i + 1] = (scan_bundle_cfg){.name = cfg->core.bundles.v[i].name,
-					      .root = cfg->core.bundles.v[i].path};
+		                              .root = cfg->core.bundles.v[i].path};
 	p->scan = scan_new(bc, nb, cfg->dag_processor.watch && !o->once, &err);
 	p->nknown = nb;
 	p->known = xcalloc(nb, sizeof(strmap));
@@ -856,19 +908,19 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		goto out;
 	}
 	p->queue = queue_new((queue_sort)cfg->dag_processor.file_parsing_sort_mode,
-			     cfg->dag_processor.min_file_process_interval, NULL);
+	                     cfg->dag_processor.min_file_process_interval, NULL);
 
 	/* workers */
 	wpool_opts wo = {.nworkers = cfg->dag_processor.parsing_processes,
-			 .memory_limit_mb = cfg->dag_processor.worker_memory_limit,
-			 .timeout_s = cfg->dag_processor.dag_file_processor_timeout,
-			 .catalog_files = (const char *const *)cfg->core.operator_catalog.v,
-			 .ncatalog_files = cfg->core.operator_catalog.n,
-			 .unchecked = (const char *const *)cfg->core.unchecked_operator_modules.v,
-			 .nunchecked = cfg->core.unchecked_operator_modules.n,
-			 .pools = (const char *const *)cfg->core.pools.v,
-			 .npools = cfg->core.pools.n,
-			 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	                 .memory_limit_mb = cfg->dag_processor.worker_memory_limit,
+	                 .timeout_s = cfg->dag_processor.dag_file_processor_timeout,
+	                 .catalog_files = (const char *const *)cfg->core.operator_catalog.v,
+	                 .ncatalog_files = cfg->core.operator_catalog.n,
+	                 .unchecked = (const char *const *)cfg->core.unchecked_operator_modules.v,
+	                 .nunchecked = cfg->core.unchecked_operator_modules.n,
+	                 .pools = (const char *const *)cfg->core.pools.v,
+	                 .npools = cfg->core.pools.n,
+	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
 	p->wpool = wpool_new(&wo, on_done, p, &err);
 	if (!p->wpool) {
 		log_error("cannot start the workers: %s", err);
@@ -877,8 +929,8 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 
 	char *shown = db_url_redacted(cfg->database.sql_conn);
 	log_info("dagproc processor starting: %zu bundle%s, %d workers, database %s%s", nb,
-		 nb == 1 ? "" : "s", cfg->dag_processor.parsing_processes, shown,
-		 o->once ? " (one pass)" : "");
+	         nb == 1 ? "" : "s", cfg->dag_processor.parsing_processes, shown,
+	         o->once ? " (one pass)" : "");
 	free(shown);
 
 	scan_full(p->scan, on_scan, p);
@@ -900,10 +952,10 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	proc_stats s;
 	proc_snapshot(p, &s);
 	log_info("stopping: %llu files parsed, %llu written, %llu unchanged, %zu results pending; "
-		 "%llu statements (%llu writes)",
-		 (unsigned long long)s.files_parsed, (unsigned long long)s.files_written,
-		 (unsigned long long)s.files_unchanged, s.pending, (unsigned long long)s.statements,
-		 (unsigned long long)s.writes);
+	         "%llu statements (%llu writes)",
+	         (unsigned long long)s.files_parsed, (unsigned long long)s.files_written,
+	         (unsigned long long)s.files_unchanged, s.pending, (unsigned long long)s.statements,
+	         (unsigned long long)s.writes);
 out:
 	free(err);
 	if (sigfd >= 0)

@@ -80,32 +80,43 @@ void store_error_set(store_error *err, store_class cls, const char *code, bool b
 	size_t n = strlen(err->message);
 	while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
 		err->message[--n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (err->message[i] == '\n')
-			err->message[i] = ' ';
+	/* one line: every run of newlines and tabs becomes one space */
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = err->message[i];
+		if (ch == '\n' || ch == '\t' || ch == '\r') {
+			if (w > 0 && err->message[w - 1] != ' ')
+				err->message[w++] = ' ';
+			continue;
+		}
+		if (ch == ' ' && w > 0 && err->message[w - 1] == ' ')
+			continue;
+		err->message[w++] = ch;
+	}
+	err->message[w] = '\0';
 }
 
 void store_scrub(const store_conn *c, char *msg, size_t len)
 {
-	if (!c || !c->password || !c->password[0])
+	if (!c || !c->password || !c->password[0] || len == 0)
 		return;
+	/* rebuilt into a copy with every occurrence masked, truncated to len */
 	size_t pl = strlen(c->password);
-	char *hit;
-	while ((hit = strstr(msg, c->password)) != NULL) {
-		size_t tail = strlen(hit + pl);
-		if (pl >= 3) {
-			memcpy(hit, "***", 3);
-			memmove(hit + 3, hit + pl, tail + 1);
+	char *out = xmalloc(len);
+	size_t w = 0;
+	const char *r = msg;
+	while (*r && w + 1 < len) {
+		if (strncmp(r, c->password, pl) == 0) {
+			for (int k = 0; k < 3 && w + 1 < len; k++)
+				out[w++] = '*';
+			r += pl;
 		} else {
-			/* "***" is longer than the password: shift right within len */
-			size_t used = (size_t)(hit - msg);
-			if (used + 3 + tail + 1 > len)
-				tail = len > used + 4 ? len - used - 4 : 0;
-			memmove(hit + 3, hit + pl, tail);
-			hit[3 + tail] = '\0';
-			memcpy(hit, "***", 3);
+			out[w++] = *r++;
 		}
 	}
+	out[w] = '\0';
+	memcpy(msg, out, w + 1);
+	free(out);
 }
 
 /* ---- classification (issue #3 item 4) ---- */

@@ -2,7 +2,7 @@
 # Runs the store test suite (tests/db/test_store_db.c) against SQLite and throwaway
 # PostgreSQL 15 / MariaDB 10.11 servers that this script starts in temp directories and
 # restarts on the test program's request.
-# usage: tests/db/run.sh [sqlite|pg|mariadb|all] [path/to/test_store_db]
+# usage: tests/db/run.sh [sqlite|pg|mariadb|all] [path/to/store_db_test]
 # Without a binary it is compiled with gcc (ASan/UBSan) from the source tree.
 # Env: DAGPROC_TEST_ONLY=name runs one test. The last line is "N passed, N failed" counting
 # test cases over all dialects (a suite that crashes or can't start counts as one failure);

@@ -516,6 +516,35 @@ static void test_pool_threads(void **state)
 	pool_destroy(pl);
 }
 
+/* Password scrubbing and one-line messages (bugs: a password of '*' looped for
+ * ever; a message filling the buffer was written past its end; libpq's
+ * "\n\t" continuation lines left a tab in the log). */
+static void test_scrub_and_one_line(void **state)
+{
+	(void)state;
+	struct store_conn c = {0};
+	char msg[16];
+	c.password = "*";
+	snprintf(msg, sizeof msg, "a*b*");
+	store_scrub(&c, msg, sizeof msg);
+	assert_string_equal(msg, "a***b***");
+	c.password = "p";
+	memset(msg, 'p', sizeof msg - 1);
+	msg[sizeof msg - 1] = '\0';
+	store_scrub(&c, msg, sizeof msg);
+	assert_int_equal(strlen(msg), sizeof msg - 1);
+	assert_string_equal(msg, "***************");
+	c.password = "secret";
+	char big[64];
+	snprintf(big, sizeof big, "user:secret@host secret");
+	store_scrub(&c, big, sizeof big);
+	assert_string_equal(big, "user:***@host ***");
+	store_error err;
+	store_error_set(&err, STORE_TRANSIENT, "08006", true,
+	                "failed: Connection refused\n\tIs the server running?\n");
+	assert_string_equal(err.message, "failed: Connection refused Is the server running?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +562,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pool_timeout_and_release, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_retry_run, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_pool_threads, setup_db, teardown_db),
+	    cmocka_unit_test(test_scrub_and_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
