@@ -9,6 +9,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "log/log.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -1215,8 +1216,15 @@ static int write_range(pool *p, sync_file *files, size_t n, sync_stats *st, stor
 	if (err->cls != STORE_PERMANENT || depth > 64)
 		return -1;
 	if (n == 1) {
-		if (files[0].store_failure || files[0].deleted)
-			return -1; /* even the plain import error cannot be stored */
+		if (files[0].store_failure || files[0].deleted) {
+			/* not even the plain record can be stored: reported, and left to the
+			 * file's next parse, so that the rest of the batch goes on */
+			log_error("%s/%s could not be stored: %s", files[0].bundle, files[0].rel,
+			          err->message);
+			if (st)
+				st->dropped++;
+			return 0;
+		}
 		/* record the file with an import error that says why */
 		char *why = xstrdup(err->message);
 		files[0].store_failure = why;
@@ -1231,6 +1239,8 @@ static int write_range(pool *p, sync_file *files, size_t n, sync_stats *st, stor
 			st->isolated_failures++;
 		return rc;
 	}
+	/* permanent errors end at single files (recorded or dropped there): what
+	 * comes back from a half is transient, and the whole batch is retried */
 	size_t half = n / 2;
 	if (write_range(p, files, half, st, err, depth + 1) != 0)
 		return -1;

@@ -35,6 +35,7 @@ typedef struct sync_stats {
 	size_t dags_upserted;
 	size_t serialized_written;
 	size_t isolated_failures; /* files recorded as "could not be stored" */
+	size_t dropped;           /* files whose record could not be stored at all (logged) */
 } sync_stats;
 
 /* Applies the batch in one transaction on c (begin, reads, writes, commit).

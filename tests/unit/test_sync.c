@@ -496,6 +496,25 @@ static void test_permanent_error_isolated(void **state)
 	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'poison'"), 1);
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 	tfree(f, 1);
+
+	/* a file that cannot even be recorded as an import error is reported and
+	 * dropped, and the rest of its batch is still written */
+	if (params.dialect != STORE_SQLITE)
+		return;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	assert_int_equal(store_exec(c,
+	                            "CREATE TRIGGER no_ie BEFORE INSERT ON import_error "
+	                            "BEGIN SELECT RAISE(ABORT, 'no import errors'); END",
+	                            NULL, 0, &err),
+	                 0);
+	pool_release(pl, c);
+	tparse(&f[0], "bad.yml", "broken:\n  tasks: [1\n");
+	tparse(&f[1], "good.yml",
+	       "fresh:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n");
+	st = sync_files(f, 2);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'fresh'"), 1);
+	tfree(f, 2);
 }
 
 int main(void)
