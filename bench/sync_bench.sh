@@ -112,8 +112,9 @@ fresh_copy() {
 
 # daemon_start URL: the daemon with watch on (debug log: one line per parsed
 # file), waits until it has parsed every file once.
-daemon_start() {
-	local url=$1 n i
+daemon_start() { # URL BACKEND
+	local url=$1 n i t0
+	t0=$(now)
 	DAGPROC__LOGGING__LEVEL=debug DAGPROC__DAG_PROCESSOR__WATCH=true \
 		DAGPROC__DATABASE__RETRY_BACKOFF_MAX=2 \
 		"$bin" run --dags "$work/dags" --db "$url" >"$work/daemon.log" 2>&1 &
@@ -124,7 +125,18 @@ daemon_start() {
 		kill -0 "$dpid" 2>/dev/null || { echo "sync_bench: the daemon exited" >&2; tail "$work/daemon.log" >&2; exit 1; }
 		sleep 0.1
 	done
-	sleep 1 # the startup pass's last batch
+	# then until the writer has drained the startup pass (it can lag the
+	# parsing by seconds): the log has not grown for 1 s and ends idle
+	local size=-1 cur
+	for i in $(seq 1 600); do
+		cur=$(stat -c %s "$work/daemon.log")
+		if [ "$cur" = "$size" ] && tail -n 1 "$work/daemon.log" | grep -q -- '-> idle'; then
+			break
+		fi
+		size=$cur
+		sleep 1
+	done
+	put "$2.daemon_startup_seconds" "$(sub "$t0" "$(now)")"
 }
 
 daemon_stop() { # BACKEND
@@ -138,7 +150,7 @@ latency() { # BACKEND URL
 	say "$1: change-to-database latency over $edits edits (daemon, watch on)"
 	$probe latency --db "$2" --dags "$work/dags" --edits "$edits" --out "$work/lat.$1.json" >/dev/null
 	put "$1.latency" "$(cat "$work/lat.$1.json")"
-	say "$1: $(cat "$work/lat.$1.json")"
+	say "$1: $(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.pop('samples_ms', None); print(json.dumps(d))" "$work/lat.$1.json")"
 }
 
 TABLES="dag serialized_dag dag_tag import_error dag_warning parse_stat"
@@ -281,7 +293,7 @@ for b in $backends; do
 	once "$b.resync" "$url"
 	dump "$b"
 	if [ "$b" != mariadb ]; then
-		daemon_start "$url"
+		daemon_start "$url" "$b"
 		latency "$b" "$url"
 		[ "$b" = pg ] && recovery
 		daemon_stop "$b"

@@ -260,7 +260,7 @@ def cmd_latency(a):
             time.sleep(a.poll / 1000.0)
     db.close()
     res = {"edits": len(targets), "measured": len(lat), "timeouts": timeouts,
-           "data_has_edit": verified,
+           "data_has_edit": verified, "samples_ms": [round(x, 2) for x in lat],
            "poll_ms": a.poll}
     if lat:
         res.update({"p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2),

@@ -69,6 +69,29 @@ rc=$?
 [ "$(q 'SELECT count(*) FROM dag WHERE is_stale = 0')" = 4 ] && ok "--once wrote 4 DAGs" ||
 	bad "--once DAG rows: $(q 'SELECT dag_id FROM dag')"
 
+# a restart over unchanged files parses nothing and writes nothing; a change
+# of a defaults.yml or of an environment variable a file uses is a change
+cat >"$work/dags/envy.yml" <<'EOF'
+envy:
+  tasks:
+    - task_id: t
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: echo ${DAGPROC_TEST_GREETING}
+EOF
+DAGPROC_TEST_GREETING=hello "$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1
+DAGPROC_TEST_GREETING=hello "$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1
+grep -q "stopping: 0 files parsed, 5 not parsed (unchanged since the last run), 0 written.*(0 writes)" "$work/log" &&
+	ok "a restart over unchanged files parses and writes nothing" ||
+	bad "unchanged restart: $(grep stopping "$work/log")"
+printf 'default_args:\n  owner: team_x\n' >"$work/dags/defaults.yml"
+DAGPROC_TEST_GREETING=bonjour "$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1
+grep -q "stopping: 5 files parsed, 0 not parsed" "$work/log" &&
+	[ "$(q "SELECT owners FROM dag WHERE dag_id = 'alpha'")" = team_x ] &&
+	[ "$(q "SELECT count(*) FROM serialized_dag WHERE dag_id = 'envy' AND data LIKE '%echo bonjour%'")" = 1 ] &&
+	ok "a changed defaults.yml or environment variable makes files parse again" ||
+	bad "after defaults/env change: $(grep stopping "$work/log")"
+rm -f "$work/dags/defaults.yml" "$work/dags/envy.yml"
+
 # --once with an unreachable database: exit 3 within once_timeout
 DAGPROC__DATABASE__ONCE_TIMEOUT=2 DAGPROC__DATABASE__CONNECT_TIMEOUT=1 \
 	timeout 20 "$bin" run --once --dags "$work/dags" --db "postgresql://u:p@127.0.0.1:1/x" \

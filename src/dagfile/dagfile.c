@@ -3,6 +3,7 @@
 #include "dagfile/dagfile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,11 @@ typedef struct defaults_chain {
 	schema_defaults defs[DEFAULTS_MAX];
 	char *paths[DEFAULTS_MAX];
 	size_t n;
+	/* the files found, before parsing: nearest first */
+	char *found_paths[DEFAULTS_MAX];
+	char *found_texts[DEFAULTS_MAX];
+	size_t found_lens[DEFAULTS_MAX];
+	size_t nfound;
 } defaults_chain;
 
 static void chain_free(defaults_chain *c)
@@ -104,30 +110,126 @@ static void chain_free(defaults_chain *c)
 		free(c->paths[i]);
 	}
 	c->n = 0;
+	for (size_t i = 0; i < c->nfound; i++) {
+		free(c->found_paths[i]);
+		free(c->found_texts[i]);
+	}
+	c->nfound = 0;
 }
 
-/* Loads defaults.yml (or .yaml) from the file's folder up to the root, nearest
- * first. Problems are E050 errors of the file. */
-static void chain_load(defaults_chain *c, const char *path, const dagfile_opts *opts,
+/* defaults.yml files are shared by every file of their folder and below: each
+ * thread keeps the last ones it read, and reuses a text while the file's
+ * (device, inode, size, mtime) are unchanged: one stat instead of an open, a
+ * read and a close per defaults file per DAG file. */
+#define DEFAULTS_CACHE 32
+
+typedef struct dcache_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char *text;
+	size_t len;
+} dcache_entry;
+
+typedef struct dcache {
+	dcache_entry e[DEFAULTS_CACHE];
+	size_t next;
+} dcache;
+
+static pthread_key_t dcache_key;
+static pthread_once_t dcache_once = PTHREAD_ONCE_INIT;
+
+static void dcache_destroy(void *p)
+{
+	dcache *c = p;
+	for (size_t i = 0; i < DEFAULTS_CACHE; i++) {
+		free(c->e[i].path);
+		free(c->e[i].text);
+	}
+	free(c);
+}
+
+static void dcache_init(void)
+{
+	pthread_key_create(&dcache_key, dcache_destroy);
+}
+
+/* Like fs_read_file, through the thread's cache: 0, or -1 with errno. */
+static int read_defaults(const char *path, size_t max, char **text, size_t *len)
+{
+	pthread_once(&dcache_once, dcache_init);
+	dcache *c = pthread_getspecific(dcache_key);
+	if (!c) {
+		c = xcalloc(1, sizeof(*c));
+		pthread_setspecific(dcache_key, c);
+	}
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	for (size_t i = 0; i < DEFAULTS_CACHE; i++) {
+		dcache_entry *e = &c->e[i];
+		if (e->path && strcmp(e->path, path) == 0 && e->dev == st.st_dev &&
+		    e->ino == st.st_ino && e->size == st.st_size &&
+		    e->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    e->mtime.tv_nsec == st.st_mtim.tv_nsec && e->len <= max) {
+			*text = xstrndup(e->text, e->len);
+			*len = e->len;
+			return 0;
+		}
+	}
+	if (fs_read_file(path, max, text, len) != 0)
+		return -1;
+	dcache_entry *e = &c->e[c->next++ % DEFAULTS_CACHE];
+	free(e->path);
+	free(e->text);
+	e->path = xstrdup(path);
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->size = st.st_size;
+	e->mtime = st.st_mtim;
+	e->text = xstrndup(*text, *len);
+	e->len = *len;
+	return 0;
+}
+
+/* Reads defaults.yml (or .yaml) from the file's folder up to the root, nearest
+ * first. Unreadable ones are E050 errors of the file. */
+static void chain_read(defaults_chain *c, const char *path, const dagfile_opts *opts,
                        dagfile_result *res)
 {
 	char *root = NULL;
+	char *dir = NULL;
 	if (opts->bundle_root) {
-		root = realpath(opts->bundle_root, NULL);
-		if (!root)
-			root = xstrdup(opts->bundle_root);
+		/* the usual case, the file given as root/rel: walk up textually,
+		 * without resolving every component (realpath is a syscall each) */
+		size_t rl = strlen(opts->bundle_root);
+		while (rl > 1 && opts->bundle_root[rl - 1] == '/')
+			rl--;
+		if (strncmp(path, opts->bundle_root, rl) == 0 && path[rl] == '/' &&
+		    !strstr(path + rl, "/../")) {
+			root = xstrndup(opts->bundle_root, rl);
+			dir = fs_dirname(path);
+		} else {
+			root = realpath(opts->bundle_root, NULL);
+			if (!root)
+				root = xstrdup(opts->bundle_root);
+		}
 	}
-	char *abs = realpath(path, NULL);
-	char *dir = fs_dirname(abs ? abs : path);
-	free(abs);
+	if (!dir) {
+		char *abs = realpath(path, NULL);
+		dir = fs_dirname(abs ? abs : path);
+		free(abs);
+	}
 	size_t max = opts->max_file_size ? opts->max_file_size : (size_t)10 << 20;
-	for (int guard = 0; guard < 256 && c->n < DEFAULTS_MAX; guard++) {
+	for (int guard = 0; guard < 256 && c->nfound < DEFAULTS_MAX; guard++) {
 		static const char *const names[] = {"defaults.yml", "defaults.yaml"};
 		for (size_t k = 0; k < 2; k++) {
 			char *p = fs_path_join(dir, names[k]);
 			char *text = NULL;
 			size_t len = 0;
-			if (fs_read_file(p, max, &text, &len) != 0) {
+			if (read_defaults(p, max, &text, &len) != 0) {
 				if (errno != ENOENT && errno != ENOTDIR)
 					dagfile_add_error(
 					    res, "E050", 0, 0, NULL, "invalid defaults file %s: %s",
@@ -135,35 +237,10 @@ static void chain_load(defaults_chain *c, const char *path, const dagfile_opts *
 				free(p);
 				continue;
 			}
-			ydoc *doc = &c->docs[c->n];
-			if (yaml_load(doc, text, len) != 0) {
-				char *m = yaml_error_text(doc);
-				dagfile_add_error(res, "E050", 0, 0, NULL,
-				                  "invalid defaults file %s:%u:%u: %s", p,
-				                  doc->error_line, doc->error_col, m);
-				free(m);
-				yaml_doc_free(doc);
-				free(p);
-			} else if (doc->root && doc->root->kind != YN_MAP &&
-			           doc->root->kind != YN_NULL) {
-				dagfile_add_error(
-				    res, "E050", 0, 0, NULL,
-				    "invalid defaults file %s: the top level must be a "
-				    "mapping, not a %s",
-				    p, ynode_kind_name(doc->root->kind));
-				yaml_doc_free(doc);
-				free(p);
-			} else if (!doc->root || doc->root->kind == YN_NULL) {
-				yaml_doc_free(doc);
-				free(p);
-			} else {
-				mark_origin(doc->root, (uint16_t)(c->n + 1), 0);
-				c->paths[c->n] = p;
-				c->defs[c->n].path = p;
-				c->defs[c->n].root = doc->root;
-				c->n++;
-			}
-			free(text);
+			c->found_paths[c->nfound] = p;
+			c->found_texts[c->nfound] = text;
+			c->found_lens[c->nfound] = len;
+			c->nfound++;
 			break; /* defaults.yml wins over defaults.yaml in one folder */
 		}
 		if (is_walk_top(dir, root))
@@ -177,6 +254,53 @@ static void chain_load(defaults_chain *c, const char *path, const dagfile_opts *
 	}
 	free(dir);
 	free(root);
+}
+
+/* Parses the defaults files read by chain_read. */
+static void chain_parse(defaults_chain *c, dagfile_result *res)
+{
+	for (size_t i = 0; i < c->nfound; i++) {
+		const char *p = c->found_paths[i];
+		ydoc *doc = &c->docs[c->n];
+		if (yaml_load(doc, c->found_texts[i], c->found_lens[i]) != 0) {
+			char *m = yaml_error_text(doc);
+			dagfile_add_error(res, "E050", 0, 0, NULL,
+			                  "invalid defaults file %s:%u:%u: %s", p, doc->error_line,
+			                  doc->error_col, m);
+			free(m);
+			yaml_doc_free(doc);
+		} else if (doc->root && doc->root->kind != YN_MAP && doc->root->kind != YN_NULL) {
+			dagfile_add_error(res, "E050", 0, 0, NULL,
+			                  "invalid defaults file %s: the top level must be a "
+			                  "mapping, not a %s",
+			                  p, ynode_kind_name(doc->root->kind));
+			yaml_doc_free(doc);
+		} else if (!doc->root || doc->root->kind == YN_NULL) {
+			yaml_doc_free(doc);
+		} else {
+			mark_origin(doc->root, (uint16_t)(c->n + 1), 0);
+			c->paths[c->n] = xstrdup(p);
+			c->defs[c->n].path = c->paths[c->n];
+			c->defs[c->n].root = doc->root;
+			c->n++;
+		}
+	}
+}
+
+/* Adds one input's text to the fingerprint as the parser will see it: with
+ * $VAR / ${VAR} expanded from the environment. */
+static void hash_text(XXH3_state_t *h, const char *name, const char *text, size_t len)
+{
+	XXH3_64bits_update(h, name, strlen(name) + 1);
+	if (memchr(text, '$', len)) {
+		size_t n;
+		char *e = yaml_expand_env(text, len, &n);
+		XXH3_64bits_update(h, e, n);
+		free(e);
+	} else {
+		XXH3_64bits_update(h, text, len);
+	}
+	XXH3_64bits_update(h, &len, sizeof(len));
 }
 
 static int cmp_diag(const void *a, const void *b)
@@ -224,31 +348,57 @@ void dagfile_parse_text(const char *path, const char *text, size_t len, const da
 	memset(out, 0, sizeof(*out));
 	out->path = xstrdup(path);
 	ydoc doc;
+	memset(&doc, 0, sizeof(doc));
+	bool loaded = false;
 	defaults_chain chain;
 	chain.n = 0;
+	chain.nfound = 0;
+
+	/* the fingerprint of every input of the parse */
+	chain_read(&chain, path, opts, out);
+	XXH3_state_t *h = XXH3_createState();
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, &opts->options_hash, sizeof(opts->options_hash));
+	hash_text(h, "", text ? text : "", text ? len : 0);
+	for (size_t i = 0; i < chain.nfound; i++)
+		hash_text(h, chain.found_paths[i], chain.found_texts[i], chain.found_lens[i]);
+	out->source_hash = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	if (out->source_hash == 0)
+		out->source_hash = 1; /* 0 means "none" */
+	if (opts->expect_source_hash && opts->expect_source_hash == out->source_hash &&
+	    !out->nerrors) {
+		out->unchanged = true;
+		goto out;
+	}
+
+	loaded = true;
 	if (yaml_load(&doc, text, len) != 0) {
 		char *m = yaml_error_text(&doc);
 		add_diag(&out->errors, &out->nerrors, doc.error_code ? doc.error_code : "E001",
 		         doc.error_line, doc.error_col, NULL, NULL, m);
 		goto out;
 	}
-	chain_load(&chain, path, opts, out);
 	if (out->nerrors) {
-		/* a broken defaults.yml: its DAGs cannot be built as meant */
+		/* an unreadable defaults.yml: its DAGs cannot be built as meant */
 		goto out;
 	}
+	chain_parse(&chain, out);
+	if (out->nerrors)
+		goto out; /* a broken defaults.yml, likewise */
 	schema_process(&doc, path, chain.defs, chain.n, opts, out);
 	for (size_t i = 0; i < out->ndags; i++) {
-		XXH128_hash_t h = XXH3_128bits(out->dags[i].json, out->dags[i].json_len);
+		XXH128_hash_t hh = XXH3_128bits(out->dags[i].json, out->dags[i].json_len);
 		XXH128_canonical_t c;
-		XXH128_canonicalFromHash(&c, h);
+		XXH128_canonicalFromHash(&c, hh);
 		memcpy(out->dags[i].hash, c.digest, 16);
 	}
 	tidy(out->errors, &out->nerrors);
 	tidy(out->warnings, &out->nwarnings);
 out:
 	chain_free(&chain);
-	yaml_doc_free(&doc);
+	if (loaded)
+		yaml_doc_free(&doc);
 	out->parse_seconds = now_seconds() - t0;
 }
 
@@ -311,6 +461,43 @@ void dagfile_result_free(dagfile_result *r)
 		free(r->error_dag_ids[i]);
 	free(r->error_dag_ids);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The operator catalog compiled into the binary (tools/embed.c). */
+struct embedded_file {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+extern const struct embedded_file builtin_catalog[];
+
+uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
+                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *pools, size_t npools, size_t max_file_size)
+{
+	XXH3_state_t *h = XXH3_createState();
+	XXH3_64bits_reset(h);
+	static const char rev[] = DAGFILE_RESULTS_REVISION;
+	XXH3_64bits_update(h, rev, sizeof(rev));
+	for (const struct embedded_file *e = builtin_catalog; e->name; e++)
+		XXH3_64bits_update(h, e->data, e->len);
+	for (size_t i = 0; i < ncatalog; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		XXH3_64bits_update(h, catalog_files[i], strlen(catalog_files[i]) + 1);
+		if (fs_read_file(catalog_files[i], (size_t)64 << 20, &text, &len) == 0)
+			XXH3_64bits_update(h, text, len);
+		free(text);
+	}
+	for (size_t i = 0; i < nunchecked; i++)
+		XXH3_64bits_update(h, unchecked[i], strlen(unchecked[i]) + 1);
+	XXH3_64bits_update(h, "\x1e", 1);
+	for (size_t i = 0; i < npools; i++)
+		XXH3_64bits_update(h, pools[i], strlen(pools[i]) + 1);
+	XXH3_64bits_update(h, &max_file_size, sizeof(max_file_size));
+	uint64_t v = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	return v;
 }
 
 void dagfile_hash_hex(const uint8_t hash[16], char out[33])

@@ -54,6 +54,10 @@ typedef struct dagfile_result {
 	char **error_dag_ids; /* DAG ids defined by the file that have an error */
 	size_t nerror_dag_ids;
 	double parse_seconds;
+	/* XXH3-64 of every input of the parse: options_hash, the file's text and
+	 * its defaults.yml chain, each as the parser sees it ($VAR expanded). */
+	uint64_t source_hash;
+	bool unchanged; /* source_hash == opts->expect_source_hash: not parsed */
 } dagfile_result;
 
 typedef struct dagfile_opts {
@@ -62,6 +66,13 @@ typedef struct dagfile_opts {
 	const char *const *pools; /* pools that exist (W001 for others) */
 	size_t npools;
 	size_t max_file_size; /* bytes; larger files are E003 */
+	/* Fingerprint of everything above that changes results (catalogs, pools,
+	 * unchecked modules, limits, dagproc's version); part of source_hash. */
+	uint64_t options_hash;
+	/* When not 0 and equal to the source_hash the parse would have, nothing
+	 * is parsed: the result only says unchanged (a restart over unchanged
+	 * files does no parsing and no writing). */
+	uint64_t expect_source_hash;
 } dagfile_opts;
 
 /* Reads, parses and validates path. Never fails: every problem is a diagnostic
@@ -77,6 +88,18 @@ void dagfile_result_free(dagfile_result *r);
 void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint32_t col,
                        const char *dag_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* Bump when the same inputs give different results (validation or
+ * serialization changed): stored source hashes then no longer match, and a
+ * restart reparses every file once. */
+#define DAGFILE_RESULTS_REVISION "dagproc-results-1"
+
+/* options_hash for dagfile_opts: the built-in and extra catalogs' contents,
+ * the unchecked module prefixes, the pools, the size limit and the results
+ * revision. */
+uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
+			      const char *const *unchecked, size_t nunchecked,
+			      const char *const *pools, size_t npools, size_t max_file_size);
 
 /* Hex of the 128-bit hash (33 bytes with NUL). */
 void dagfile_hash_hex(const uint8_t hash[16], char out[33]);

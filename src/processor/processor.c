@@ -54,6 +54,7 @@ typedef struct pend {
 	double mtime;
 	int64_t size;
 	double parsed_at;
+	uint64_t source_hash;
 } pend;
 
 typedef struct job {
@@ -92,6 +93,12 @@ struct processor {
 	char **known_bundles;
 	bool writer_started;
 	pthread_t writer;
+	/* source hashes of the files as last written (parse_stat), loaded once by
+	 * the writer: a file whose sources did not change since is not parsed
+	 * again at start. Main thread only, once fp_ready is set (under mu). */
+	strmap fp;
+	bool fp_ready;
+	double hold_until; /* monotonic: dispatch waits for fp until then */
 	/* parse requests from the API threads (under mu), and the eventfd that
 	 * wakes the loop for them */
 	char **requests;
@@ -285,6 +292,25 @@ static void on_known(void *ud, const char *rel)
 	k->marked++;
 }
 
+/* Wakes the main loop (it also wakes by itself within a second). */
+static void wake_loop(processor *p)
+{
+	uint64_t one = 1;
+	ssize_t w = write(p->wakefd, &one, sizeof(one));
+	(void)w; /* EAGAIN: already woken */
+}
+
+static int row_fp(void *ud, size_t ncols, const char *const *v)
+{
+	strmap *m = ud;
+	if (ncols < 3 || !v[0] || !v[1] || !v[2] || !*v[2])
+		return 0;
+	char *k = pkey(v[0], v[1]);
+	strmap_put(m, k, (size_t)strtoull(v[2], NULL, 16));
+	free(k);
+	return 0;
+}
+
 /* First contact: schema, then files deleted while the processor was down. */
 static int writer_prepare(processor *p, bool *prepared, store_error *err)
 {
@@ -310,9 +336,24 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 				         names[b], k.marked);
 		}
 	}
-	pool_release(p->db, c);
+	strmap fp = {0};
 	if (rc == 0)
+		rc = store_query(c,
+		                 "SELECT bundle_name, relative_fileloc, file_hash FROM parse_stat",
+		                 NULL, 0, row_fp, &fp, err);
+	pool_release(p->db, c);
+	if (rc == 0) {
 		*prepared = true;
+		pthread_mutex_lock(&p->mu);
+		if (!p->fp_ready) {
+			p->fp = fp;
+			p->fp_ready = true;
+			memset(&fp, 0, sizeof(fp));
+		}
+		pthread_mutex_unlock(&p->mu);
+		wake_loop(p);
+	}
+	strmap_free(&fp);
 	return rc;
 }
 
@@ -334,14 +375,6 @@ static void record_write(processor *p, const sync_stats *s, bool ok, const store
 		p->st.write_transient++;
 	}
 	stats_unlock(p);
-}
-
-/* Wakes the main loop (it also wakes by itself within a second). */
-static void wake_loop(processor *p)
-{
-	uint64_t one = 1;
-	ssize_t w = write(p->wakefd, &one, sizeof(one));
-	(void)w; /* EAGAIN: already woken */
 }
 
 /* The processor's row in dag_processor (Airflow's processor heartbeat), every
@@ -423,7 +456,8 @@ static void *writer_main(void *arg)
 				                       .res = e->res,
 				                       .mtime = e->mtime,
 				                       .size = e->size,
-				                       .parsed_at = e->parsed_at};
+				                       .parsed_at = e->parsed_at,
+				                       .source_hash = e->source_hash};
 			}
 			rc = sync_write(p->db, files, n, &s, &err);
 			record_write(p, &s, rc == 0, &err);
@@ -540,6 +574,17 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		return;
 	}
 	queue_done(p->queue, j->bundle, j->rel, now_mono());
+	if (res->unchanged) {
+		/* the sources are those of the rows already written */
+		stats_lock(p);
+		p->st.files_skipped++;
+		stats_unlock(p);
+		worker_result_free(res);
+		free(j->bundle);
+		free(j->rel);
+		p->jobs[idx] = p->jobs[--p->njobs];
+		return;
+	}
 	log_result(j->bundle, j->rel, res);
 	stats_lock(p);
 	p->st.files_parsed++;
@@ -566,6 +611,7 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		e->mtime = j->mtime;
 		e->size = j->size;
 		e->parsed_at = now_epoch();
+		e->source_hash = res->source_hash;
 		j->bundle = j->rel = NULL;
 		pending_put(p, e);
 	}
@@ -577,6 +623,13 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 static void dispatch(processor *p)
 {
 	const char *bundle, *rel;
+	pthread_mutex_lock(&p->mu);
+	bool fp_ready = p->fp_ready;
+	pthread_mutex_unlock(&p->mu);
+	/* the first parses wait a little for the source hashes of the last run
+	 * (--once: for the database), so that unchanged files are not parsed */
+	if (!fp_ready && (p->opts.once || now_mono() < p->hold_until))
+		return;
 	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, now_mono(), &bundle, &rel)) {
 		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
 		if (!f) {
@@ -587,7 +640,19 @@ static void dispatch(processor *p)
 		const char *root = scan_bundle_root(p->scan, bundle);
 		char *abs = xasprintf("%s/%s", root, rel);
 		uint64_t id = ++p->next_job;
-		if (wpool_submit(p->wpool, id, abs, root) != 0) {
+		/* the hash of the last run applies to this process's first parse of
+		 * the file only: later parses (changes, the periodic reparse) parse */
+		uint64_t expect = 0;
+		if (fp_ready) {
+			char *k = pkey(bundle, rel);
+			size_t v;
+			if (strmap_get(&p->fp, k, &v)) {
+				expect = (uint64_t)v;
+				strmap_del(&p->fp, k);
+			}
+			free(k);
+		}
+		if (wpool_submit_ex(p->wpool, id, abs, root, expect) != 0) {
 			free(abs);
 			queue_done(p->queue, bundle, rel, 0);
 			queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f->mtime_ns);
@@ -823,6 +888,7 @@ static void processor_free(processor *p)
 		pend_free(p->pend[i]);
 	free(p->pend);
 	strmap_free(&p->pidx);
+	strmap_free(&p->fp);
 	for (size_t b = 0; b < p->nknown; b++) {
 		strmap_free(&p->known[b]);
 		free(p->known_bundles[b]);
@@ -938,6 +1004,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	log_info("found %zu DAG files", scan_file_count(p->scan));
 
 	p->once_deadline = now_mono() + cfg->database.once_timeout;
+	p->hold_until = now_mono() + 2.0;
 	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
 		log_error("cannot start the writer thread");
 		goto out;
@@ -951,11 +1018,11 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	rc = main_loop(p, sigfd);
 	proc_stats s;
 	proc_snapshot(p, &s);
-	log_info("stopping: %llu files parsed, %llu written, %llu unchanged, %zu results pending; "
-	         "%llu statements (%llu writes)",
-	         (unsigned long long)s.files_parsed, (unsigned long long)s.files_written,
-	         (unsigned long long)s.files_unchanged, s.pending, (unsigned long long)s.statements,
-	         (unsigned long long)s.writes);
+	log_info("stopping: %llu files parsed, %llu not parsed (unchanged since the last run), "
+	         "%llu written, %llu unchanged, %zu results pending; %llu statements (%llu writes)",
+	         (unsigned long long)s.files_parsed, (unsigned long long)s.files_skipped,
+	         (unsigned long long)s.files_written, (unsigned long long)s.files_unchanged,
+	         s.pending, (unsigned long long)s.statements, (unsigned long long)s.writes);
 out:
 	free(err);
 	if (sigfd >= 0)

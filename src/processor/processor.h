@@ -32,7 +32,8 @@ typedef struct proc_stats {
 	size_t queued;        /* files waiting for a worker */
 	size_t files;         /* DAG files known */
 	uint64_t files_parsed;
-	uint64_t parse_errors; /* results with import errors */
+	uint64_t files_skipped; /* not parsed: sources unchanged since the last run */
+	uint64_t parse_errors;  /* results with import errors */
 	uint64_t write_attempts, write_ok, write_transient, write_permanent;
 	uint64_t statements, writes, files_written, files_unchanged, isolated_failures;
 	uint64_t worker_restarts, worker_timeouts, worker_crashes;

@@ -82,7 +82,8 @@ static const char *const v1[] = {
     "CREATE TABLE IF NOT EXISTS parse_stat ("
     " bundle_name {K} NOT NULL,"
     " relative_fileloc {P} NOT NULL,"
-    " file_hash VARCHAR(64),"
+    " file_hash VARCHAR(64),"   /* the source hash: file, defaults chain, options */
+    " result_hash VARCHAR(64)," /* digest of what the file's rows say */
     " file_size BIGINT,"
     " file_mtime {F},"
     " last_duration {F},"

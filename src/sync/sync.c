@@ -95,7 +95,9 @@ typedef struct file_plan {
 	bool *claimed; /* per res->dags[i]: keeps its id */
 	uint64_t digest;
 	char digest_hex[17];
-	bool changed;
+	char source_hex[17];
+	bool changed; /* the result differs from what the database holds */
+	bool restamp; /* same result from changed sources: parse_stat only */
 	bool had_error_row;
 	char *db_stacktrace;
 } file_plan;
@@ -116,7 +118,8 @@ typedef struct batch {
 	db_dag *dbd;
 	size_t ndbd, capdbd;
 	strmap ps_digest; /* file key -> index in digests */
-	char **digests;
+	char **digests;   /* parse_stat.result_hash */
+	char **sources;   /* parse_stat.file_hash: the source hash */
 	size_t ndigests;
 	sync_stats *st;
 	store_conn *c;
@@ -138,13 +141,6 @@ static int run(batch *b, const char *sql, pbuf *p, bool write, store_error *err)
 	return store_exec(b->c, sql, p->p, p->n, err);
 }
 
-/* "(col = ? AND col2 = ?) OR ..." for n pairs */
-static void or_pairs(strbuf *s, const char *c1, const char *c2, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sb_printf(s, "%s(%s = ? AND %s = ?)", i ? " OR " : "", c1, c2);
-}
-
 static void in_list(strbuf *s, size_t n)
 {
 	sb_addc(s, '(');
@@ -153,17 +149,51 @@ static void in_list(strbuf *s, size_t n)
 	sb_addc(s, ')');
 }
 
+/* "(bc = ? AND fc IN (?,..)) OR ..." with one group per bundle, for the files
+ * of the batch (all, or the changed ones only): a form every dialect answers
+ * with a range scan of the (bundle, file) index, where a long OR of pairs
+ * makes PostgreSQL and MariaDB scan the bundle's rows. */
+static void where_files(strbuf *s, pbuf *p, const batch *b, const char *bc, const char *fc,
+                        bool changed_only)
+{
+	bool *done = xcalloc(b->n ? b->n : 1, sizeof(bool));
+	bool first = true;
+	for (size_t f = 0; f < b->n; f++) {
+		if (done[f] || (changed_only && !b->plan[f].changed))
+			continue;
+		const char *bundle = b->files[f].bundle;
+		sb_printf(s, "%s(%s = ? AND %s IN (", first ? "" : " OR ", bc, fc);
+		first = false;
+		pb_text(p, bundle);
+		bool comma = false;
+		for (size_t g = f; g < b->n; g++) {
+			if (done[g] || (changed_only && !b->plan[g].changed) ||
+			    strcmp(b->files[g].bundle, bundle) != 0)
+				continue;
+			done[g] = true;
+			sb_adds(s, comma ? ",?" : "?");
+			comma = true;
+			pb_text(p, b->files[g].rel);
+		}
+		sb_adds(s, "))");
+	}
+	free(done);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reads                                                                     */
 
+/* parse_stat of a file: its result digest and its source hash */
 static int row_digest(void *ud, size_t ncols, const char *const *v)
 {
 	batch *b = ud;
-	if (ncols < 3 || !v[0] || !v[1])
+	if (ncols < 4 || !v[0] || !v[1])
 		return 0;
 	char *k = file_key(v[0], v[1]);
 	b->digests = xrealloc(b->digests, (b->ndigests + 1) * sizeof(char *));
+	b->sources = xrealloc(b->sources, (b->ndigests + 1) * sizeof(char *));
 	b->digests[b->ndigests] = xstrdup(v[2] ? v[2] : "");
+	b->sources[b->ndigests] = xstrdup(v[3] ? v[3] : "");
 	strmap_put(&b->ps_digest, k, b->ndigests++);
 	free(k);
 	return 0;
@@ -244,12 +274,9 @@ static int read_state(batch *b, store_error *err)
 	sb_init(&s);
 
 	/* parse_stat digests of the batch's files */
-	sb_adds(&s, "SELECT bundle_name, relative_fileloc, file_hash FROM parse_stat WHERE ");
-	or_pairs(&s, "bundle_name", "relative_fileloc", b->n);
-	for (size_t f = 0; f < b->n; f++) {
-		pb_text(&p, b->files[f].bundle);
-		pb_text(&p, b->files[f].rel);
-	}
+	sb_adds(&s, "SELECT bundle_name, relative_fileloc, result_hash, file_hash FROM parse_stat "
+	            "WHERE ");
+	where_files(&s, &p, b, "bundle_name", "relative_fileloc", false);
 	count(b, false);
 	if (store_query(b->c, s.data, p.p, p.n, row_digest, b, err) != 0)
 		goto out;
@@ -259,23 +286,32 @@ static int read_state(batch *b, store_error *err)
 	char **ids = batch_dag_ids(b, &nids);
 	sb_free(&s);
 	pb_reset(&p);
+	/* two queries, each on its own index: an OR of the two conditions
+	 * makes MariaDB scan the table */
 	sb_adds(&s, "SELECT dag_id, bundle_name, relative_fileloc, is_stale, has_import_errors "
 	            "FROM dag WHERE ");
-	or_pairs(&s, "bundle_name", "relative_fileloc", b->n);
-	for (size_t f = 0; f < b->n; f++) {
-		pb_text(&p, b->files[f].bundle);
-		pb_text(&p, b->files[f].rel);
+	where_files(&s, &p, b, "bundle_name", "relative_fileloc", false);
+	count(b, false);
+	if (store_query(b->c, s.data, p.p, p.n, row_dag, b, err) != 0) {
+		free(ids);
+		goto out;
 	}
 	if (nids) {
-		sb_adds(&s, " OR dag_id IN ");
+		sb_free(&s);
+		pb_reset(&p);
+		sb_adds(&s,
+		        "SELECT dag_id, bundle_name, relative_fileloc, is_stale, has_import_errors "
+		        "FROM dag WHERE dag_id IN ");
 		in_list(&s, nids);
 		for (size_t i = 0; i < nids; i++)
 			pb_text(&p, ids[i]);
+		count(b, false);
+		if (store_query(b->c, s.data, p.p, p.n, row_dag, b, err) != 0) {
+			free(ids);
+			goto out;
+		}
 	}
 	free(ids);
-	count(b, false);
-	if (store_query(b->c, s.data, p.p, p.n, row_dag, b, err) != 0)
-		goto out;
 	rc = 0;
 out:
 	sb_free(&s);
@@ -448,8 +484,11 @@ static void plan_files(batch *b)
 		snprintf(pl->digest_hex, sizeof(pl->digest_hex), "%016" PRIx64, pl->digest);
 		char *k = file_key(sf->bundle, sf->rel);
 		size_t di;
-		pl->changed = !(strmap_get(&b->ps_digest, k, &di) &&
-		                strcmp(b->digests[di], pl->digest_hex) == 0);
+		snprintf(pl->source_hex, sizeof(pl->source_hex), "%016" PRIx64, sf->source_hash);
+		bool known = strmap_get(&b->ps_digest, k, &di);
+		pl->changed = !(known && strcmp(b->digests[di], pl->digest_hex) == 0);
+		pl->restamp =
+		    !pl->changed && sf->source_hash && strcmp(b->sources[di], pl->source_hex) != 0;
 		free(k);
 	}
 	XXH3_freeState(h);
@@ -498,10 +537,10 @@ static const char *const ie_cols[] = {"bundle_name", "filename", "stacktrace", "
 static const char *const warn_cols[] = {"dag_id", "warning_type", "message", "timestamp"};
 static const char *const tag_cols[] = {"dag_id", "name"};
 static const char *const bundle_cols[] = {"name", "active"};
-static const char *const ps_cols[] = {"bundle_name",   "relative_fileloc", "file_hash",
-                                      "file_size",     "file_mtime",       "last_duration",
-                                      "dag_count",     "task_count",       "import_error_count",
-                                      "warning_count", "last_parsed_time", "last_changed_time"};
+static const char *const ps_cols[] = {
+    "bundle_name",   "relative_fileloc", "file_hash",        "result_hash", "file_size",
+    "file_mtime",    "last_duration",    "dag_count",        "task_count",  "import_error_count",
+    "warning_count", "last_parsed_time", "last_changed_time"};
 
 /* Rows read for the changed files: import errors, tags, warnings. */
 typedef struct cur_rows {
@@ -605,14 +644,7 @@ static int read_current(batch *b, const idset *all, cur_rows *cur, store_error *
 			nchanged++;
 	if (nchanged) {
 		sb_adds(&s, "SELECT bundle_name, filename, stacktrace FROM import_error WHERE ");
-		size_t k = 0;
-		for (size_t f = 0; f < b->n; f++) {
-			if (!b->plan[f].changed)
-				continue;
-			sb_printf(&s, "%s(bundle_name = ? AND filename = ?)", k++ ? " OR " : "");
-			pb_text(&p, b->files[f].bundle);
-			pb_text(&p, b->files[f].rel);
-		}
+		where_files(&s, &p, b, "bundle_name", "filename", true);
 		count(b, false);
 		if (store_query(b->c, s.data, p.p, p.n, row_ie, cur, err) != 0)
 			goto out;
@@ -654,14 +686,29 @@ static int delete_pairs(batch *b, const char *table, const char *c1, const char 
 		strbuf s;
 		pbuf p = {0};
 		sb_init(&s);
+		/* grouped by the first column: (c1 = ? AND c2 IN (...)) OR ... */
 		sb_printf(&s, "DELETE FROM %s WHERE ", table);
-		or_pairs(&s, c1, c2, m);
+		bool *done = xcalloc(m, sizeof(bool));
 		for (size_t i = 0; i < m; i++) {
-			char *k = keys[start + i];
-			char *sep = strchr(k, '\x1f');
-			pb_text_own(&p, xstrndup(k, (size_t)(sep - k)));
-			pb_text_own(&p, xstrdup(sep + 1));
+			if (done[i])
+				continue;
+			const char *k = keys[start + i];
+			size_t l1 = (size_t)(strchr(k, '\x1f') - k);
+			sb_printf(&s, "%s(%s = ? AND %s IN (", i ? " OR " : "", c1, c2);
+			pb_text_own(&p, xstrndup(k, l1));
+			bool comma = false;
+			for (size_t j = i; j < m; j++) {
+				const char *kj = keys[start + j];
+				if (done[j] || strncmp(kj, k, l1 + 1) != 0)
+					continue;
+				done[j] = true;
+				sb_adds(&s, comma ? ",?" : "?");
+				comma = true;
+				pb_text_own(&p, xstrdup(kj + l1 + 1));
+			}
+			sb_adds(&s, "))");
 		}
+		free(done);
 		int rc = run(b, s.data, &p, true, err);
 		sb_free(&s);
 		pb_free(&p);
@@ -1065,9 +1112,10 @@ static int write_changes(batch *b, store_error *err)
 		ndel = 0;
 	}
 
-	/* parse_stat */
+	/* parse_stat, also for a result unchanged by a change of its sources (a
+	 * comment, a reformatted file) so that a restart knows it */
 	for (size_t f = 0; f < b->n; f++) {
-		if (!b->plan[f].changed)
+		if (!b->plan[f].changed && !b->plan[f].restamp)
 			continue;
 		const sync_file *sf = &b->files[f];
 		if (sf->deleted || !sf->res) {
@@ -1081,6 +1129,7 @@ static int write_changes(batch *b, store_error *err)
 		store_format_ts(sf->parsed_at ? sf->parsed_at : b->now, ptsbuf, sizeof(ptsbuf));
 		pb_text(&rs.p, sf->bundle);
 		pb_text(&rs.p, sf->rel);
+		pb_text(&rs.p, sf->source_hash ? b->plan[f].source_hex : NULL);
 		pb_text(&rs.p, b->plan[f].digest_hex);
 		pb_add(&rs.p, store_p_int(sf->size));
 		pb_add(&rs.p, store_p_double(sf->mtime));
@@ -1092,13 +1141,13 @@ static int write_changes(batch *b, store_error *err)
 		pb_text_own(&rs.p, xstrdup(ptsbuf));
 		pb_text_own(&rs.p, xstrdup(ts));
 		rs.rows++;
-		if (b->st)
+		if (b->st && b->plan[f].changed)
 			b->st->files_changed++;
-		if (rs.rows == ROWS_PER_STMT / 12 &&
-		    flush_upsert(b, &rs, "parse_stat", ps_cols, 12, 2, err) != 0)
+		if (rs.rows == ROWS_PER_STMT / 13 &&
+		    flush_upsert(b, &rs, "parse_stat", ps_cols, 13, 2, err) != 0)
 			goto out;
 	}
-	if (flush_upsert(b, &rs, "parse_stat", ps_cols, 12, 2, err) != 0)
+	if (flush_upsert(b, &rs, "parse_stat", ps_cols, 13, 2, err) != 0)
 		goto out;
 	if (delete_pairs(b, "parse_stat", "bundle_name", "relative_fileloc", del, ndel, err) != 0)
 		goto out;
@@ -1138,9 +1187,12 @@ static void batch_free(batch *b)
 	}
 	free(b->dbd);
 	strmap_free(&b->ps_digest);
-	for (size_t i = 0; i < b->ndigests; i++)
+	for (size_t i = 0; i < b->ndigests; i++) {
 		free(b->digests[i]);
+		free(b->sources[i]);
+	}
 	free(b->digests);
+	free(b->sources);
 }
 
 static int cmp_file(const void *a, const void *b)
@@ -1174,9 +1226,9 @@ int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, store_
 	plan_files(&b);
 	bool any = false;
 	for (size_t f = 0; f < n; f++) {
-		if (b.plan[f].changed)
+		if (b.plan[f].changed || b.plan[f].restamp)
 			any = true;
-		else if (st)
+		if (!b.plan[f].changed && st)
 			st->files_unchanged++;
 	}
 	if (any && write_changes(&b, err) != 0)

@@ -22,6 +22,7 @@ typedef struct sync_file {
 	double mtime;     /* seconds since the epoch (parse_stat) */
 	int64_t size;     /* bytes (parse_stat) */
 	double parsed_at; /* when it was parsed, seconds since the epoch */
+	uint64_t source_hash; /* dagfile_result.source_hash, kept in parse_stat */
 	/* Set by sync_write when the file could not be stored because of its own
 	 * data (a permanent error isolated to it): recorded as its import error. */
 	const char *store_failure;

@@ -152,6 +152,10 @@ int worker_child_main(int argc, char **argv)
 	else
 		log_error("worker: %s", cat_err ? cat_err : "cannot load the operator catalog");
 
+	uint64_t options_hash = dagfile_options_hash(
+	    (const char *const *)init.catalog_files, init.ncatalog_files,
+	    (const char *const *)init.unchecked, init.nunchecked, (const char *const *)init.pools,
+	    init.npools, (size_t)init.max_file_size);
 	for (;;) {
 		r = wproto_read_frame(fd, &in);
 		if (r == 0) {
@@ -173,7 +177,9 @@ int worker_child_main(int argc, char **argv)
 			                  .bundle_root = job.bundle_root,
 			                  .pools = (const char *const *)init.pools,
 			                  .npools = init.npools,
-			                  .max_file_size = (size_t)init.max_file_size};
+			                  .max_file_size = (size_t)init.max_file_size,
+			                  .options_hash = options_hash,
+			                  .expect_source_hash = job.expect_hash};
 			dagfile_parse(job.path, &o, &res);
 		} else {
 			res.path = xstrdup(job.path);

@@ -530,6 +530,12 @@ bool wpool_has_idle(const wpool *p)
 
 int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle_root)
 {
+	return wpool_submit_ex(p, job_id, path, bundle_root, 0);
+}
+
+int wpool_submit_ex(wpool *p, uint64_t job_id, const char *path, const char *bundle_root,
+		    uint64_t expect_hash)
+{
 	for (int k = 0; k < p->n; k++) {
 		wslot *w = &p->w[(p->next + k) % p->n];
 		/* An idle worker that died since the last wpool_process (the
@@ -541,7 +547,7 @@ int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle
 		if (w->state != W_IDLE)
 			continue;
 		p->next = (w->index + 1) % p->n;
-		wproto_encode_job(&w->out, job_id, path, bundle_root);
+		wproto_encode_job(&w->out, job_id, path, bundle_root, expect_hash);
 		w->has_job = true;
 		w->job_id = job_id;
 		w->job_path = xstrdup(path);

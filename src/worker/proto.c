@@ -97,12 +97,14 @@ void wproto_encode_init(strbuf *b, const wproto_init *in)
 	end_frame(b, at);
 }
 
-void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root)
+void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root,
+		       uint64_t expect_hash)
 {
 	size_t at = begin_frame(b, WPROTO_JOB);
 	put_u64(b, job_id);
 	put_str(b, path);
 	put_str(b, bundle_root);
+	put_u64(b, expect_hash);
 	end_frame(b, at);
 }
 
@@ -155,6 +157,8 @@ void wproto_encode_result(strbuf *b, uint64_t job_id, const dagfile_result *r)
 	put_diags(b, r->warnings, r->nwarnings);
 	put_strs(b, r->error_dag_ids, r->nerror_dag_ids);
 	put_f64(b, r->parse_seconds);
+	put_u64(b, r->source_hash);
+	put_u32(b, r->unchanged ? 1 : 0);
 	end_frame(b, at);
 }
 
@@ -395,6 +399,7 @@ int wproto_decode_job(const char *payload, size_t n, wproto_job *out)
 	out->job_id = get_u64(&r);
 	out->path = get_str(&r);
 	out->bundle_root = get_str(&r);
+	out->expect_hash = get_u64(&r);
 	if (r.bad || r.left || !out->path) {
 		wproto_job_free(out);
 		return -1;
@@ -427,6 +432,8 @@ int wproto_decode_result(const char *payload, size_t n, uint64_t *job_id, dagfil
 	out->warnings = get_diags(&r, &out->nwarnings);
 	out->error_dag_ids = get_strs(&r, &out->nerror_dag_ids);
 	out->parse_seconds = get_f64(&r);
+	out->source_hash = get_u64(&r);
+	out->unchanged = get_u32(&r) != 0;
 	if (r.bad || r.left) {
 		dagfile_result_free(out);
 		return -1;

@@ -44,12 +44,14 @@ typedef struct wproto_init {
 typedef struct wproto_job {
 	uint64_t job_id;
 	char *path;
-	char *bundle_root; /* NULL when none */
+	char *bundle_root;    /* NULL when none */
+	uint64_t expect_hash; /* dagfile_opts.expect_source_hash; 0 = parse */
 } wproto_job;
 
 /* Encoders append one whole frame (header included) to b. */
 void wproto_encode_init(strbuf *b, const wproto_init *in);
-void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root);
+void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root,
+		       uint64_t expect_hash);
 void wproto_encode_result(strbuf *b, uint64_t job_id, const dagfile_result *r);
 
 /* Payload length from a frame header (4 bytes). */

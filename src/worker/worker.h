@@ -83,6 +83,11 @@ bool wpool_has_idle(const wpool *p);
 /* Hands a job to an idle worker (path and bundle_root are copied; bundle_root
  * may be NULL). Returns 0, or -1 when no worker is idle; never blocks. */
 int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle_root);
+/* The same, with the source hash the file had when it was last written
+ * (parse_stat): when nothing changed, the worker answers with a result that
+ * only says unchanged, without parsing. */
+int wpool_submit_ex(wpool *p, uint64_t job_id, const char *path, const char *bundle_root,
+		    uint64_t expect_hash);
 /* Fills fds with the descriptors to poll (events set: POLLIN, plus POLLOUT
  * while a request is still being written) and returns how many, at most max. */
 int wpool_pollfds(wpool *p, struct pollfd *fds, int max);

@@ -369,12 +369,13 @@ static void test_init_and_job_roundtrip(void **state)
 	wproto_init_free(&out);
 
 	b.len = 0;
-	wproto_encode_job(&b, 99, "/x/y.yml", NULL);
+	wproto_encode_job(&b, 99, "/x/y.yml", NULL, 0xfeedfacecafebeefull);
 	wproto_job j;
 	assert_int_equal(wproto_decode_job(b.data + 4, b.len - 4, &j), 0);
 	assert_true(j.job_id == 99);
 	assert_string_equal(j.path, "/x/y.yml");
 	assert_null(j.bundle_root);
+	assert_true(j.expect_hash == 0xfeedfacecafebeefull);
 	wproto_job_free(&j);
 	assert_int_equal(wproto_decode_job(b.data + 4, b.len - 5, &j), -1);
 	sb_free(&b);
@@ -389,7 +390,7 @@ static void test_read_frame_short_reads(void **state)
 	assert_int_equal(pipe(sv), 0);
 	strbuf f;
 	sb_init(&f);
-	wproto_encode_job(&f, 5, "/a.yml", "/");
+	wproto_encode_job(&f, 5, "/a.yml", "/", 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
