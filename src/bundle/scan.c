@@ -195,9 +195,10 @@ static void forget(op *o, struct scan_file *f)
 
 /* Hashes the file's content and returns its stat as of the open. Returns 0,
  * or -1 with errno (ENOENT: the file is gone). */
-static int hash_file(scan *s, const char *abs, uint64_t *hash, struct stat *st)
+static int hash_file(scan *s, const char *abs, uint64_t *hash, bool *dollar, struct stat *st)
 {
 	int fd, rc = -1, err = 0;
+	*dollar = false;
 
 	fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
@@ -222,6 +223,8 @@ static int hash_file(scan *s, const char *abs, uint64_t *hash, struct stat *st)
 		if (n == 0)
 			break;
 		XXH3_64bits_update(s->xs, s->buf, (size_t)n);
+		if (!*dollar && memchr(s->buf, '$', (size_t)n))
+			*dollar = true;
 	}
 	*hash = XXH3_64bits_digest(s->xs);
 	rc = 0;
@@ -274,7 +277,7 @@ static int reconcile(op *o, uint32_t bundle, const char *rel, const char *abs,
 	struct scan_file *f = tab_find(s, bundle, rel);
 	struct stat hst;
 	uint64_t h = 0;
-	bool readable = true;
+	bool readable = true, dollar = false;
 
 	if (f && f->kind != kind)
 		return -1; /* cannot happen: the name decides the kind */
@@ -284,7 +287,7 @@ static int reconcile(op *o, uint32_t bundle, const char *rel, const char *abs,
 	}
 	/* Metadata differ (or the file is new, or could not be read last time):
 	 * only the content decides. */
-	if (hash_file(s, abs, &h, &hst) != 0) {
+	if (hash_file(s, abs, &h, &dollar, &hst) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == EINVAL)
 			return -1;
 		log_debug("cannot read %s: %s", abs, strerror(errno));
@@ -301,6 +304,7 @@ static int reconcile(op *o, uint32_t bundle, const char *rel, const char *abs,
 		f->kind = (uint8_t)kind;
 		f->khash = key_hash(bundle, rel);
 		f->hash = h;
+		f->dollar = dollar;
 		f->readable = readable;
 		set_stat(f, &hst);
 		f->racy = is_racy(&hst);
@@ -316,6 +320,7 @@ static int reconcile(op *o, uint32_t bundle, const char *rel, const char *abs,
 	set_stat(f, &hst);
 	f->racy = is_racy(&hst);
 	f->hash = h;
+	f->dollar = dollar;
 	f->readable = readable;
 	f->seen_gen = o->gen;
 	if (changed) {
@@ -802,6 +807,17 @@ const struct scan_file *scan_lookup(const scan *s, const char *bundle, const cha
 		return NULL;
 	f = tab_find(s, (uint32_t)bi, rel);
 	return f && f->kind == KIND_DAG ? f : NULL;
+}
+
+const struct scan_file *scan_lookup_defaults(const scan *s, const char *bundle, const char *rel)
+{
+	if (!s || !bundle || !rel)
+		return NULL;
+	int bi = bundle_index(s, bundle);
+	if (bi < 0)
+		return NULL;
+	const struct scan_file *f = tab_find(s, (uint32_t)bi, rel);
+	return f && f->kind == KIND_DEFAULTS ? f : NULL;
 }
 
 void scan_get_stats(const scan *s, struct scan_stats *out)

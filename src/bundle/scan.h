@@ -27,6 +27,7 @@ struct scan_file {
 	uint64_t inode;
 	uint64_t hash; /* XXH3-64 of the content; 0 when it could not be read */
 	bool readable; /* false: open/read failed (the parse reports E003) */
+	bool dollar;   /* the content has a '$' (environment expansion may apply) */
 	/* internal */
 	uint8_t kind;
 	bool racy;
@@ -87,6 +88,9 @@ struct scan_stats {
 };
 void scan_get_stats(const scan *s, struct scan_stats *out);
 
+/* A known defaults.yml / defaults.yaml of the bundle (rel to its root), or
+ * NULL. */
+const struct scan_file *scan_lookup_defaults(const scan *s, const char *bundle, const char *rel);
 /* The root of a bundle as configured, or NULL. */
 const char *scan_bundle_root(const scan *s, const char *bundle);
 /* Calls fn(ud, file) for every known DAG file (in no particular order), e.g. to

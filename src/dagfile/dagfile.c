@@ -287,20 +287,41 @@ static void chain_parse(defaults_chain *c, dagfile_result *res)
 	}
 }
 
-/* Adds one input's text to the fingerprint as the parser will see it: with
- * $VAR / ${VAR} expanded from the environment. */
-static void hash_text(XXH3_state_t *h, const char *name, const char *text, size_t len)
+/* One input of the fingerprint: the XXH3-64 of its bytes as stored, and when
+ * it has a '$' also of its text with $VAR expanded (the environment is an
+ * input too). Files without '$' need only their raw hash, which the scanner
+ * already has: the processor computes the fingerprint of such a file without
+ * reading it again (dagfile_fingerprint). */
+static void hash_input(dagfile_fp_input *in, const char *text, size_t len)
 {
-	XXH3_64bits_update(h, name, strlen(name) + 1);
-	if (memchr(text, '$', len)) {
+	in->raw_hash = XXH3_64bits(text, len);
+	in->dollar = memchr(text, '$', len) != NULL;
+	in->expanded_hash = 0;
+	if (in->dollar) {
 		size_t n;
 		char *e = yaml_expand_env(text, len, &n);
-		XXH3_64bits_update(h, e, n);
+		in->expanded_hash = XXH3_64bits(e, n);
 		free(e);
-	} else {
-		XXH3_64bits_update(h, text, len);
 	}
-	XXH3_64bits_update(h, &len, sizeof(len));
+}
+
+uint64_t dagfile_fingerprint(uint64_t options_hash, const char *path, const dagfile_fp_input *file,
+                             const dagfile_fp_input *defaults, size_t ndefaults)
+{
+	XXH3_state_t *h = XXH3_createState();
+	XXH3_64bits_reset(h);
+	XXH3_64bits_update(h, &options_hash, sizeof(options_hash));
+	XXH3_64bits_update(h, path, strlen(path) + 1);
+	for (size_t i = 0; i <= ndefaults; i++) {
+		const dagfile_fp_input *in = i == 0 ? file : &defaults[i - 1];
+		uint64_t v[2] = {in->raw_hash, in->dollar ? in->expanded_hash : 0};
+		XXH3_64bits_update(h, v, sizeof(v));
+	}
+	uint64_t n = ndefaults;
+	XXH3_64bits_update(h, &n, sizeof(n));
+	uint64_t r = XXH3_64bits_digest(h);
+	XXH3_freeState(h);
+	return r ? r : 1; /* 0 means "none" */
 }
 
 static int cmp_diag(const void *a, const void *b)
@@ -356,16 +377,11 @@ void dagfile_parse_text(const char *path, const char *text, size_t len, const da
 
 	/* the fingerprint of every input of the parse */
 	chain_read(&chain, path, opts, out);
-	XXH3_state_t *h = XXH3_createState();
-	XXH3_64bits_reset(h);
-	XXH3_64bits_update(h, &opts->options_hash, sizeof(opts->options_hash));
-	hash_text(h, "", text ? text : "", text ? len : 0);
+	dagfile_fp_input fin, dins[DEFAULTS_MAX];
+	hash_input(&fin, text ? text : "", text ? len : 0);
 	for (size_t i = 0; i < chain.nfound; i++)
-		hash_text(h, chain.found_paths[i], chain.found_texts[i], chain.found_lens[i]);
-	out->source_hash = XXH3_64bits_digest(h);
-	XXH3_freeState(h);
-	if (out->source_hash == 0)
-		out->source_hash = 1; /* 0 means "none" */
+		hash_input(&dins[i], chain.found_texts[i], chain.found_lens[i]);
+	out->source_hash = dagfile_fingerprint(opts->options_hash, path, &fin, dins, chain.nfound);
 	if (opts->expect_source_hash && opts->expect_source_hash == out->source_hash &&
 	    !out->nerrors) {
 		out->unchanged = true;

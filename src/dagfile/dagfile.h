@@ -89,6 +89,21 @@ void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint3
                        const char *dag_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* One input of a file's source hash: its bytes' XXH3-64, and whether it has a
+ * '$' (then also the hash of its text with $VAR expanded). */
+typedef struct dagfile_fp_input {
+	uint64_t raw_hash;
+	bool dollar;
+	uint64_t expanded_hash;
+} dagfile_fp_input;
+
+/* The source hash of a parse: options_hash, the path as given, the file and
+ * its defaults.yml chain (nearest first). dagfile_parse computes it from the
+ * texts; the processor from the scanner's raw hashes, for files whose inputs
+ * have no '$'. */
+uint64_t dagfile_fingerprint(uint64_t options_hash, const char *path, const dagfile_fp_input *file,
+                             const dagfile_fp_input *defaults, size_t ndefaults);
+
 /* Bump when the same inputs give different results (validation or
  * serialization changed): stored source hashes then no longer match, and a
  * restart reparses every file once. */
@@ -98,8 +113,8 @@ void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint3
  * the unchecked module prefixes, the pools, the size limit and the results
  * revision. */
 uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
-			      const char *const *unchecked, size_t nunchecked,
-			      const char *const *pools, size_t npools, size_t max_file_size);
+                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *pools, size_t npools, size_t max_file_size);
 
 /* Hex of the 128-bit hash (33 bytes with NUL). */
 void dagfile_hash_hex(const uint8_t hash[16], char out[33]);

@@ -98,7 +98,8 @@ struct processor {
 	 * again at start. Main thread only, once fp_ready is set (under mu). */
 	strmap fp;
 	bool fp_ready;
-	double hold_until; /* monotonic: dispatch waits for fp until then */
+	double hold_until;     /* monotonic: dispatch waits for fp until then */
+	uint64_t options_hash; /* as the workers compute it (dagfile_options_hash) */
 	/* parse requests from the API threads (under mu), and the eventfd that
 	 * wakes the loop for them */
 	char **requests;
@@ -620,15 +621,62 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 	p->jobs[idx] = p->jobs[--p->njobs];
 }
 
+/* The source hash of a file from what the scanner already knows (raw content
+ * hashes of the file and its defaults.yml chain), as the worker would compute
+ * it; 0 when it cannot be known without the worker (an input with a '$' whose
+ * expansion depends on the environment, or an unreadable one). */
+static uint64_t local_fingerprint(processor *p, const char *bundle, const char *rel,
+                                  const char *abs, const struct scan_file *f)
+{
+	if (!f->readable || f->dollar)
+		return 0;
+	dagfile_fp_input file = {.raw_hash = f->hash};
+	dagfile_fp_input defs[32];
+	size_t n = 0;
+	char *dir = xstrdup(rel);
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			dir[0] = '\0';
+		static const char *const names[] = {"defaults.yml", "defaults.yaml"};
+		for (size_t k = 0; k < 2; k++) {
+			char *d = dir[0] ? xasprintf("%s/%s", dir, names[k]) : xstrdup(names[k]);
+			const struct scan_file *df = scan_lookup_defaults(p->scan, bundle, d);
+			free(d);
+			if (!df)
+				continue;
+			if (!df->readable || df->dollar || n == 32) {
+				free(dir);
+				return 0;
+			}
+			defs[n++] = (dagfile_fp_input){.raw_hash = df->hash};
+			break;
+		}
+		if (!dir[0])
+			break;
+	}
+	free(dir);
+	return dagfile_fingerprint(p->options_hash, abs, &file, defs, n);
+}
+
+/* The first parses wait a little for the source hashes of the last run
+ * (--once: for the database), so that unchanged files are not parsed. The
+ * writer wakes the loop when they arrive. */
+static bool dispatch_held(processor *p, bool *fp_ready)
+{
+	pthread_mutex_lock(&p->mu);
+	*fp_ready = p->fp_ready;
+	pthread_mutex_unlock(&p->mu);
+	return !*fp_ready && (p->opts.once || now_mono() < p->hold_until);
+}
+
 static void dispatch(processor *p)
 {
 	const char *bundle, *rel;
-	pthread_mutex_lock(&p->mu);
-	bool fp_ready = p->fp_ready;
-	pthread_mutex_unlock(&p->mu);
-	/* the first parses wait a little for the source hashes of the last run
-	 * (--once: for the database), so that unchanged files are not parsed */
-	if (!fp_ready && (p->opts.once || now_mono() < p->hold_until))
+	bool fp_ready;
+	if (dispatch_held(p, &fp_ready))
 		return;
 	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, now_mono(), &bundle, &rel)) {
 		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
@@ -651,6 +699,15 @@ static void dispatch(processor *p)
 				strmap_del(&p->fp, k);
 			}
 			free(k);
+		}
+		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
+			/* unchanged since it was written: no worker, no parse */
+			free(abs);
+			queue_done(p->queue, bundle, rel, now_mono());
+			stats_lock(p);
+			p->st.files_skipped++;
+			stats_unlock(p);
+			continue;
 		}
 		if (wpool_submit_ex(p->wpool, id, abs, root, expect) != 0) {
 			free(abs);
@@ -794,7 +851,11 @@ static int main_loop(processor *p, int sigfd)
 
 		double timeout = 1.0;
 		double qd = queue_next_due(p->queue, now);
-		if (qd >= 0 && wpool_has_idle(p->wpool) && qd < timeout)
+		bool fp_ready;
+		bool held = dispatch_held(p, &fp_ready);
+		if (held && !p->opts.once && p->hold_until - now < timeout)
+			timeout = p->hold_until - now;
+		if (!held && qd >= 0 && wpool_has_idle(p->wpool) && qd < timeout)
 			timeout = qd;
 		double wd = wpool_next_deadline(p->wpool);
 		if (wd >= 0 && wd < timeout)
@@ -1005,6 +1066,11 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 
 	p->once_deadline = now_mono() + cfg->database.once_timeout;
 	p->hold_until = now_mono() + 2.0;
+	p->options_hash = dagfile_options_hash(
+	    (const char *const *)cfg->core.operator_catalog.v, cfg->core.operator_catalog.n,
+	    (const char *const *)cfg->core.unchecked_operator_modules.v,
+	    cfg->core.unchecked_operator_modules.n, (const char *const *)cfg->core.pools.v,
+	    cfg->core.pools.n, (size_t)cfg->dag_processor.max_file_size << 20);
 	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
 		log_error("cannot start the writer thread");
 		goto out;

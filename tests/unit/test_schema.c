@@ -15,6 +15,8 @@
 #include "dagfile/catalog.h"
 #include "dagfile/dagfile.h"
 
+#include <xxhash.h>
+
 static catalog *cat;
 
 static int setup(void **state)
@@ -424,8 +426,8 @@ static void test_e030_schedule(void **state)
 	    "null",
 	    "{__type__: datetime.timedelta, hours: 1}",
 	    "['s3://bucket/a', 's3://bucket/b']",
-	    "{datasets: ['a'], timetable: {__type__: "
-	    "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *'}}"};
+	    ("{datasets: ['a'], timetable: {__type__: "
+	     "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *'}}")};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char y[512];
 		snprintf(y, sizeof(y), "d:\n  schedule: %s\n", good[i]);
@@ -585,6 +587,58 @@ static void test_e050_and_defaults_chain(void **state)
 	dagfile_result_free(&r);
 
 	rm_file(sub, "defaults.yml");
+	rm_file(root, "defaults.yml");
+	rmdir(sub);
+	rmdir(root);
+}
+
+/* The processor computes a file's source hash from the scanner's raw content
+ * hashes (dagfile_fingerprint) and skips the parse when it matches the one
+ * stored: both sides must agree exactly, and an unchanged expected hash must
+ * skip the parse. */
+static void test_source_hash_contract(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/dagproc-fp-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char sub[300], path[400];
+	snprintf(sub, sizeof(sub), "%s/team", root);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	const char *defs_root = "default_args: {owner: a}\n";
+	const char *defs_sub = "default_args: {retries: 2}\n";
+	const char *dag =
+	    "d:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
+	write_file(root, "defaults.yml", defs_root);
+	write_file(sub, "defaults.yaml", defs_sub);
+	snprintf(path, sizeof(path), "%s/dag.yml", sub);
+	write_file(sub, "dag.yml", dag);
+	dagfile_opts o = {.cat = cat, .bundle_root = root, .options_hash = 42};
+	dagfile_result r;
+	dagfile_parse(path, &o, &r);
+	expect_clean(&r);
+	dagfile_fp_input file = {.raw_hash = XXH3_64bits(dag, strlen(dag))};
+	dagfile_fp_input defs[2] = {{.raw_hash = XXH3_64bits(defs_sub, strlen(defs_sub))},
+	                            {.raw_hash = XXH3_64bits(defs_root, strlen(defs_root))}};
+	uint64_t local = dagfile_fingerprint(42, path, &file, defs, 2);
+	assert_true(r.source_hash == local);
+	assert_false(r.unchanged);
+	/* the same inputs and the expected hash: not parsed */
+	o.expect_source_hash = local;
+	dagfile_result r2;
+	dagfile_parse(path, &o, &r2);
+	assert_true(r2.unchanged);
+	assert_int_equal(r2.ndags, 0);
+	/* another option set, or another defaults text: another hash */
+	o.expect_source_hash = 0;
+	o.options_hash = 43;
+	dagfile_result r3;
+	dagfile_parse(path, &o, &r3);
+	assert_true(r3.source_hash != local);
+	dagfile_result_free(&r);
+	dagfile_result_free(&r2);
+	dagfile_result_free(&r3);
+	rm_file(sub, "dag.yml");
+	rm_file(sub, "defaults.yaml");
 	rm_file(root, "defaults.yml");
 	rmdir(sub);
 	rmdir(root);
@@ -817,6 +871,7 @@ int main(void)
 	    cmocka_unit_test(test_e033_ids),
 	    cmocka_unit_test(test_e040_paths),
 	    cmocka_unit_test(test_e050_and_defaults_chain),
+	    cmocka_unit_test(test_source_hash_contract),
 	    cmocka_unit_test(test_default_block_tasks_merge_by_id),
 	    cmocka_unit_test(test_groups_wiring),
 	    cmocka_unit_test(test_references),
