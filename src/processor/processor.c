@@ -37,10 +37,15 @@
 #include "util/xalloc.h"
 #include "worker/worker.h"
 
-#define WRITER_BATCH      200
-#define MAX_POLLFDS       1100
-#define DRAIN_SECONDS     5
-#define HEARTBEAT_SECONDS 10 /* dag_processor row, for `serve` and other processors */
+#define WRITER_BATCH  200
+#define MAX_POLLFDS   1100
+#define DRAIN_SECONDS 5
+/* Parsing pauses while the results waiting for the writer hold more than
+ * this: memory stays bounded when the writer is slower than the workers (a
+ * large first sync) or the database is away; the parse queue keeps the rest,
+ * one entry per file. */
+#define PENDING_SOFT_LIMIT ((size_t)64 << 20)
+#define HEARTBEAT_SECONDS  10 /* dag_processor row, for `serve` and other processors */
 
 const double proc_hist_bounds[PROC_HIST_BUCKETS - 1] = {0.001, 0.005, 0.01, 0.025, 0.05,
                                                         0.1,   0.25,  1,    10};
@@ -55,6 +60,7 @@ typedef struct pend {
 	int64_t size;
 	double parsed_at;
 	uint64_t source_hash;
+	size_t bytes; /* what the entry holds, roughly (backpressure) */
 } pend;
 
 typedef struct job {
@@ -87,6 +93,7 @@ struct processor {
 	size_t npend, cappend;
 	strmap pidx;
 	size_t inflight;
+	size_t pend_bytes; /* held by pending entries, in the table or in flight */
 	bool stop_writer;
 	strmap *known; /* per bundle: rels seen by the first scan (writer checks) */
 	size_t nknown;
@@ -100,6 +107,17 @@ struct processor {
 	bool fp_ready;
 	double hold_until;     /* monotonic: dispatch waits for fp until then */
 	uint64_t options_hash; /* as the workers compute it (dagfile_options_hash) */
+	/* leases (PostgreSQL, MySQL): files other processors hold, from the
+	 * writer to the loop under mu, then the loop's own map (key -> index of
+	 * the owner's name), which dispatch skips */
+	char **lease_news; /* "key\x1eowner" */
+	size_t nlease_news;
+	char **live_owners; /* snapshot from the last heartbeat */
+	size_t nlive_owners;
+	bool live_ready;
+	strmap foreign;
+	char **owners;
+	size_t nowners;
 	/* parse requests from the API threads (under mu), and the eventfd that
 	 * wakes the loop for them */
 	char **requests;
@@ -134,6 +152,17 @@ static char *pkey(const char *bundle, const char *rel)
 	return xasprintf("%s\x1f%s", bundle, rel);
 }
 
+static size_t pend_estimate(const pend *e)
+{
+	size_t n = 256 + strlen(e->key) * 3;
+	const dagfile_result *r = e->res;
+	for (size_t i = 0; r && i < r->ndags; i++)
+		n += 256 + r->dags[i].json_len + r->dags[i].ntasks * 96;
+	for (size_t i = 0; r && i < r->nerrors + r->nwarnings; i++)
+		n += 128;
+	return n;
+}
+
 static void pend_free(pend *e)
 {
 	if (!e)
@@ -148,11 +177,21 @@ static void pend_free(pend *e)
 }
 
 /* Under p->mu: the newest result for a file replaces an older one. */
+static void pend_release_locked(processor *p, pend *e)
+{
+	p->pend_bytes -= e->bytes < p->pend_bytes ? e->bytes : p->pend_bytes;
+	pend_free(e);
+}
+
 static void pending_put_locked(processor *p, pend *e)
 {
 	size_t i;
+	if (!e->bytes) {
+		e->bytes = pend_estimate(e);
+		p->pend_bytes += e->bytes;
+	}
 	if (strmap_get(&p->pidx, e->key, &i)) {
-		pend_free(p->pend[i]);
+		pend_release_locked(p, p->pend[i]);
 		p->pend[i] = e;
 		return;
 	}
@@ -288,7 +327,7 @@ static void on_known(void *ud, const char *rel)
 	if (!strmap_get(&k->p->pidx, e->key, &i))
 		pending_put_locked(k->p, e);
 	else
-		pend_free(e);
+		pend_free(e); /* never counted */
 	pthread_mutex_unlock(&k->p->mu);
 	k->marked++;
 }
@@ -382,6 +421,18 @@ static void record_write(processor *p, const sync_stats *s, bool ok, const store
  * HEARTBEAT_SECONDS while the daemon runs; not in --once passes, so a pass
  * over unchanged files writes nothing at all. A failure is left to the next
  * batch or heartbeat to notice and report. */
+typedef struct owners_acc {
+	char **v;
+	size_t n;
+} owners_acc;
+
+static void on_live_owner(void *ud, const char *owner)
+{
+	owners_acc *a = ud;
+	a->v = xrealloc(a->v, (a->n + 1) * sizeof(char *));
+	a->v[a->n++] = xstrdup(owner);
+}
+
 static void db_heartbeat(processor *p)
 {
 	if (p->opts.once || now_mono() - p->last_db_heartbeat < HEARTBEAT_SECONDS)
@@ -404,8 +455,28 @@ static void db_heartbeat(processor *p)
 	char *sql = store_sql_upsert(store_conn_dialect(c), "dag_processor", cols, 5, 1, 1);
 	if (store_exec(c, sql, v, 5, &err) != 0)
 		log_debug("heartbeat not recorded: %s", err.message);
+	else if (sync_heartbeat_leases(c, p->instance, &err) != 0)
+		log_debug("leases not renewed: %s", err.message);
+	else if (store_conn_dialect(c) != STORE_SQLITE) {
+		owners_acc live = {0};
+		if (sync_live_owners(c, on_live_owner, &live, &err) == 0) {
+			pthread_mutex_lock(&p->mu);
+			for (size_t i = 0; i < p->nlive_owners; i++)
+				free(p->live_owners[i]);
+			free(p->live_owners);
+			p->live_owners = live.v;
+			p->nlive_owners = live.n;
+			p->live_ready = true;
+			pthread_mutex_unlock(&p->mu);
+		} else {
+			for (size_t i = 0; i < live.n; i++)
+				free(live.v[i]);
+			free(live.v);
+		}
+	}
 	free(sql);
 	pool_release(p->db, c);
+	wake_loop(p);
 }
 
 static void *writer_main(void *arg)
@@ -458,16 +529,31 @@ static void *writer_main(void *arg)
 				                       .mtime = e->mtime,
 				                       .size = e->size,
 				                       .parsed_at = e->parsed_at,
-				                       .source_hash = e->source_hash};
+				                       .source_hash = e->source_hash,
+				                       .lease_owner = p->instance};
 			}
 			rc = sync_write(p->db, files, n, &s, &err);
 			record_write(p, &s, rc == 0, &err);
+			if (rc == 0 && s.foreign) {
+				pthread_mutex_lock(&p->mu);
+				for (size_t i = 0; i < n; i++) {
+					if (!files[i].foreign)
+						continue;
+					p->lease_news = xrealloc(
+					    p->lease_news, (p->nlease_news + 1) * sizeof(char *));
+					p->lease_news[p->nlease_news++] =
+					    xasprintf("%s\x1f%s\x1e%s", files[i].bundle,
+					              files[i].rel, files[i].foreign_owner);
+				}
+				pthread_mutex_unlock(&p->mu);
+			}
+			db_heartbeat(p);
 		}
 
 		pthread_mutex_lock(&p->mu);
 		if (rc == 0) {
 			for (size_t i = 0; i < n; i++)
-				pend_free(batch[i]);
+				pend_release_locked(p, batch[i]);
 			p->inflight = 0;
 			pthread_mutex_unlock(&p->mu);
 			if (failed || !p->st.db_up)
@@ -483,7 +569,7 @@ static void *writer_main(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			size_t k;
 			if (strmap_get(&p->pidx, batch[i]->key, &k))
-				pend_free(batch[i]);
+				pend_release_locked(p, batch[i]);
 			else
 				pending_put_locked(p, batch[i]);
 		}
@@ -502,6 +588,17 @@ static void *writer_main(void *arg)
 			wait_locked(p, until - now_mono());
 	}
 	pthread_mutex_unlock(&p->mu);
+	/* a clean stop gives the files up at once, rather than after the leases
+	 * expire (bounded: the loop waits DRAIN_SECONDS for this thread) */
+	if (prepared && !p->opts.once) {
+		store_conn *c = NULL;
+		store_error err;
+		if (pool_acquire(p->db, &c, &err) == 0) {
+			if (sync_release_leases(c, p->instance, &err) != 0)
+				log_debug("leases not released: %s", err.message);
+			pool_release(p->db, c);
+		}
+	}
 	free(batch);
 	free(files);
 	return NULL;
@@ -668,7 +765,10 @@ static bool dispatch_held(processor *p, bool *fp_ready)
 {
 	pthread_mutex_lock(&p->mu);
 	*fp_ready = p->fp_ready;
+	bool full = p->pend_bytes > PENDING_SOFT_LIMIT;
 	pthread_mutex_unlock(&p->mu);
+	if (full)
+		return true; /* the writer wakes the loop after each batch */
 	return !*fp_ready && (p->opts.once || now_mono() < p->hold_until);
 }
 
@@ -684,6 +784,16 @@ static void dispatch(processor *p)
 			queue_done(p->queue, bundle, rel, now_mono());
 			queue_remove(p->queue, bundle, rel);
 			continue;
+		}
+		if (p->foreign.n) {
+			char *k = pkey(bundle, rel);
+			bool theirs = strmap_get(&p->foreign, k, NULL);
+			free(k);
+			if (theirs) {
+				/* another processor holds its lease and parses it */
+				queue_done(p->queue, bundle, rel, now_mono());
+				continue;
+			}
 		}
 		const char *root = scan_bundle_root(p->scan, bundle);
 		char *abs = xasprintf("%s/%s", root, rel);
@@ -779,6 +889,83 @@ static bool once_finished(processor *p)
 	return empty && wrote;
 }
 
+static size_t owner_index(processor *p, const char *owner)
+{
+	for (size_t i = 0; i < p->nowners; i++)
+		if (strcmp(p->owners[i], owner) == 0)
+			return i;
+	p->owners = xrealloc(p->owners, (p->nowners + 1) * sizeof(char *));
+	p->owners[p->nowners] = xstrdup(owner);
+	return p->nowners++;
+}
+
+/* Files other processors hold leases on, and processors that died. */
+static void take_lease_news(processor *p)
+{
+	pthread_mutex_lock(&p->mu);
+	char **news = p->lease_news, **live = p->live_owners;
+	size_t nnews = p->nlease_news, nlive = p->nlive_owners;
+	bool live_ready = p->live_ready;
+	p->lease_news = p->live_owners = NULL;
+	p->nlease_news = p->nlive_owners = 0;
+	p->live_ready = false;
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < nnews; i++) {
+		char *sep = strchr(news[i], '\x1e');
+		*sep = '\0';
+		strmap_put(&p->foreign, news[i], owner_index(p, sep + 1));
+		free(news[i]);
+	}
+	free(news);
+	/* owners that hold no live lease any more: stopped or dead */
+	for (size_t oi = 0; live_ready && oi < p->nowners; oi++) {
+		bool alive = false;
+		for (size_t l = 0; l < nlive && !alive; l++)
+			alive = strcmp(live[l], p->owners[oi]) == 0;
+		if (alive)
+			continue;
+		size_t taken = 0;
+		/* collect first: deleting while walking the slots would skip some */
+		char **keys = NULL;
+		size_t nkeys = 0;
+		for (size_t k = 0; k < p->foreign.cap; k++) {
+			if (!p->foreign.keys[k] || p->foreign.vals[k] != oi)
+				continue;
+			keys = xrealloc(keys, (nkeys + 1) * sizeof(char *));
+			keys[nkeys++] = xstrdup(p->foreign.keys[k]);
+		}
+		for (size_t k = 0; k < nkeys; k++) {
+			strmap_del(&p->foreign, keys[k]);
+			char *sep = strchr(keys[k], '\x1f');
+			*sep = '\0';
+			const struct scan_file *f = scan_lookup(p->scan, keys[k], sep + 1);
+			if (f) {
+				queue_push(p->queue, keys[k], sep + 1, QUEUE_CHANGED, f->mtime_ns);
+			} else {
+				/* deleted meanwhile: the deletion is ours to write now */
+				const char *root = scan_bundle_root(p->scan, keys[k]);
+				pend *e = xcalloc(1, sizeof(*e));
+				e->key = pkey(keys[k], sep + 1);
+				e->bundle = xstrdup(keys[k]);
+				e->rel = xstrdup(sep + 1);
+				e->abs = xasprintf("%s/%s", root ? root : ".", sep + 1);
+				e->deleted = true;
+				e->parsed_at = now_epoch();
+				pending_put(p, e);
+			}
+			taken++;
+			free(keys[k]);
+		}
+		free(keys);
+		if (taken)
+			log_info("processor %s holds no live lease any more: taking over %zu files",
+			         p->owners[oi], taken);
+	}
+	for (size_t l = 0; l < nlive; l++)
+		free(live[l]);
+	free(live);
+}
+
 /* Parse requests from the API: ahead of every other file. */
 static void take_requests(processor *p)
 {
@@ -853,7 +1040,10 @@ static int main_loop(processor *p, int sigfd)
 		double qd = queue_next_due(p->queue, now);
 		bool fp_ready;
 		bool held = dispatch_held(p, &fp_ready);
-		if (held && !p->opts.once && p->hold_until - now < timeout)
+		/* held for the stored hashes: until hold_until at most; held because
+		 * the pending results are full: until the writer wakes the loop */
+		if (held && !fp_ready && !p->opts.once && p->hold_until > now &&
+		    p->hold_until - now < timeout)
 			timeout = p->hold_until - now;
 		if (!held && qd >= 0 && wpool_has_idle(p->wpool) && qd < timeout)
 			timeout = qd;
@@ -888,8 +1078,10 @@ static int main_loop(processor *p, int sigfd)
 		}
 		if (stopping)
 			break;
-		if (fds[1].revents & POLLIN)
+		if (fds[1].revents & POLLIN) {
 			take_requests(p);
+			take_lease_news(p);
+		}
 		if (watch_slot >= 0 && (fds[watch_slot].revents & POLLIN))
 			scan_watch_process(p->scan, on_scan, p);
 		wpool_process(p->wpool);
@@ -950,6 +1142,16 @@ static void processor_free(processor *p)
 	free(p->pend);
 	strmap_free(&p->pidx);
 	strmap_free(&p->fp);
+	strmap_free(&p->foreign);
+	for (size_t i = 0; i < p->nowners; i++)
+		free(p->owners[i]);
+	free(p->owners);
+	for (size_t i = 0; i < p->nlease_news; i++)
+		free(p->lease_news[i]);
+	free(p->lease_news);
+	for (size_t i = 0; i < p->nlive_owners; i++)
+		free(p->live_owners[i]);
+	free(p->live_owners);
 	for (size_t b = 0; b < p->nknown; b++) {
 		strmap_free(&p->known[b]);
 		free(p->known_bundles[b]);

@@ -654,8 +654,8 @@ static int read_current(batch *b, const idset *all, cur_rows *cur, store_error *
 			static const char *const sqls[] = {
 			    "SELECT dag_id, dag_hash FROM serialized_dag WHERE dag_id IN ",
 			    "SELECT dag_id, name FROM dag_tag WHERE dag_id IN ",
-			    "SELECT dag_id, warning_type, message FROM dag_warning WHERE dag_id "
-			    "IN "};
+			    ("SELECT dag_id, warning_type, message FROM dag_warning WHERE dag_id "
+			     "IN ")};
 			sb_free(&s);
 			pb_reset(&p);
 			sb_adds(&s, sqls[q]);
@@ -1195,6 +1195,111 @@ static void batch_free(batch *b)
 	free(b->sources);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Leases: several processors on one PostgreSQL or MySQL database            */
+
+static int row_foreign(void *ud, size_t ncols, const char *const *v)
+{
+	batch *b = ud;
+	if (ncols < 3 || !v[0] || !v[1] || !v[2])
+		return 0;
+	char *k = file_key(v[0], v[1]);
+	size_t f;
+	if (strmap_get(&b->filemap, k, &f)) {
+		sync_file *sf = &b->files[f];
+		sf->foreign = true;
+		snprintf(sf->foreign_owner, sizeof(sf->foreign_owner), "%s", v[2]);
+		b->plan[f].changed = false;
+		b->plan[f].restamp = false;
+	}
+	free(k);
+	return 0;
+}
+
+/* Before anything is written, the batch's processor takes the lease of every
+ * file it is about to write: new leases are inserted, its own and expired ones
+ * are (re)taken; a file whose lease another live processor holds is left out
+ * of the batch and reported foreign. The rows lock in the transaction, so two
+ * processors never write one file at once. */
+static int claim_leases(batch *b, store_error *err)
+{
+	const char *owner = b->files[0].lease_owner;
+	if (!owner || store_conn_dialect(b->c) == STORE_SQLITE)
+		return 0;
+	size_t nchanged = 0;
+	for (size_t f = 0; f < b->n; f++)
+		if (b->plan[f].changed || b->plan[f].restamp)
+			nchanged++;
+	if (!nchanged)
+		return 0;
+	char now[32], until[32];
+	store_format_ts(b->now, now, sizeof(now));
+	store_format_ts(b->now + SYNC_LEASE_SECONDS, until, sizeof(until));
+	static const char *const cols[] = {"bundle_name", "relative_fileloc", "owner",
+	                                   "expires_at"};
+	rowset rs = {0};
+	int rc = -1;
+	for (size_t f = 0; f < b->n; f++) {
+		if (!b->plan[f].changed && !b->plan[f].restamp)
+			continue;
+		pb_text(&rs.p, b->files[f].bundle);
+		pb_text(&rs.p, b->files[f].rel);
+		pb_text(&rs.p, owner);
+		pb_text(&rs.p, until);
+		rs.rows++;
+	}
+	/* new leases; existing rows are left to the UPDATE below */
+	{
+		char *vals = store_sql_placeholders(rs.rows, 4);
+		bool my = store_conn_dialect(b->c) == STORE_MYSQL;
+		char *sql =
+		    xasprintf("INSERT %sINTO file_lease (%s, %s, %s, %s) VALUES %s%s",
+		              my ? "IGNORE " : "", cols[0], cols[1], cols[2], cols[3], vals,
+		              my ? "" : " ON CONFLICT (bundle_name, relative_fileloc) DO NOTHING");
+		int r0 = run(b, sql, &rs.p, true, err);
+		free(sql);
+		free(vals);
+		if (r0 != 0)
+			goto out;
+	}
+	strbuf s;
+	pbuf p = {0};
+	sb_init(&s);
+	sb_adds(
+	    &s,
+	    "UPDATE file_lease SET owner = ?, expires_at = ? WHERE (owner = ? OR expires_at < ?)"
+	    " AND (");
+	pb_text(&p, owner);
+	pb_text(&p, until);
+	pb_text(&p, owner);
+	pb_text(&p, now);
+	where_files(&s, &p, b, "bundle_name", "relative_fileloc", true);
+	sb_addc(&s, ')');
+	int r = run(b, s.data, &p, true, err);
+	sb_free(&s);
+	pb_reset(&p);
+	if (r != 0) {
+		pb_free(&p);
+		goto out;
+	}
+	sb_adds(
+	    &s,
+	    "SELECT bundle_name, relative_fileloc, owner FROM file_lease WHERE owner <> ? AND (");
+	pb_text(&p, owner);
+	where_files(&s, &p, b, "bundle_name", "relative_fileloc", true);
+	sb_addc(&s, ')');
+	count(b, false);
+	r = store_query(b->c, s.data, p.p, p.n, row_foreign, b, err);
+	sb_free(&s);
+	pb_free(&p);
+	if (r != 0)
+		goto out;
+	rc = 0;
+out:
+	pb_free(&rs.p);
+	return rc;
+}
+
 static int cmp_file(const void *a, const void *b)
 {
 	const sync_file *x = a, *y = b;
@@ -1212,6 +1317,8 @@ int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, store_
 	batch b = {.files = files, .n = n, .st = st, .c = c, .now = store_now()};
 	b.plan = xcalloc(n, sizeof(file_plan));
 	for (size_t f = 0; f < n; f++) {
+		files[f].foreign = false;
+		files[f].foreign_owner[0] = '\0';
 		char *k = file_key(files[f].bundle, files[f].rel);
 		strmap_put(&b.filemap, k, f);
 		free(k);
@@ -1224,12 +1331,18 @@ int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, store_
 		goto fail;
 	plan_ownership(&b);
 	plan_files(&b);
+	if (claim_leases(&b, err) != 0)
+		goto fail;
 	bool any = false;
 	for (size_t f = 0; f < n; f++) {
 		if (b.plan[f].changed || b.plan[f].restamp)
 			any = true;
-		if (!b.plan[f].changed && st)
+		if (files[f].foreign) {
+			if (st)
+				st->foreign++;
+		} else if (!b.plan[f].changed && st) {
 			st->files_unchanged++;
+		}
 	}
 	if (any && write_changes(&b, err) != 0)
 		goto fail;
@@ -1262,6 +1375,7 @@ static int write_range(pool *p, sync_file *files, size_t n, sync_stats *st, stor
 			st->files_unchanged += local.files_unchanged;
 			st->dags_upserted += local.dags_upserted;
 			st->serialized_written += local.serialized_written;
+			st->foreign += local.foreign;
 		}
 		return 0;
 	}
@@ -1337,4 +1451,47 @@ int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *
 	}
 	strmap_free(&a.seen);
 	return rc;
+}
+
+int sync_heartbeat_leases(store_conn *c, const char *owner, store_error *err)
+{
+	if (store_conn_dialect(c) == STORE_SQLITE)
+		return 0;
+	char until[32];
+	store_format_ts(store_now() + SYNC_LEASE_SECONDS, until, sizeof(until));
+	store_param p[2] = {store_p_text(until), store_p_text(owner)};
+	return store_exec(c, "UPDATE file_lease SET expires_at = ? WHERE owner = ?", p, 2, err);
+}
+
+int sync_release_leases(store_conn *c, const char *owner, store_error *err)
+{
+	if (store_conn_dialect(c) == STORE_SQLITE)
+		return 0;
+	store_param p = store_p_text(owner);
+	return store_exec(c, "DELETE FROM file_lease WHERE owner = ?", &p, 1, err);
+}
+
+typedef struct dead_acc {
+	sync_known_fn fn;
+	void *ud;
+} dead_acc;
+
+static int row_dead(void *ud, size_t ncols, const char *const *v)
+{
+	dead_acc *a = ud;
+	if (ncols >= 1 && v[0])
+		a->fn(a->ud, v[0]);
+	return 0;
+}
+
+int sync_live_owners(store_conn *c, sync_known_fn fn, void *ud, store_error *err)
+{
+	if (store_conn_dialect(c) == STORE_SQLITE)
+		return 0;
+	char now[32];
+	store_format_ts(store_now(), now, sizeof(now));
+	store_param p = store_p_text(now);
+	dead_acc a = {fn, ud};
+	return store_query(c, "SELECT DISTINCT owner FROM file_lease WHERE expires_at >= ?", &p, 1,
+	                   row_dead, &a, err);
 }

@@ -19,10 +19,17 @@ typedef struct sync_file {
 	const char *fileloc; /* absolute path, recorded in dag.fileloc */
 	bool deleted;
 	const dagfile_result *res;
-	double mtime;     /* seconds since the epoch (parse_stat) */
-	int64_t size;     /* bytes (parse_stat) */
-	double parsed_at; /* when it was parsed, seconds since the epoch */
+	double mtime;         /* seconds since the epoch (parse_stat) */
+	int64_t size;         /* bytes (parse_stat) */
+	double parsed_at;     /* when it was parsed, seconds since the epoch */
 	uint64_t source_hash; /* dagfile_result.source_hash, kept in parse_stat */
+	/* The processor's instance name: on PostgreSQL and MySQL a file is written
+	 * only under its lease (NULL: no leases; SQLite never uses them). */
+	const char *lease_owner;
+	/* Out: another live processor holds the file's lease; nothing was
+	 * written for it. */
+	bool foreign;
+	char foreign_owner[256];
 	/* Set by sync_write when the file could not be stored because of its own
 	 * data (a permanent error isolated to it): recorded as its import error. */
 	const char *store_failure;
@@ -37,6 +44,7 @@ typedef struct sync_stats {
 	size_t serialized_written;
 	size_t isolated_failures; /* files recorded as "could not be stored" */
 	size_t dropped;           /* files whose record could not be stored at all (logged) */
+	size_t foreign;           /* files left to the processor holding their lease */
 } sync_stats;
 
 /* Applies the batch in one transaction on c (begin, reads, writes, commit).
@@ -63,5 +71,16 @@ char *sync_stacktrace(const char *rel, const dagfile_result *res, const char *st
 typedef void (*sync_known_fn)(void *ud, const char *rel);
 STORE_WUR int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *ud,
                                store_error *err);
+
+/* Seconds a lease lasts without renewal: three processor heartbeats. */
+#define SYNC_LEASE_SECONDS 30
+
+/* Renews every lease of owner (with its heartbeat); gives them all up (clean
+ * shutdown, so that the others take the files at once); lists the owners that
+ * hold a live lease (the others stopped or died: their files are anybody's).
+ * No-ops on SQLite. */
+STORE_WUR int sync_heartbeat_leases(store_conn *c, const char *owner, store_error *err);
+STORE_WUR int sync_release_leases(store_conn *c, const char *owner, store_error *err);
+STORE_WUR int sync_live_owners(store_conn *c, sync_known_fn fn, void *ud, store_error *err);
 
 #endif
