@@ -12,6 +12,10 @@ SHELL := /bin/bash
 
 NINJA ?= ninja
 FUZZ_SECONDS ?= 60
+# The other parsers' fuzz targets (fuzz/fuzz_<name>.c, seeds in fuzz/corpus-<name>/)
+# run after fuzz_dagfile, FUZZ_SECONDS_OTHER each.
+FUZZ_OTHER ?= config api proto
+FUZZ_SECONDS_OTHER ?= 20
 
 # `make demo`: the example bundle's diagnostics, then the processor on it with
 # SQLite, the API and the web page, in the foreground until Ctrl-C.
@@ -61,22 +65,30 @@ bench: build
 	@bench/fault_rss.sh
 
 # The whole folder gets coverage instrumentation (fuzzer-no-link) so that
-# libFuzzer sees inside the core library; only the fuzz target links libFuzzer.
+# libFuzzer sees inside the core library; only the fuzz targets link libFuzzer.
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+FUZZ_FLAGS = -detect_leaks=1 -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+
 fuzz: deps
 	@[ -f build-fuzz/meson-private/coredata.dat ] || \
 		CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
 			-Db_lundef=false --buildtype=debugoptimized \
 			-Dc_args=-fsanitize=fuzzer-no-link -Dc_link_args=-fsanitize=fuzzer-no-link
-	@$(BUILD_ENV) $(NINJA) -C build-fuzz fuzz_dagfile
+	@$(BUILD_ENV) $(NINJA) -C build-fuzz fuzz_dagfile $(FUZZ_OTHER:%=fuzz_%)
 	@mkdir -p build-fuzz/corpus build-fuzz/artifacts
 	@find fuzz/corpus -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) \
 		-exec cp -f {} build-fuzz/corpus/ \;
 	@echo "fuzzing for $(FUZZ_SECONDS) s (corpus build-fuzz/corpus, crashes in build-fuzz/artifacts)"
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
-		build-fuzz/fuzz_dagfile -max_total_time=$(FUZZ_SECONDS) -detect_leaks=1 \
-			-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-			-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus </dev/null
+	@$(FUZZ_ENV) build-fuzz/fuzz_dagfile -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
+		-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus </dev/null
+	@for t in $(FUZZ_OTHER); do \
+		mkdir -p build-fuzz/corpus-$$t && cp -f fuzz/corpus-$$t/* build-fuzz/corpus-$$t/ && \
+		echo "fuzz_$$t for $(FUZZ_SECONDS_OTHER) s (corpus build-fuzz/corpus-$$t)" && \
+		$(FUZZ_ENV) build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS_OTHER) $(FUZZ_FLAGS) \
+			-artifact_prefix=build-fuzz/artifacts/fuzz_$$t- build-fuzz/corpus-$$t </dev/null \
+			|| exit 1; \
+	done
 
 C_SOURCES = $(shell find src tests fuzz bench tools -name '*.[ch]' -not -path '*/corpus/*' 2>/dev/null)
 

@@ -318,6 +318,23 @@ def main(argv):
         st, body = api.req("/api/v2/nothing")
         ok("404 for an unknown path", st == 404 and body == {"detail": "Not Found"}, (st, body))
 
+        # ---- bytes that are not UTF-8, echoed in the detail: still a JSON 4xx, never a
+        # dropped connection (a cut at the detail's length must not split a character)
+        notutf8 = base64.urlsafe_b64encode(b"dags-folder\x1f\xff.yml").decode().rstrip("=")
+        for path, method, code in (("/api/v2/dags?limit=%FF", "GET", 400),
+                                   ("/api/v2/dags?order_by=%FF", "GET", 400),
+                                   ("/api/v2/dags?exclude_stale=%FF", "GET", 400),
+                                   ("/api/v2/dags?order_by=x" + "%C3%A9" * 300, "GET", 400),
+                                   ("/api/v2/dags/%FF%FE", "GET", 404),
+                                   ("/api/v2/dags/%FF/details", "GET", 404),
+                                   ("/api/v2/parseDagFile/" + notutf8, "PUT", 404)):
+            try:
+                st, body = api.req(path, method=method)
+            except (OSError, ValueError) as e:
+                st, body = None, repr(e)
+            ok("%s %s: %d with a JSON detail" % (method, path[:40], code),
+               st == code and isinstance(body, dict) and isinstance(body.get("detail"), str), (st, body))
+
         # ---- probes and metrics
         st, body = api.req("/livez", raw=True)
         ok("livez 200", st == 200, (st, body))
@@ -410,8 +427,12 @@ def main(argv):
                 break
             time.sleep(0.1)
         st, h = api2.req("/api/v2/monitor/health")
-        ok("serve: health without a processor", up and st == 200 and h["metadatabase"]["status"] == "healthy"
-           and h["dag_processor"]["status"] == "unhealthy", h)
+        # serve reads the processors' heartbeats from dag_processor: the one
+        # stopped moments ago wrote its row less than a minute ago
+        ok("serve: health from the processors' heartbeat rows", up and st == 200
+           and h["metadatabase"]["status"] == "healthy"
+           and h["dag_processor"]["status"] == "healthy"
+           and h["dag_processor"]["latest_dag_processor_heartbeat"] is not None, h)
         st, body = api2.req("/api/v2/dags?limit=1")
         ok("serve: dags", st == 200 and body["total_entries"] == 7 and len(body["dags"]) == 1, (st, body))
         st, body = api2.req("/api/v2/parseDagFile/" + tok, method="PUT")

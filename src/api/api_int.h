@@ -87,6 +87,11 @@ int api_file_token_decode(const char *token, char **bundle, char **rel);
 const char *api_iso_ts(const char *db, char *buf, size_t len);
 /* A database boolean ("1", "t", "true") as a C bool. */
 bool api_db_bool(const char *v);
+/* Text as a JSON string, never NULL: bytes that are not valid UTF-8 (a file name
+ * on disk, a client's %FF, a detail cut inside a character) become U+FFFD, where
+ * json_string() would fail and a field would silently go missing. */
+json_t *api_json_text(const char *s);
+json_t *api_json_textn(const char *s, size_t n);
 
 /* JSON shapes (Airflow REST v2). Rows are the columns of the SELECTs in query.c. */
 enum { API_DAG_NCOLS = 15 };

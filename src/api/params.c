@@ -420,3 +420,63 @@ bool api_db_bool(const char *v)
 {
 	return v && (strcmp(v, "1") == 0 || strcasecmp(v, "t") == 0 || strcasecmp(v, "true") == 0);
 }
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 (as jansson
+ * checks: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2, cp = c & 0x1Fu;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3, cp = c & 0x0Fu;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, cp = c & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3Fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+json_t *api_json_textn(const char *s, size_t n)
+{
+	if (!s)
+		return json_string("");
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	strbuf b;
+	sb_init(&b);
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq(u + i, n - i);
+		if (k == 0) {
+			sb_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+			i++;
+		} else {
+			sb_add(&b, s + i, k);
+			i += k;
+		}
+	}
+	j = json_stringn(b.data ? b.data : "", b.len);
+	sb_free(&b);
+	return j ? j : json_string("");
+}
+
+json_t *api_json_text(const char *s)
+{
+	return api_json_textn(s, s ? strlen(s) : 0);
+}

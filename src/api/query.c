@@ -39,7 +39,7 @@ static int collect_row(void *ud, size_t ncols, const char *const *vals)
 {
 	json_t *row = json_array();
 	for (size_t i = 0; i < ncols; i++)
-		json_array_append_new(row, vals[i] ? json_string(vals[i]) : json_null());
+		json_array_append_new(row, vals[i] ? api_json_text(vals[i]) : json_null());
 	json_array_append_new((json_t *)ud, row);
 	return 0;
 }

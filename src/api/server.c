@@ -162,7 +162,9 @@ MHD_RESULT api_send_json(struct MHD_Connection *conn, int status, json_t *doc)
 
 MHD_RESULT api_send_detail(struct MHD_Connection *conn, int status, const char *detail)
 {
-	return api_send_json(conn, status, json_pack("{s:s}", "detail", detail));
+	json_t *doc = json_object();
+	json_object_set_new(doc, "detail", api_json_text(detail));
+	return api_send_json(conn, status, doc);
 }
 
 static MHD_RESULT send_status(struct MHD_Connection *conn, const api_status *st)

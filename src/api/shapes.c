@@ -153,7 +153,9 @@ static json_t *duration_json(json_t *v)
 		if (json_is_number(n))
 			total += json_number_value(n) * units[i].s;
 	}
-	if (total < 0 || !isfinite(total))
+	/* beyond Python's timedelta.max (999999999 days) Airflow has no value either,
+	 * and the casts below would overflow */
+	if (total < 0 || !isfinite(total) || total / 86400 >= 1e9)
 		return json_null();
 	long long days = (long long)(total / 86400);
 	double rest = total - (double)days * 86400;
@@ -304,7 +306,7 @@ static json_t *source_line(const char *text, size_t len, long line)
 	size_t e = i;
 	while (e < len && text[e] != '\n' && text[e] != '\r')
 		e++;
-	return json_stringn(text + i, e - i);
+	return api_json_textn(text + i, e - i);
 }
 
 /* One stack trace line: "path:L:C: error[CODE]: message" (path may hold ':'),

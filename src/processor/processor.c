@@ -99,6 +99,7 @@ struct processor {
 	size_t nknown;
 	char **known_bundles;
 	bool writer_started;
+	bool writer_abandoned; /* did not stop within DRAIN_SECONDS */
 	pthread_t writer;
 	/* source hashes of the files as last written (parse_stat), loaded once by
 	 * the writer: a file whose sources did not change since is not parsed
@@ -556,7 +557,10 @@ static void *writer_main(void *arg)
 				pend_release_locked(p, batch[i]);
 			p->inflight = 0;
 			pthread_mutex_unlock(&p->mu);
-			if (failed || !p->st.db_up)
+			stats_lock(p);
+			bool was_down = !p->st.db_up;
+			stats_unlock(p);
+			if (failed || was_down)
 				db_came_back(p, s.files_changed + s.files_unchanged);
 			failed = 0;
 			writer_set_state(p, WRITER_IDLE);
@@ -1118,8 +1122,9 @@ static void stop_writer(processor *p)
 		log_warn("the database write in flight did not finish within %d s; exiting "
 		         "without it",
 		         DRAIN_SECONDS);
-		/* the thread still uses the pool: leave it to the process exit */
-		p->db = NULL;
+		/* the thread still uses the pool, the pending table and the
+		 * processor itself: they are left to the process exit */
+		p->writer_abandoned = true;
 	}
 	p->writer_started = false;
 }
@@ -1127,6 +1132,12 @@ static void stop_writer(processor *p)
 static void processor_free(processor *p)
 {
 	stop_writer(p);
+	if (p->writer_abandoned) {
+		/* only what the writer cannot touch; the process exits next */
+		if (p->wpool)
+			wpool_free(p->wpool);
+		return;
+	}
 	if (p->wpool)
 		wpool_free(p->wpool);
 	for (size_t i = 0; i < p->njobs; i++) {

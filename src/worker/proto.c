@@ -3,6 +3,7 @@
 #include "worker/proto.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,18 +440,24 @@ int wproto_decode_result(const char *payload, size_t n, uint64_t *job_id, dagfil
 		return -1;
 	}
 	/* NULL strings where the model has none are a malformed frame, not a crash
-	 * later in sync */
-	for (size_t i = 0; i < out->ndags; i++) {
+	 * later in sync; so is a duration that is not a number */
+	bool ok = isfinite(out->parse_seconds) && out->parse_seconds >= 0;
+	for (size_t i = 0; ok && i < out->nerror_dag_ids; i++)
+		ok = out->error_dag_ids[i] != NULL;
+	for (size_t i = 0; ok && i < out->ndags; i++) {
 		dag_result *g = &out->dags[i];
-		bool ok = g->dag_id && g->json;
-		for (size_t k = 0; ok && k < g->ntasks; k++)
+		ok = g->dag_id && g->json;
+		for (size_t k = 0; ok && k < g->ntasks; k++) {
 			ok = g->tasks[k].task_id != NULL;
+			for (size_t u = 0; ok && u < g->tasks[k].nupstream; u++)
+				ok = g->tasks[k].upstream[u] != NULL;
+		}
 		for (size_t k = 0; ok && k < g->ntags; k++)
 			ok = g->tags[k] != NULL;
-		if (!ok) {
-			dagfile_result_free(out);
-			return -1;
-		}
+	}
+	if (!ok) {
+		dagfile_result_free(out);
+		return -1;
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -246,6 +247,25 @@ static void test_dag_details_shape(void **state)
 	json_decref(d);
 }
 
+/* fuzz_api: a timedelta too large for a long long was cast anyway (UB); such a
+ * dagrun_timeout passes the schema (weeks: 1.0e+300). Beyond Python's
+ * timedelta.max it is null, as Airflow has no value for it either. */
+static void test_dag_details_huge_timedelta(void **state)
+{
+	(void)state;
+	json_t *d = api_dag_details_json(
+	    dag_row, NULL,
+	    "{\"dagrun_timeout\":{\"__type__\":\"datetime.timedelta\",\"weeks\":1e300}}");
+	assert_true(json_is_null(json_object_get(d, "dag_run_timeout")));
+	json_decref(d);
+	d = api_dag_details_json(
+	    dag_row, NULL,
+	    "{\"dagrun_timeout\":{\"__type__\":\"datetime.timedelta\",\"days\":999999999}}");
+	assert_string_equal(json_string_value(json_object_get(d, "dag_run_timeout")),
+	                    "P999999999D");
+	json_decref(d);
+}
+
 static void test_import_error_and_warning_shapes(void **state)
 {
 	(void)state;
@@ -287,6 +307,100 @@ static void test_diagnostics(void **state)
 	json_decref(a);
 }
 
+/* Values that are not UTF-8 (a DAG file's name on disk is any bytes, and SQLite
+ * stores them as they are) keep their place: a row's columns never shift and no
+ * field goes missing. */
+static void test_rows_not_utf8(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/dagproc-test-api-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	store_params p;
+	store_params_defaults(&p, STORE_SQLITE);
+	p.sqlite_path = path;
+	store_conn *c = NULL;
+	store_error e;
+	assert_int_equal(store_connect(&p, &c, &e), 0);
+	assert_int_equal(store_migrate(c, &e), 0);
+	store_param ie[] = {store_p_text("bad\xff.yml"), store_p_text("dags-folder"),
+	                    store_p_text("bad\xff.yml:1:1: error[E001]: x")};
+	assert_int_equal(store_exec(c,
+	                            "INSERT INTO import_error (timestamp, filename, bundle_name, "
+	                            "stacktrace) VALUES ('2026-01-02 03:04:05', ?, ?, ?)",
+	                            ie, 3, &e),
+	                 0);
+	store_param dag[] = {store_p_text("etl"), store_p_text("dags-folder"),
+	                     store_p_text("/srv/dags/bad\xff.yml"), store_p_text("bad\xff.yml"),
+	                     store_p_text("caf\xe9")};
+	assert_int_equal(store_exec(c,
+	                            "INSERT INTO dag (dag_id, bundle_name, fileloc, "
+	                            "relative_fileloc, description) VALUES (?, ?, ?, ?, ?)",
+	                            dag, 5, &e),
+	                 0);
+	api_query q;
+	api_status st = {0};
+	json_t *out = NULL;
+	api_query_init(&q);
+	assert_int_equal(api_read_import_errors(c, &q, &out, &st), 0);
+	json_t *o = json_array_get(json_object_get(out, "import_errors"), 0);
+	assert_has_fields(o, required_ImportErrorResponse);
+	assert_string_equal(json_string_value(json_object_get(o, "filename")),
+	                    "bad\xef\xbf\xbd.yml");
+	assert_string_equal(json_string_value(json_object_get(o, "bundle_name")), "dags-folder");
+	assert_non_null(strstr(json_string_value(json_object_get(o, "stack_trace")), "E001"));
+	json_decref(out);
+	out = NULL;
+	assert_int_equal(api_read_dags(c, &q, &out, &st), 0);
+	o = json_array_get(json_object_get(out, "dags"), 0);
+	assert_has_fields(o, required_DAGResponse);
+	assert_string_equal(json_string_value(json_object_get(o, "dag_id")), "etl");
+	assert_string_equal(json_string_value(json_object_get(o, "bundle_name")), "dags-folder");
+	assert_string_equal(json_string_value(json_object_get(o, "relative_fileloc")),
+	                    "bad\xef\xbf\xbd.yml");
+	assert_string_equal(json_string_value(json_object_get(o, "description")),
+	                    "caf\xef\xbf\xbd");
+	json_decref(out);
+	store_close(c);
+	unlink(path);
+	/* a source file that is not UTF-8 still gives its line */
+	const char *text = "a: 1\nb: caf\xe9\n";
+	json_t *a = api_diagnostics_json("f.yml:2:4: error[E003]: not UTF-8", text, strlen(text));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "source_line")),
+	                    "b: caf\xef\xbf\xbd");
+	json_decref(a);
+}
+
+static void test_json_text(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"plain", "plain"},
+	    {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},
+	    {"a\xff"
+	     "b",
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd"},         /* a character cut short */
+	    {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+	    {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = api_json_text(cases[i].in);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(j), cases[i].out);
+		json_decref(j);
+	}
+	json_t *j = api_json_text(NULL);
+	assert_string_equal(json_string_value(j), "");
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,8 +413,11 @@ int main(void)
 	    cmocka_unit_test(test_iso_ts),
 	    cmocka_unit_test(test_dag_shape),
 	    cmocka_unit_test(test_dag_details_shape),
+	    cmocka_unit_test(test_dag_details_huge_timedelta),
 	    cmocka_unit_test(test_import_error_and_warning_shapes),
 	    cmocka_unit_test(test_diagnostics),
+	    cmocka_unit_test(test_rows_not_utf8),
+	    cmocka_unit_test(test_json_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

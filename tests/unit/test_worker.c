@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -340,6 +341,38 @@ static void test_decode_rejects_garbage(void **state)
 	free(bad);
 	dagfile_result_free(&r);
 	sb_free(&b);
+}
+
+/* A frame that is well formed but holds NULL where the model never has one (an
+ * error DAG id, an upstream task id) or a duration that is not a number is
+ * malformed: sync would crash on the NULL, /metrics would sum the NaN for ever. */
+static void test_decode_rejects_nulls(void **state)
+{
+	(void)state;
+	for (int which = 0; which < 3; which++) {
+		dagfile_result r, back;
+		sample_result(&r, 100);
+		if (which == 0) {
+			free(r.error_dag_ids[0]);
+			r.error_dag_ids[0] = NULL;
+		} else if (which == 1) {
+			dag_task *t = &r.dags[0].tasks[r.dags[0].ntasks - 1];
+			assert_true(t->nupstream > 0);
+			free(t->upstream[0]);
+			t->upstream[0] = NULL;
+		} else {
+			r.parse_seconds = NAN;
+		}
+		strbuf b;
+		sb_init(&b);
+		wproto_encode_result(&b, 7, &r);
+		uint64_t id;
+		assert_int_equal(
+		    wproto_decode_result(b.data + WPROTO_HEADER, b.len - WPROTO_HEADER, &id, &back),
+		    -1);
+		dagfile_result_free(&r);
+		sb_free(&b);
+	}
 }
 
 static void test_init_and_job_roundtrip(void **state)
@@ -837,6 +870,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_decode_rejects_garbage),
+	    cmocka_unit_test(test_decode_rejects_nulls),
 	    cmocka_unit_test(test_init_and_job_roundtrip),
 	    cmocka_unit_test(test_read_frame_short_reads),
 	    cmocka_unit_test(test_pool_matches_in_process),
