@@ -333,4 +333,15 @@ if [ "$bigfiles" -gt 0 ]; then
 	fi
 fi
 
+# the least a Python processor does: PyYAML's C loader parsing and hashing
+# the same files on one core (Debian's python3-yaml, for /usr/bin/python3)
+if /usr/bin/python3 -c 'import yaml; assert yaml.__with_libyaml__' 2>/dev/null; then
+	say "PyYAML C loader over the same $files files (one core)"
+	line=$(/usr/bin/python3 bench/pyyaml_baseline.py "$dags")
+	say "  $line"
+	put pyyaml.seconds "$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")"
+else
+	put pyyaml.skipped "python3-yaml with libyaml is not installed"
+fi
+
 python3 bench/sync_report.py "$res" "$out/results.json" "$files" "$bigfiles"

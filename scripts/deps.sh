@@ -16,7 +16,7 @@ core=(build-essential pkg-config meson ninja-build
       clang libclang-rt-14-dev clang-format valgrind python3
       postgresql mariadb-server sqlite3)
 browser=(chromium)
-bench=(wrk)
+bench=(wrk python3-yaml)
 
 [ "${DAGPROC_SKIP_DEPS:-0}" = 1 ] && exit 0
 

@@ -4,6 +4,7 @@
 #include "dagfile/schema.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,10 @@ typedef struct dctx {
 	size_t ngroups;
 	stask *tasks;
 	size_t ntasks;
+	/* the argument lists of the operators met in this DAG, collected once
+	 * per operator rather than once per task */
+	struct opcache *opcache;
+	size_t nopcache;
 } dctx;
 
 /* ------------------------------------------------------------------------ */
@@ -394,6 +399,38 @@ static bool in_list(const char *k, const char *const *list, size_t n)
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The long key lists, sorted once for binary search: they are consulted for
+ * every key of every DAG and task. */
+static const char *sorted_dag_keys[NELEM(dag_keys)];
+static const char *sorted_system_keys[NELEM(task_system_keys)];
+static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_key_lists(void)
+{
+	memcpy(sorted_dag_keys, dag_keys, sizeof(dag_keys));
+	qsort(sorted_dag_keys, NELEM(dag_keys), sizeof(char *), cmp_cstr);
+	memcpy(sorted_system_keys, task_system_keys, sizeof(task_system_keys));
+	qsort(sorted_system_keys, NELEM(task_system_keys), sizeof(char *), cmp_cstr);
+}
+
+static bool is_dag_key(const char *k)
+{
+	pthread_once(&sorted_once, sort_key_lists);
+	return bsearch(&k, sorted_dag_keys, NELEM(dag_keys), sizeof(char *), cmp_cstr) != NULL;
+}
+
+static bool is_system_key(const char *k)
+{
+	pthread_once(&sorted_once, sort_key_lists);
+	return bsearch(&k, sorted_system_keys, NELEM(task_system_keys), sizeof(char *), cmp_cstr) !=
+	       NULL;
+}
+
 static bool is_callback_key(const char *k, const char *suffix)
 {
 	/* on_<event>_callback<suffix> and sla_miss_callback<suffix> */
@@ -715,7 +752,7 @@ static void check_dag_keys(dctx *d)
 			      "'%s' is deprecated and ignored by Airflow 3", k);
 			continue;
 		}
-		if (in_list(k, dag_keys, NELEM(dag_keys)))
+		if (is_dag_key(k))
 			continue;
 		const char *s = suggest_name(k, dag_keys, NELEM(dag_keys));
 		if (s)
@@ -893,17 +930,44 @@ static bool provided(dctx *d, stask *t, const char *name)
 	return map_get(partial, name) || map_get(expand, name);
 }
 
+struct opcache {
+	const cat_operator *op;
+	arg_names an;
+};
+
+static const arg_names *op_args(dctx *d, const cat_operator *op)
+{
+	for (size_t i = 0; i < d->nopcache; i++)
+		if (d->opcache[i].op == op)
+			return &d->opcache[i].an;
+	d->opcache = xrealloc(d->opcache, (d->nopcache + 1) * sizeof(*d->opcache));
+	struct opcache *oc = &d->opcache[d->nopcache++];
+	memset(oc, 0, sizeof(*oc));
+	oc->op = op;
+	catalog_each_arg(d->opts->cat, op, collect_arg, &oc->an);
+	return &oc->an;
+}
+
+static void opcache_free(dctx *d)
+{
+	for (size_t i = 0; i < d->nopcache; i++) {
+		free(d->opcache[i].an.names);
+		free(d->opcache[i].an.required);
+	}
+	free(d->opcache);
+	d->opcache = NULL;
+	d->nopcache = 0;
+}
+
 static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
 {
 	const catalog *c = d->opts->cat;
-	arg_names an = {0};
-	catalog_each_arg(c, op, collect_arg, &an);
+	const arg_names an = *op_args(d, op);
 	ynode *b = t->body;
 	for (size_t i = 0; i < b->n; i++) {
 		ypair *p = &b->pairs[i];
 		const char *k = key_text(p);
-		if (in_list(k, task_system_keys, NELEM(task_system_keys)) ||
-		    is_callback_key(k, "_name") || is_callback_key(k, "_file"))
+		if (is_system_key(k) || is_callback_key(k, "_name") || is_callback_key(k, "_file"))
 			continue;
 		const cat_arg *a = catalog_find_arg(c, op, k);
 		if (!a) {
@@ -943,8 +1007,6 @@ static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
 		     "%s.__init__() missing required argument '%s' (task_id: %s)",
 		     class_name(op->path), name, t->id);
 	}
-	free(an.names);
-	free(an.required);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1445,9 +1507,8 @@ static void build_graph(dctx *d)
 		if (t->decorator) {
 			for (size_t k = 0; k < t->body->n; k++) {
 				ypair *p = &t->body->pairs[k];
-				if (!in_list(key_text(p), task_system_keys,
-				             NELEM(task_system_keys)) ||
-				    key_is(p, "expand") || key_is(p, "partial"))
+				if (!is_system_key(key_text(p)) || key_is(p, "expand") ||
+				    key_is(p, "partial"))
 					scan_refs(d, (int)i, p->val, true, 0);
 			}
 		} else {
@@ -1792,6 +1853,7 @@ record:
 	}
 	for (size_t i = 0; i < d->ntasks; i++)
 		free(d->tasks[i].up);
+	opcache_free(d);
 }
 
 void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, size_t ndefs,

@@ -37,9 +37,10 @@
 #include "util/xalloc.h"
 #include "worker/worker.h"
 
-#define WRITER_BATCH  200
-#define MAX_POLLFDS   1100
-#define DRAIN_SECONDS 5
+#define WRITER_BATCH          200
+#define WRITER_GATHER_SECONDS 0.01
+#define MAX_POLLFDS           1100
+#define DRAIN_SECONDS         5
 /* Parsing pauses while the results waiting for the writer hold more than
  * this: memory stays bounded when the writer is slower than the workers (a
  * large first sync) or the database is away; the parse queue keeps the rest,
@@ -502,6 +503,12 @@ static void *writer_main(void *arg)
 				break;
 			wait_locked(p, 1.0);
 		}
+		if (p->stop_writer)
+			break;
+		/* a partial batch waits a moment for the results still arriving (a
+		 * first sync, a burst of edits): fewer, fuller transactions */
+		if (prepared && p->npend < WRITER_BATCH)
+			wait_locked(p, WRITER_GATHER_SECONDS);
 		if (p->stop_writer)
 			break;
 		size_t n = 0;
@@ -1012,6 +1019,10 @@ static int main_loop(processor *p, int sigfd)
 		p->st.files = scan_file_count(p->scan);
 		stats_unlock(p);
 
+		/* dispatch first: when it skips every file (unchanged since the last
+		 * run), a --once pass may be finished right after it */
+		if (!stopping)
+			dispatch(p);
 		if (p->opts.once && once_finished(p)) {
 			log_info("all files parsed and written");
 			break;
@@ -1026,8 +1037,6 @@ static int main_loop(processor *p, int sigfd)
 			rc = 3;
 			break;
 		}
-		if (!stopping)
-			dispatch(p);
 
 		int n = 0;
 		fds[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
