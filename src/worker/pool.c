@@ -534,7 +534,7 @@ int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle
 }
 
 int wpool_submit_ex(wpool *p, uint64_t job_id, const char *path, const char *bundle_root,
-		    uint64_t expect_hash)
+                    uint64_t expect_hash)
 {
 	for (int k = 0; k < p->n; k++) {
 		wslot *w = &p->w[(p->next + k) % p->n];

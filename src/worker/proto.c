@@ -99,7 +99,7 @@ void wproto_encode_init(strbuf *b, const wproto_init *in)
 }
 
 void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root,
-		       uint64_t expect_hash)
+                       uint64_t expect_hash)
 {
 	size_t at = begin_frame(b, WPROTO_JOB);
 	put_u64(b, job_id);

@@ -51,7 +51,7 @@ typedef struct wproto_job {
 /* Encoders append one whole frame (header included) to b. */
 void wproto_encode_init(strbuf *b, const wproto_init *in);
 void wproto_encode_job(strbuf *b, uint64_t job_id, const char *path, const char *bundle_root,
-		       uint64_t expect_hash);
+                       uint64_t expect_hash);
 void wproto_encode_result(strbuf *b, uint64_t job_id, const dagfile_result *r);
 
 /* Payload length from a frame header (4 bytes). */

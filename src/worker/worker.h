@@ -87,7 +87,7 @@ int wpool_submit(wpool *p, uint64_t job_id, const char *path, const char *bundle
  * (parse_stat): when nothing changed, the worker answers with a result that
  * only says unchanged, without parsing. */
 int wpool_submit_ex(wpool *p, uint64_t job_id, const char *path, const char *bundle_root,
-		    uint64_t expect_hash);
+                    uint64_t expect_hash);
 /* Fills fds with the descriptors to poll (events set: POLLIN, plus POLLOUT
  * while a request is still being written) and returns how many, at most max. */
 int wpool_pollfds(wpool *p, struct pollfd *fds, int max);
