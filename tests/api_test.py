@@ -338,7 +338,13 @@ def main(argv):
         # ---- probes and metrics
         st, body = api.req("/livez", raw=True)
         ok("livez 200", st == 200, (st, body))
-        st, body = api.req("/readyz", raw=True)
+        # the reparse requested above may still be on its way to the database
+        deadline = time.time() + 10
+        while True:
+            st, body = api.req("/readyz", raw=True)
+            if st == 200 or time.time() > deadline:
+                break
+            time.sleep(0.05)
         ok("readyz 200", st == 200, (st, body))
         st, text = api.req("/metrics", raw=True)
         samples = {}
