@@ -27,8 +27,8 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void add_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
-                     const char *dag_id, const char *wtype, char *msg)
+void dagfile_push_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
+                       const char *dag_id, const char *wtype, char *msg)
 {
 	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
 	diag *d = &(*arr)[(*n)++];
@@ -50,7 +50,7 @@ void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint3
 	va_start(ap, fmt);
 	sb_vprintf(&b, fmt, ap);
 	va_end(ap);
-	add_diag(&r->errors, &r->nerrors, code, line, col, dag_id, NULL, sb_detach(&b));
+	dagfile_push_diag(&r->errors, &r->nerrors, code, line, col, dag_id, NULL, sb_detach(&b));
 }
 
 static char *yaml_error_text(const ydoc *doc)
@@ -391,8 +391,9 @@ void dagfile_parse_text(const char *path, const char *text, size_t len, const da
 	loaded = true;
 	if (yaml_load(&doc, text, len) != 0) {
 		char *m = yaml_error_text(&doc);
-		add_diag(&out->errors, &out->nerrors, doc.error_code ? doc.error_code : "E001",
-		         doc.error_line, doc.error_col, NULL, NULL, m);
+		dagfile_push_diag(&out->errors, &out->nerrors,
+		                  doc.error_code ? doc.error_code : "E001", doc.error_line,
+		                  doc.error_col, NULL, NULL, m);
 		goto out;
 	}
 	if (out->nerrors) {

@@ -65,20 +65,6 @@ typedef struct dctx {
 /* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */
 
-static void push_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
-                      const char *dag_id, const char *wtype, char *msg)
-{
-	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
-	diag *d = &(*arr)[(*n)++];
-	memset(d, 0, sizeof(*d));
-	snprintf(d->code, sizeof(d->code), "%s", code);
-	d->line = line;
-	d->col = col;
-	d->dag_id = dag_id ? xstrdup(dag_id) : NULL;
-	d->warning_type = wtype;
-	d->message = msg;
-}
-
 static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, const ynode *n,
                   const char *fmt, va_list ap)
 {
@@ -99,11 +85,11 @@ static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, co
 		}
 	}
 	if (warning) {
-		push_diag(&d->res->warnings, &d->res->nwarnings, code, line, col, d->dag_id, wtype,
-		          sb_detach(&b));
+		dagfile_push_diag(&d->res->warnings, &d->res->nwarnings, code, line, col, d->dag_id,
+		                  wtype, sb_detach(&b));
 	} else {
-		push_diag(&d->res->errors, &d->res->nerrors, code, line, col, d->dag_id, NULL,
-		          sb_detach(&b));
+		dagfile_push_diag(&d->res->errors, &d->res->nerrors, code, line, col, d->dag_id,
+		                  NULL, sb_detach(&b));
 		d->has_error = true;
 	}
 }
@@ -1315,6 +1301,20 @@ static void suggest_group(dctx *d, const ynode *at, const char *what, const char
 	free(c);
 }
 
+/* The group a task_group_name / parent_group_name names: its index, or -1
+ * after an E024 with a "did you mean". */
+static int group_ref(dctx *d, ynode *name, const char *what)
+{
+	if (!ynode_is_scalar(name)) {
+		derr(d, "E024", name, "%s must be a name", what);
+		return -1;
+	}
+	int g = find_group(d, name->str);
+	if (g < 0)
+		suggest_group(d, name, what, name->str);
+	return g;
+}
+
 static void resolve_group(dctx *d, int gi)
 {
 	sgroup *g = &d->groups[gi];
@@ -1330,13 +1330,8 @@ static void resolve_group(dctx *d, int gi)
 	g->state = 1;
 	ynode *pn = map_get(g->body, "parent_group_name");
 	if (pn && pn->kind != YN_NULL) {
-		int p = ynode_is_scalar(pn) ? find_group(d, pn->str) : -1;
-		if (p < 0) {
-			if (ynode_is_scalar(pn))
-				suggest_group(d, pn, "parent_group_name", pn->str);
-			else
-				derr(d, "E024", pn, "parent_group_name must be a name");
-		} else {
+		int p = group_ref(d, pn, "parent_group_name");
+		if (p >= 0) {
 			resolve_group(d, p);
 			if (d->groups[gi].state == 2) /* cycle reported on the way */
 				return;
@@ -1467,14 +1462,7 @@ static void build_tasks(dctx *d, ynode *tm)
 		}
 		ynode *gn = map_get(t->body, "task_group_name");
 		if (gn && gn->kind != YN_NULL) {
-			int g = ynode_is_scalar(gn) ? find_group(d, gn->str) : -1;
-			if (g < 0) {
-				if (ynode_is_scalar(gn))
-					suggest_group(d, gn, "task_group_name", gn->str);
-				else
-					derr(d, "E024", gn, "task_group_name must be a name");
-			}
-			t->group = g;
+			t->group = group_ref(d, gn, "task_group_name");
 		}
 		t->id = t->group >= 0 ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
 		                      : arena_strdup(d->A, t->name);

@@ -19,6 +19,10 @@ typedef struct schema_defaults {
 void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, size_t ndefs,
                     const dagfile_opts *opts, dagfile_result *res);
 
+/* Appends a diagnostic to arr (msg is taken over, dag_id copied). */
+void dagfile_push_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
+                       const char *dag_id, const char *wtype, char *msg);
+
 /* Canonical JSON of a value tree: sorted keys, __join__ evaluated. */
 void serialize_value(strbuf *b, const ynode *n);
 void serialize_string(strbuf *b, const char *s, size_t len);
