@@ -364,6 +364,11 @@ static void test_rows_not_utf8(void **state)
 	json_decref(out);
 	store_close(c);
 	unlink(path);
+	char side[sizeof(path) + 8];
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
 	/* a source file that is not UTF-8 still gives its line */
 	const char *text = "a: 1\nb: caf\xe9\n";
 	json_t *a = api_diagnostics_json("f.yml:2:4: error[E003]: not UTF-8", text, strlen(text));
