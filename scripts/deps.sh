@@ -5,7 +5,7 @@
 #   scripts/deps.sh [GROUP]...     groups: core (default), browser, bench
 #
 # core is what `make`, `make check` and `make fuzz` need. The optional groups are
-# only installed for the targets that use them (browser: `make check-browser`,
+# only installed for the targets that use them (browser: `make check`,
 # bench: `make bench`); a failure to install an optional group is a warning.
 # DAGPROC_SKIP_DEPS=1 skips the whole check (non-Debian hosts, offline machines).
 set -euo pipefail
