@@ -66,16 +66,22 @@ run_suite() {
 	local restart=$1 stop=$2 start=$3 req status
 	coproc T { DAGPROC_TEST_CONTROL=1 "$bin"; }
 	local tpid=$T_PID
-	while IFS= read -r req <&"${T[0]}"; do
+	# Copies of the coprocess's descriptors: bash closes T's and unsets T as
+	# soon as the program exits, which used to race with this loop (set -u:
+	# "T[0]: unbound variable"). The copies stay open until EOF.
+	local rfd wfd
+	exec {rfd}<&"${T[0]}" {wfd}>&"${T[1]}"
+	while IFS= read -r req <&"$rfd"; do
 		case $req in
-		RESTART) $restart >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
-		CRASH_RESTART) $restart immediate >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
-		STOP) $stop >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
-		START) $start >&2 && echo ok >&"${T[1]}" || echo fail >&"${T[1]}" ;;
+		RESTART) $restart >&2 && echo ok >&"$wfd" || echo fail >&"$wfd" ;;
+		CRASH_RESTART) $restart immediate >&2 && echo ok >&"$wfd" || echo fail >&"$wfd" ;;
+		STOP) $stop >&2 && echo ok >&"$wfd" || echo fail >&"$wfd" ;;
+		START) $start >&2 && echo ok >&"$wfd" || echo fail >&"$wfd" ;;
 		DONE) ;;
-		*) echo "run.sh: unknown request '$req'" >&2; echo fail >&"${T[1]}" ;;
+		*) echo "run.sh: unknown request '$req'" >&2; echo fail >&"$wfd" ;;
 		esac
 	done
+	exec {rfd}<&- {wfd}>&-
 	wait "$tpid"
 	status=$?
 	return $status
