@@ -34,6 +34,9 @@ static int end(store_conn *c, int rc)
 	return rc;
 }
 
+static int read_page(store_conn *c, const char *count_sql, const char *sql, const store_param *ps,
+                     size_t np, json_t *rows, json_t *tags, int64_t *total, api_status *st);
+
 /* Rows as JSON arrays of strings or nulls, kept until the next query is done. */
 static int collect_row(void *ud, size_t ncols, const char *const *vals)
 {
@@ -76,7 +79,6 @@ int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_
 	char *pat = NULL;
 	json_t *rows = json_array();
 	int64_t total = 0;
-	store_error e;
 	int rc = 0;
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->filename_pattern) {
@@ -88,16 +90,11 @@ int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_
 	if ((rc = api_order_by(API_EP_IMPORT_ERRORS, q->order_by, q->norder, &sql, st)) != 0)
 		goto out;
 	append_page(&sql, q);
-	if ((rc = begin(c, st)) != 0)
-		goto out;
 	char *csql = xasprintf("SELECT COUNT(*) FROM import_error%s", where.data);
-	int qrc = store_query_int(c, csql, ps, np, &total, NULL, &e);
+	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
 	free(csql);
-	if (qrc != 0 || store_query(c, sql.data, ps, np, collect_row, rows, &e) != 0) {
-		rc = end(c, db_fail(st, &e));
+	if (rc != 0)
 		goto out;
-	}
-	end(c, 0);
 	json_t *list = json_array();
 	size_t i;
 	json_t *r;
@@ -187,6 +184,22 @@ static int read_tags(store_conn *c, json_t *rows, json_t *tags, store_error *e)
 	return rc;
 }
 
+/* The count before paging and one page of rows, in one read transaction that
+ * is closed before returning; with tags, the page's DAGs' tags too. */
+static int read_page(store_conn *c, const char *count_sql, const char *sql, const store_param *ps,
+                     size_t np, json_t *rows, json_t *tags, int64_t *total, api_status *st)
+{
+	store_error e;
+	int rc;
+	if ((rc = begin(c, st)) != 0)
+		return rc;
+	if (store_query_int(c, count_sql, ps, np, total, NULL, &e) != 0 ||
+	    store_query(c, sql, ps, np, collect_row, rows, &e) != 0 ||
+	    (tags && read_tags(c, rows, tags, &e) != 0))
+		return end(c, db_fail(st, &e));
+	return end(c, 0);
+}
+
 static json_t *take_tags(json_t *tags, const char *dag_id)
 {
 	json_t *a = json_object_get(tags, dag_id);
@@ -203,7 +216,6 @@ int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *s
 	char *pat1 = NULL, *pat2 = NULL;
 	json_t *rows = json_array(), *tags = json_object();
 	int64_t total = 0;
-	store_error e;
 	int rc = 0;
 
 	sb_adds(&where, " WHERE 1 = 1");
@@ -254,17 +266,11 @@ int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *s
 		goto out;
 	append_page(&sql, q);
 
-	if ((rc = begin(c, st)) != 0)
-		goto out;
 	char *csql = xasprintf("SELECT COUNT(*) FROM dag d%s", where.data);
-	int qrc = store_query_int(c, csql, ps, np, &total, NULL, &e);
+	rc = read_page(c, csql, sql.data, ps, np, rows, tags, &total, st);
 	free(csql);
-	if (qrc != 0 || store_query(c, sql.data, ps, np, collect_row, rows, &e) != 0 ||
-	    read_tags(c, rows, tags, &e) != 0) {
-		rc = end(c, db_fail(st, &e));
+	if (rc != 0)
 		goto out;
-	}
-	end(c, 0);
 	json_t *list = json_array();
 	size_t i;
 	json_t *r;
@@ -333,7 +339,6 @@ int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_statu
 	size_t np = 0;
 	json_t *rows = json_array();
 	int64_t total = 0;
-	store_error e;
 	int rc = 0;
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->dag_id) {
@@ -351,16 +356,11 @@ int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_statu
 	if ((rc = api_order_by(API_EP_WARNINGS, q->order_by, q->norder, &sql, st)) != 0)
 		goto out;
 	append_page(&sql, q);
-	if ((rc = begin(c, st)) != 0)
-		goto out;
 	char *csql = xasprintf("SELECT COUNT(*) FROM dag_warning w%s", where.data);
-	int qrc = store_query_int(c, csql, ps, np, &total, NULL, &e);
+	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
 	free(csql);
-	if (qrc != 0 || store_query(c, sql.data, ps, np, collect_row, rows, &e) != 0) {
-		rc = end(c, db_fail(st, &e));
+	if (rc != 0)
 		goto out;
-	}
-	end(c, 0);
 	json_t *list = json_array();
 	size_t i;
 	json_t *r;
@@ -389,7 +389,6 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 	size_t np = 0;
 	json_t *rows = json_array();
 	int64_t total = 0;
-	store_error e;
 	int rc = 0;
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->bundle_name) {
@@ -403,16 +402,11 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 	if ((rc = api_order_by(API_EP_REPORT, q->order_by, q->norder, &sql, st)) != 0)
 		goto out;
 	append_page(&sql, q);
-	if ((rc = begin(c, st)) != 0)
-		goto out;
 	char *csql = xasprintf("SELECT COUNT(*) FROM parse_stat%s", where.data);
-	int qrc = store_query_int(c, csql, ps, np, &total, NULL, &e);
+	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
 	free(csql);
-	if (qrc != 0 || store_query(c, sql.data, ps, np, collect_row, rows, &e) != 0) {
-		rc = end(c, db_fail(st, &e));
+	if (rc != 0)
 		goto out;
-	}
-	end(c, 0);
 	json_t *list = json_array();
 	size_t i;
 	json_t *r;
