@@ -781,13 +781,29 @@ static char *warning_text(const dagfile_result *r, const char *dag_id, const cha
 	return s.len ? sb_detach(&s) : (sb_free(&s), NULL);
 }
 
+/* The end of one table's changes: the remaining upsert rows, then the
+ * deletions (keys "a\x1fb" on columns c1, c2), which are freed. */
+static int flush_and_delete(batch *b, rowset *rs, const char *table, const char *const *cols,
+                            size_t ncols, size_t nkey, const char *c1, const char *c2, char ***del,
+                            size_t *ndel, store_error *err)
+{
+	if (flush_upsert(b, rs, table, cols, ncols, nkey, err) != 0 ||
+	    delete_pairs(b, table, c1, c2, *del, *ndel, err) != 0)
+		return -1;
+	free_keys(*del, *ndel);
+	*del = NULL;
+	*ndel = 0;
+	return 0;
+}
+
 static int write_changes(batch *b, store_error *err)
 {
 	int rc = -1;
 	char ts[32];
 	store_format_ts(b->now, ts, sizeof(ts));
-	idset all = {0};  /* ids whose rows we govern */
-	idset live = {0}; /* ids that stay non-stale after this batch */
+	idset all = {0};     /* ids whose rows we govern */
+	idset live = {0};    /* ids that stay non-stale after this batch */
+	idset correct = {0}; /* the correct DAGs this batch writes */
 	cur_rows cur = {0};
 	rowset rs = {0};
 	char **stale = NULL, **errs = NULL, **paused = NULL, **del = NULL;
@@ -804,6 +820,7 @@ static int write_changes(batch *b, store_error *err)
 				if (b->plan[f].claimed[i]) {
 					idset_add(&all, r->dags[i].dag_id);
 					idset_add(&live, r->dags[i].dag_id);
+					idset_add(&correct, r->dags[i].dag_id);
 				}
 		}
 		for (size_t d = 0; d < b->ndbd; d++) {
@@ -995,33 +1012,17 @@ static int write_changes(batch *b, store_error *err)
 			const char *key = cur.tags.keys[k];
 			if (!key || strmap_get(&want, key, NULL))
 				continue;
-			/* only tags of DAGs this batch governs and that stay live */
+			/* only tags of the correct DAGs this batch writes */
 			char *sep = strchr(key, '\x1f');
 			char *id = xstrndup(key, (size_t)(sep - key));
-			if (strmap_get(&live.map, id, NULL) && strmap_get(&all.map, id, NULL)) {
-				bool correct = false;
-				for (size_t f = 0; f < b->n && !correct; f++) {
-					const dagfile_result *r = b->files[f].res;
-					if (!b->plan[f].changed || !r)
-						continue;
-					for (size_t i = 0; i < r->ndags; i++)
-						if (b->plan[f].claimed[i] &&
-						    strcmp(r->dags[i].dag_id, id) == 0)
-							correct = true;
-				}
-				if (correct)
-					add_key(&del, &ndel, xstrdup(key));
-			}
+			if (strmap_get(&correct.map, id, NULL))
+				add_key(&del, &ndel, xstrdup(key));
 			free(id);
 		}
 		strmap_free(&want);
-		if (flush_upsert(b, &rs, "dag_tag", tag_cols, 2, 2, err) != 0)
+		if (flush_and_delete(b, &rs, "dag_tag", tag_cols, 2, 2, "dag_id", "name", &del,
+		                     &ndel, err) != 0)
 			goto out;
-		if (delete_pairs(b, "dag_tag", "dag_id", "name", del, ndel, err) != 0)
-			goto out;
-		free_keys(del, ndel);
-		del = NULL;
-		ndel = 0;
 	}
 
 	/* import errors */
@@ -1051,13 +1052,9 @@ static int write_changes(batch *b, store_error *err)
 		if (rs.rows == 50 && flush_upsert(b, &rs, "import_error", ie_cols, 4, 2, err) != 0)
 			goto out;
 	}
-	if (flush_upsert(b, &rs, "import_error", ie_cols, 4, 2, err) != 0)
+	if (flush_and_delete(b, &rs, "import_error", ie_cols, 4, 2, "bundle_name", "filename", &del,
+	                     &ndel, err) != 0)
 		goto out;
-	if (delete_pairs(b, "import_error", "bundle_name", "filename", del, ndel, err) != 0)
-		goto out;
-	free_keys(del, ndel);
-	del = NULL;
-	ndel = 0;
 
 	/* warnings of the DAGs we govern: exactly those of the latest parse of
 	 * each live DAG */
@@ -1103,13 +1100,9 @@ static int write_changes(batch *b, store_error *err)
 			if (!strmap_get(&want, cur.warn_keys[i], NULL))
 				add_key(&del, &ndel, xstrdup(cur.warn_keys[i]));
 		strmap_free(&want);
-		if (flush_upsert(b, &rs, "dag_warning", warn_cols, 4, 2, err) != 0)
+		if (flush_and_delete(b, &rs, "dag_warning", warn_cols, 4, 2, "dag_id",
+		                     "warning_type", &del, &ndel, err) != 0)
 			goto out;
-		if (delete_pairs(b, "dag_warning", "dag_id", "warning_type", del, ndel, err) != 0)
-			goto out;
-		free_keys(del, ndel);
-		del = NULL;
-		ndel = 0;
 	}
 
 	/* parse_stat, also for a result unchanged by a change of its sources (a
@@ -1147,9 +1140,8 @@ static int write_changes(batch *b, store_error *err)
 		    flush_upsert(b, &rs, "parse_stat", ps_cols, 13, 2, err) != 0)
 			goto out;
 	}
-	if (flush_upsert(b, &rs, "parse_stat", ps_cols, 13, 2, err) != 0)
-		goto out;
-	if (delete_pairs(b, "parse_stat", "bundle_name", "relative_fileloc", del, ndel, err) != 0)
+	if (flush_and_delete(b, &rs, "parse_stat", ps_cols, 13, 2, "bundle_name",
+	                     "relative_fileloc", &del, &ndel, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1160,6 +1152,7 @@ out:
 	free_keys(del, ndel);
 	idset_free(&all);
 	idset_free(&live);
+	idset_free(&correct);
 	cur_free(&cur);
 	return rc;
 }
