@@ -99,10 +99,8 @@ static void parse_one(check_job *j, size_t i)
 /* The folder that bounds the defaults.yml and .dagignore walk for a file given
  * on its own: a configured bundle that holds it, else the enclosing git work
  * tree, else the filesystem root. */
-static char *root_for_file(const char *abs, const dagfile_opts *o, const char *const *bundles,
-                           size_t nbundles)
+static char *root_for_file(const char *abs, const char *const *bundles, size_t nbundles)
 {
-	(void)o;
 	for (size_t i = 0; i < nbundles; i++) {
 		char *b = realpath(bundles[i], NULL);
 		if (!b)
@@ -468,7 +466,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 			rc = 2;
 			continue;
 		}
-		char *root = root_for_file(abs, &opts, bundles, cfg->core.dags_folder ? 1 : 0);
+		char *root = root_for_file(abs, bundles, cfg->core.dags_folder ? 1 : 0);
 		if (!walk_file_is_dag(root, rel_below(abs, root))) {
 			free(root);
 			free(abs);
