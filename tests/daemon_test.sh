@@ -110,14 +110,21 @@ if wait_for 15 "SELECT count(*) FROM import_error WHERE filename = 'hang.yml' AN
 else
 	bad "no E004 for the hanging parse"
 fi
-# the victim hangs too; kill its worker before the timeout can
+# the victim hangs too; kill the worker that holds it before the timeout can
+# (the sleep hook logs "worker pid N sleeps on PATH")
+sleeps_on_victim() { grep -c "sleeps on $work/dags/victim.yml" "$work/log"; }
+before=$(sleeps_on_victim)
 good victim 2
-for i in $(seq 1 50); do
-	w=$(pgrep -P "$dpid" -f __worker | head -n 1)
-	[ -n "$w" ] && break
+w=
+for i in $(seq 1 100); do
+	if [ "$(sleeps_on_victim)" -gt "$before" ]; then
+		w=$(grep "sleeps on $work/dags/victim.yml" "$work/log" | tail -n 1 |
+			sed 's/.*worker pid \([0-9]*\) sleeps.*/\1/')
+		break
+	fi
 	sleep 0.05
 done
-kill -KILL $(pgrep -P "$dpid" -f __worker) 2>/dev/null
+if [ -n "$w" ]; then kill -KILL "$w" 2>/dev/null; else echo "     no worker said it sleeps on victim.yml"; fi
 if wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'victim.yml' AND stacktrace LIKE '%error[E004]: worker died: killed by signal 9%'" 1; then
 	ok "a worker killed with SIGKILL gives E004"
 else

@@ -46,9 +46,12 @@ static void on_abort(int sig)
 }
 
 /* Runs one test hook action (name, name_len) for a path that matched. */
-static void run_hook(const char *name, size_t name_len, uint32_t memory_limit_mb)
+static void run_hook(const char *name, size_t name_len, const char *path,
+                     uint32_t memory_limit_mb)
 {
 	if (name_len == 5 && memcmp(name, "sleep", 5) == 0) {
+		/* Said so that a test can tell which worker holds which file. */
+		log_info("test hook: worker pid %ld sleeps on %s", (long)getpid(), path);
 		for (;;)
 			pause();
 	} else if (name_len == 5 && memcmp(name, "crash", 5) == 0) {
@@ -91,7 +94,7 @@ static void run_hooks(const char *path, uint32_t memory_limit_mb)
 			bool hit = *sub && strstr(path, sub);
 			free(sub);
 			if (hit)
-				run_hook(tok, (size_t)(colon - tok), memory_limit_mb);
+				run_hook(tok, (size_t)(colon - tok), path, memory_limit_mb);
 		}
 		tok += len + (end ? 1 : 0);
 	}
