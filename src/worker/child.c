@@ -46,8 +46,7 @@ static void on_abort(int sig)
 }
 
 /* Runs one test hook action (name, name_len) for a path that matched. */
-static void run_hook(const char *name, size_t name_len, const char *path,
-                     uint32_t memory_limit_mb)
+static void run_hook(const char *name, size_t name_len, const char *path, uint32_t memory_limit_mb)
 {
 	if (name_len == 5 && memcmp(name, "sleep", 5) == 0) {
 		/* Said so that a test can tell which worker holds which file. */
