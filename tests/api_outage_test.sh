@@ -80,8 +80,12 @@ else
 fi
 read -r st t < <(get /livez)
 if [ "$st" = 200 ]; then pass "livez 200 during the outage"; else fail "livez 200 during the outage" "$st"; fi
-sleep 1.5
-read -r st t < <(get /readyz)
+# the writer finds the database gone when it tries the pending change
+for _ in $(seq 1 50); do
+	read -r st t < <(get /readyz)
+	[ "$st" = 503 ] && grep -q "database unreachable for" "$tmp/body" && break
+	sleep 0.1
+done
 if [ "$st" = 503 ] && grep -q "database unreachable for" "$tmp/body"; then
 	pass "readyz 503: $(cat "$tmp/body")"
 else

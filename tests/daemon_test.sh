@@ -103,6 +103,7 @@ rc=$?
 DAGPROC_TEST_WORKER_HOOK=sleep:victim,sleep:hang \
 	DAGPROC__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=3 \
 	DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=2 \
+	DAGPROC__DAG_PROCESSOR__STALE_DAG_THRESHOLD=2 \
 	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
 dpid=$!
 if wait_for 15 "SELECT count(*) FROM import_error WHERE filename = 'hang.yml' AND stacktrace LIKE '%error[E004]: parse timed out%'" 1; then
@@ -154,11 +155,38 @@ good gamma
 wait_for 5 "SELECT count(*) FROM dag WHERE dag_id = 'gamma' AND is_stale = 0" 1 &&
 	ok "a new file is picked up" || bad "gamma not recorded"
 
+# rows of files the processor never saw (written by another processor, or a
+# restored backup) are found by the check of stale_dag_threshold (2 s here)
+q "INSERT INTO dag (dag_id, bundle_name, fileloc, relative_fileloc, is_stale)
+	VALUES ('ghost', 'dags-folder', '$work/dags/ghost.yml', 'ghost.yml', 0);
+	INSERT INTO import_error (timestamp, filename, bundle_name, stacktrace)
+	VALUES ('2026-01-01T00:00:00Z', 'orphan.yml', 'dags-folder', 'x')"
+wait_for 8 "SELECT (SELECT is_stale FROM dag WHERE dag_id = 'ghost') || ':' ||
+	(SELECT count(*) FROM import_error WHERE filename = 'orphan.yml')" "1:0" &&
+	[ "$(q "SELECT count(*) FROM dag WHERE dag_id IN ('gamma', 'beta') AND is_stale = 0")" = 2 ] &&
+	grep -q "bundle dags-folder: 2 files recorded in the database are gone" "$work/log" &&
+	ok "the stale DAG check marks the DAGs of files that are not there, and only those" ||
+	bad "ghost/orphan rows: $(q "SELECT dag_id, is_stale FROM dag")"
+
+# SIGHUP: a setting that needs a restart is named, and keeps its old value
+printf '[core]\npools = default_pool, etl\n[logging]\nlevel = info\n' >"$work/dagproc.cfg"
+kill -HUP "$dpid"
+for i in $(seq 1 100); do
+	grep -q "configuration reloaded" "$work/log" && break
+	sleep 0.05
+done
+grep -q "these settings need a restart and keep their old values: \[core\] pools$" "$work/log" &&
+	ok "SIGHUP names the settings that need a restart" ||
+	bad "SIGHUP with a changed pool list: $(grep -i reload "$work/log")"
+
 # SIGHUP with a broken configuration keeps the old one
 echo "[database]" >"$work/dagproc.cfg"
 echo "pool_sise = 3" >>"$work/dagproc.cfg"
 kill -HUP "$dpid"
-sleep 0.5
+for i in $(seq 1 100); do
+	grep -q "configuration reload failed" "$work/log" && break
+	sleep 0.05
+done
 if grep -q "configuration reload failed: .*pool_sise" "$work/log" && kill -0 "$dpid" 2>/dev/null; then
 	ok "SIGHUP with a bad configuration keeps the old one, with a logged reason"
 else

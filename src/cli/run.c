@@ -39,6 +39,10 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 	    {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	proc_opts o = {.config_path = config_path};
+	/* what the command line set, for reloads: section, key, value */
+	const char *ov[9];
+	size_t nov = 0;
+	const char *dags_folder = NULL, *sql_conn = NULL;
 	int ndags = 0;
 	strbuf bundles;
 	sb_init(&bundles);
@@ -53,6 +57,7 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 		case 'd':
 			if (ndags++ == 0) {
 				rc = config_set(cfg, "core", "dags_folder", optarg, &err);
+				dags_folder = optarg;
 			} else {
 				const char *base = fs_basename(optarg);
 				sb_printf(&bundles, "%s%s=%s", bundles.len ? "," : "",
@@ -61,6 +66,7 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 			break;
 		case 'b':
 			rc = config_set(cfg, "database", "sql_conn", optarg, &err);
+			sql_conn = optarg;
 			break;
 		case 'c':
 			break;
@@ -97,9 +103,18 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 			return 2;
 		}
 	}
-	sb_free(&bundles);
+	if (dags_folder)
+		ov[nov++] = "core", ov[nov++] = "dags_folder", ov[nov++] = dags_folder;
+	if (bundles.len)
+		ov[nov++] = "core", ov[nov++] = "bundles", ov[nov++] = bundles.data;
+	if (sql_conn)
+		ov[nov++] = "database", ov[nov++] = "sql_conn", ov[nov++] = sql_conn;
+	o.overrides = ov;
+	o.noverrides = nov / 3;
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
 	config_register_secrets(cfg);
-	return processor_run(cfg, &o);
+	int rc = processor_run(cfg, &o);
+	sb_free(&bundles);
+	return rc;
 }

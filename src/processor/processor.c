@@ -6,6 +6,10 @@
  *   - heartbeat for /livez;
  *   - full rescan of every bundle every refresh_interval (the inotify safety
  *     net), which also queues every file as due for a reparse;
+ *   - every stale_dag_threshold, a snapshot of the files of every bundle for
+ *     the writer, which marks stale what the database holds of files that are
+ *     not there (rows of a file whose deletion no event of this processor
+ *     saw: written by another processor, or before a restore);
  *   - dispatch of due files to idle workers. */
 #include "processor/processor.h"
 
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,9 +101,14 @@ struct processor {
 	size_t inflight;
 	size_t pend_bytes; /* held by pending entries, in the table or in flight */
 	bool stop_writer;
-	strmap *known; /* per bundle: rels seen by the first scan (writer checks) */
+	strmap *known;   /* per bundle: rels seen by the first scan (writer checks) */
+	double known_at; /* wall clock of that scan */
 	size_t nknown;
 	char **known_bundles;
+	/* a later snapshot of the same kind, from the loop to the writer (under
+	 * mu; the writer takes it and frees it) */
+	strmap *sweep;
+	double sweep_at;
 	bool writer_started;
 	bool writer_abandoned; /* did not stop within DRAIN_SECONDS */
 	pthread_t writer;
@@ -308,6 +318,7 @@ typedef struct known_ctx {
 	const char *bundle;
 	strmap *seen;
 	const char *root;
+	double seen_at; /* when `seen` was taken */
 	size_t marked;
 } known_ctx;
 
@@ -316,12 +327,22 @@ static void on_known(void *ud, const char *rel)
 	known_ctx *k = ud;
 	if (strmap_get(k->seen, rel, NULL))
 		return;
-	/* in the database, not in the folder: deleted while we were away */
+	/* in the database, not in the folder: deleted while we were away, or
+	 * rows of a file this processor never had. Unless the file appeared
+	 * since the snapshot (its result may already be written, by this
+	 * processor or another): then the scan has it next. */
+	char *abs = xasprintf("%s/%s", k->root ? k->root : ".", rel);
+	struct stat st;
+	if (stat(abs, &st) == 0 &&
+	    (double)st.st_ctim.tv_sec + (double)st.st_ctim.tv_nsec / 1e9 >= k->seen_at - 1.0) {
+		free(abs);
+		return;
+	}
 	pend *e = xcalloc(1, sizeof(*e));
 	e->key = pkey(k->bundle, rel);
 	e->bundle = xstrdup(k->bundle);
 	e->rel = xstrdup(rel);
-	e->abs = xasprintf("%s/%s", k->root ? k->root : ".", rel);
+	e->abs = abs;
 	e->deleted = true;
 	e->parsed_at = now_epoch();
 	pthread_mutex_lock(&k->p->mu);
@@ -353,6 +374,54 @@ static int row_fp(void *ud, size_t ncols, const char *const *v)
 	return 0;
 }
 
+/* Compares what the database holds of each bundle's files with `seen` (one
+ * set per bundle, taken at seen_at), and queues the files that are gone as
+ * deleted: their DAGs become stale, their errors and statistics go. Writer
+ * thread; the bundle names and roots do not change while the processor runs. */
+static int mark_gone_files(processor *p, store_conn *c, strmap *seen, double seen_at,
+                           store_error *err)
+{
+	int rc = 0;
+	for (size_t b = 0; b < p->nknown && rc == 0; b++) {
+		const char *name = p->known_bundles[b];
+		known_ctx k = {.p = p,
+		               .bundle = name,
+		               .seen = &seen[b],
+		               .root = scan_bundle_root(p->scan, name),
+		               .seen_at = seen_at};
+		rc = sync_known_files(c, name, on_known, &k, err);
+		if (rc == 0 && k.marked)
+			log_info("bundle %s: %zu file%s recorded in the database %s gone; "
+			         "marking their DAGs stale",
+			         name, k.marked, k.marked == 1 ? "" : "s",
+			         k.marked == 1 ? "is" : "are");
+	}
+	return rc;
+}
+
+static void free_snapshot(strmap *sets, size_t n)
+{
+	if (!sets)
+		return;
+	for (size_t b = 0; b < n; b++)
+		strmap_free(&sets[b]);
+	free(sets);
+}
+
+/* The periodic check of stale_dag_threshold, with the loop's latest snapshot.
+ * A failure is left to the next one (the batches report the database's state). */
+static void writer_sweep(processor *p, strmap *snap, double snap_at)
+{
+	store_conn *c = NULL;
+	store_error err;
+	if (pool_acquire(p->db, &c, &err) == 0) {
+		if (mark_gone_files(p, c, snap, snap_at, &err) != 0)
+			log_debug("stale DAG check not done: %s", err.message);
+		pool_release(p->db, c);
+	}
+	free_snapshot(snap, p->nknown);
+}
+
 /* First contact: schema, then files deleted while the processor was down. */
 static int writer_prepare(processor *p, bool *prepared, store_error *err)
 {
@@ -360,24 +429,8 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 	if (pool_acquire(p->db, &c, err) != 0)
 		return -1;
 	int rc = store_migrate(c, err);
-	if (rc == 0) {
-		pthread_mutex_lock(&p->mu);
-		strmap *known = p->known;
-		char **names = p->known_bundles;
-		size_t n = p->nknown;
-		pthread_mutex_unlock(&p->mu);
-		for (size_t b = 0; b < n && rc == 0; b++) {
-			known_ctx k = {.p = p,
-			               .bundle = names[b],
-			               .seen = &known[b],
-			               .root = scan_bundle_root(p->scan, names[b])};
-			rc = sync_known_files(c, names[b], on_known, &k, err);
-			if (rc == 0 && k.marked)
-				log_info("bundle %s: %zu files recorded in the database are gone; "
-				         "marking their DAGs stale",
-				         names[b], k.marked);
-		}
-	}
+	if (rc == 0)
+		rc = mark_gone_files(p, c, p->known, p->known_at, err);
 	strmap fp = {0};
 	if (rc == 0)
 		rc = store_query(c,
@@ -495,11 +548,11 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop_writer && prepared && p->npend == 0) {
+		while (!p->stop_writer && prepared && p->npend == 0 && !p->sweep) {
 			pthread_mutex_unlock(&p->mu);
 			db_heartbeat(p);
 			pthread_mutex_lock(&p->mu);
-			if (p->stop_writer || p->npend)
+			if (p->stop_writer || p->npend || p->sweep)
 				break;
 			wait_locked(p, 1.0);
 		}
@@ -507,10 +560,21 @@ static void *writer_main(void *arg)
 			break;
 		/* a partial batch waits a moment for the results still arriving (a
 		 * first sync, a burst of edits): fewer, fuller transactions */
-		if (prepared && p->npend < WRITER_BATCH)
+		if (prepared && p->npend < WRITER_BATCH && !p->sweep)
 			wait_locked(p, WRITER_GATHER_SECONDS);
 		if (p->stop_writer)
 			break;
+		/* the snapshot first: every result pending now is of a file it has
+		 * (the loop takes it between results), a later one may not be */
+		if (prepared && p->sweep) {
+			strmap *snap = p->sweep;
+			double snap_at = p->sweep_at;
+			p->sweep = NULL;
+			pthread_mutex_unlock(&p->mu);
+			writer_sweep(p, snap, snap_at);
+			pthread_mutex_lock(&p->mu);
+			continue;
+		}
 		size_t n = 0;
 		if (prepared) {
 			while (n < WRITER_BATCH && p->npend > 0)
@@ -849,12 +913,40 @@ static void dispatch(processor *p)
 	}
 }
 
-static void snapshot_known(void *ud, const struct scan_file *f)
+typedef struct snap_ctx {
+	processor *p;
+	strmap *sets; /* one per bundle, in the order of known_bundles */
+} snap_ctx;
+
+static void snapshot_file(void *ud, const struct scan_file *f)
 {
-	processor *p = ud;
-	for (size_t b = 0; b < p->nknown; b++)
-		if (strcmp(p->known_bundles[b], f->bundle) == 0)
-			strmap_put(&p->known[b], f->rel, 1);
+	snap_ctx *s = ud;
+	for (size_t b = 0; b < s->p->nknown; b++)
+		if (strcmp(s->p->known_bundles[b], f->bundle) == 0)
+			strmap_put(&s->sets[b], f->rel, 1);
+}
+
+/* The files of every bundle as the scan has them now. */
+static strmap *snapshot_files(processor *p)
+{
+	snap_ctx s = {.p = p, .sets = xcalloc(p->nknown, sizeof(strmap))};
+	scan_foreach(p->scan, snapshot_file, &s);
+	return s.sets;
+}
+
+/* Hands the writer a new snapshot for the stale DAG check (an older one it
+ * has not taken yet is replaced). */
+static void request_sweep(processor *p)
+{
+	strmap *snap = snapshot_files(p);
+	double at = now_epoch();
+	pthread_mutex_lock(&p->mu);
+	strmap *old = p->sweep;
+	p->sweep = snap;
+	p->sweep_at = at;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	free_snapshot(old, p->nknown);
 }
 
 static void apply_reload(processor *p)
@@ -866,13 +958,24 @@ static void apply_reload(processor *p)
 		free(err);
 		return;
 	}
+	/* the command line still wins over the file */
+	for (size_t i = 0; i < p->opts.noverrides; i++) {
+		const char *const *o = p->opts.overrides + 3 * i;
+		if (config_set(nc, o[0], o[1], o[2], &err) != 0) {
+			log_error("configuration reload failed: %s; keeping the old configuration",
+			          err);
+			free(err);
+			config_free(nc);
+			return;
+		}
+	}
 	char *conflicts = config_reload_conflicts(p->cfg, nc);
 	if (conflicts && *conflicts)
 		log_warn("configuration reloaded; these settings need a restart and keep their "
 		         "old values: %s",
 		         conflicts);
 	free(conflicts);
-	/* the reloadable settings */
+	/* the reloadable settings (CONFIG_RELOADABLE): every one is applied here */
 	p->cfg->logging.level = nc->logging.level;
 	p->cfg->logging.format = nc->logging.format;
 	log_set_level(nc->logging.level);
@@ -881,6 +984,7 @@ static void apply_reload(processor *p)
 	p->cfg->dag_processor.min_file_process_interval =
 	    nc->dag_processor.min_file_process_interval;
 	p->cfg->dag_processor.file_parsing_sort_mode = nc->dag_processor.file_parsing_sort_mode;
+	p->cfg->dag_processor.stale_dag_threshold = nc->dag_processor.stale_dag_threshold;
 	queue_set_min_interval(p->queue, nc->dag_processor.min_file_process_interval);
 	queue_set_sort(p->queue, (queue_sort)nc->dag_processor.file_parsing_sort_mode);
 	config_free(nc);
@@ -1009,6 +1113,7 @@ static int main_loop(processor *p, int sigfd)
 {
 	struct pollfd fds[MAX_POLLFDS];
 	double next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
+	double next_sweep = now_mono() + p->cfg->dag_processor.stale_dag_threshold;
 	bool stopping = false;
 	int rc = 0;
 	for (;;) {
@@ -1065,6 +1170,8 @@ static int main_loop(processor *p, int sigfd)
 			timeout = wd;
 		if (next_refresh - now < timeout)
 			timeout = next_refresh - now;
+		if (!p->opts.once && next_sweep - now < timeout)
+			timeout = next_sweep - now;
 		if (timeout < 0)
 			timeout = 0;
 		int pr = poll(fds, (nfds_t)n, (int)ceil(timeout * 1000));
@@ -1102,6 +1209,10 @@ static int main_loop(processor *p, int sigfd)
 			scan_full(p->scan, on_scan, p);
 			scan_foreach(p->scan, queue_due, p);
 			next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
+		}
+		if (!p->opts.once && now_mono() >= next_sweep) {
+			request_sweep(p);
+			next_sweep = now_mono() + p->cfg->dag_processor.stale_dag_threshold;
 		}
 		struct wpool_stats ws;
 		wpool_stats(p->wpool, &ws);
@@ -1177,6 +1288,7 @@ static void processor_free(processor *p)
 		free(p->known_bundles[b]);
 	}
 	free(p->known);
+	free_snapshot(p->sweep, p->nknown);
 	free(p->known_bundles);
 	if (p->queue)
 		queue_free(p->queue);
@@ -1247,7 +1359,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		                              .root = cfg->core.bundles.v[i].path};
 	p->scan = scan_new(bc, nb, cfg->dag_processor.watch && !o->once, &err);
 	p->nknown = nb;
-	p->known = xcalloc(nb, sizeof(strmap));
+	p->known = xcalloc(nb, sizeof(strmap)); /* empty until the first scan */
 	p->known_bundles = xcalloc(nb, sizeof(char *));
 	for (size_t i = 0; i < nb; i++)
 		p->known_bundles[i] = xstrdup(bc[i].name);
@@ -1283,7 +1395,9 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	free(shown);
 
 	scan_full(p->scan, on_scan, p);
-	scan_foreach(p->scan, snapshot_known, p);
+	free(p->known);
+	p->known = snapshot_files(p);
+	p->known_at = now_epoch();
 	log_info("found %zu DAG files", scan_file_count(p->scan));
 
 	p->once_deadline = now_mono() + cfg->database.once_timeout;

@@ -52,6 +52,10 @@ typedef struct processor processor;
 typedef struct proc_opts {
 	const char *config_path; /* for SIGHUP reloads; NULL: the same lookup as at start */
 	bool once;               /* one pass, then exit */
+	/* settings given on the command line (--dags, --db): section, key and
+	 * value, 3 strings each; a reload applies them again over the file */
+	const char *const *overrides;
+	size_t noverrides;
 } proc_opts;
 
 /* Runs the daemon until SIGTERM/SIGINT (returns 0) or, with once, until every
