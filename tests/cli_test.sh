@@ -167,6 +167,15 @@ dp help --help
 if [ "$rc" -eq 0 ] && grep -q 'check' "$out"; then pass "--help mentions check"; else fail "--help mentions check" "exit status $rc" "$out" "$err"; fi
 dp helpcheck help check
 if [ "$rc" -eq 0 ] && grep -q -- '--format' "$out"; then pass "help check"; else fail "help check" "exit status $rc" "$out" "$err"; fi
+dp helpconfig help config
+if [ "$rc" -eq 0 ] && grep -q '^  stale_dag_threshold = 50$' "$out" &&
+	grep -q 'env DAGPROC__DATABASE__SQL_CONN; restart to change' "$out" &&
+	grep -q 'env DAGPROC__LOGGING__LEVEL; reloadable' "$out" &&
+	[ "$(grep -c '^\[' "$out")" -eq 5 ]; then
+	pass "help config lists every section and setting"
+else
+	fail "help config" "exit status $rc" "$out" "$err"
+fi
 dp badflag check --no-such-flag dags/good.yml
 expect_rc "unknown flag: exit 2" 2
 if [ -s "$err" ]; then pass "unknown flag: message on stderr"; else fail "unknown flag: message on stderr" "$out" "$err"; fi

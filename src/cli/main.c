@@ -29,6 +29,7 @@ static void usage(FILE *f)
 	    "  report [--format text|json]         per-file parse statistics\n"
 	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
 	    "  help [COMMAND]                      show help for a command\n"
+	    "  help config                         every setting: default, environment variable\n"
 	    "\n"
 	    "Options:\n"
 	    "  --config FILE   configuration file (default: $DAGPROC_CONFIG, else ./dagproc.cfg)\n"
@@ -97,6 +98,16 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(argv[2], "db") == 0) {
 			cli_db_usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[2], "config") == 0) {
+			fputs("Settings of the configuration file (INI), with their defaults. Each "
+			      "may\n"
+			      "also be set by the environment variable named, which wins over the "
+			      "file.\n"
+			      "SIGHUP reloads the ones marked reloadable.\n\n",
+			      stdout);
+			config_describe(stdout);
 			return 0;
 		}
 		for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
