@@ -240,6 +240,9 @@ def main(argv):
            ["churn_model_training", "churn_scoring", "orders_etl"], page)
         st, page = api.req("/api/v2/dags?tags=ml&tags=orders&tags_match_mode=all")
         ok("dags tags_match_mode=all", page["total_entries"] == 0, page)
+        st, page = api.req("/api/v2/dags?tags=ml&tags=ml&tags_match_mode=all")
+        ok("dags tags_match_mode=all with a repeated tag counts it once",
+           sorted(d["dag_id"] for d in page["dags"]) == ["churn_model_training", "churn_scoring"], page)
         st, page = api.req("/api/v2/dags?bundle_name=nope")
         ok("dags bundle_name", page["total_entries"] == 0, page)
         st, page = api.req("/api/v2/dags?has_import_errors=true")

@@ -230,6 +230,11 @@ int api_query_parse(api_query *q, api_endpoint ep, const api_arg *args, size_t n
 				return api_fail(st, 400, "query parameter 'order_by' is empty");
 			q->order_by[q->norder++] = v;
 		} else if (ep == API_EP_DAGS && strcmp(k, "tags") == 0) {
+			bool again = false; /* a repeated tag counts once (tags_match_mode=all) */
+			for (size_t t = 0; t < q->ntags && !again; t++)
+				again = strcmp(q->tags[t], v) == 0;
+			if (again)
+				continue;
 			if (q->ntags >= API_MAX_LIST)
 				return api_fail(st, 400, "too many 'tags' parameters");
 			q->tags[q->ntags++] = v;
