@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,9 +19,7 @@
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
-/* Deepest folder nesting followed, as bundle/walk. */
-#define SCAN_MAX_DEPTH 128
-#define SCAN_READ_BUF  (64 * 1024)
+#define SCAN_READ_BUF (64 * 1024)
 
 enum { KIND_DAG = 0, KIND_DEFAULTS = 1 };
 
@@ -131,11 +128,6 @@ static void tab_remove(scan *s, struct scan_file *f)
 	s->count--;
 	if (f->kind == KIND_DAG)
 		s->ndag--;
-}
-
-static bool is_defaults_name(const char *name)
-{
-	return strcmp(name, "defaults.yml") == 0 || strcmp(name, "defaults.yaml") == 0;
 }
 
 /* rel lies at prefix or below it ("" is everything). */
@@ -332,51 +324,12 @@ static int reconcile(op *o, uint32_t bundle, const char *rel, const char *abs,
 	return 0;
 }
 
-/* ---- walking (the rules of bundle/walk, from any folder down) ---------- */
-
-typedef struct dir_id {
-	dev_t dev;
-	ino_t ino;
-} dir_id;
+/* ---- walking (bundle/walk, from any folder down) ------------------------ */
 
 typedef struct swalk {
 	op *o;
 	uint32_t bundle;
-	char *root_real;
-	dir_id *seen;
-	size_t nseen, capseen;
 } swalk;
-
-static bool seen_add(swalk *w, dev_t dev, ino_t ino)
-{
-	for (size_t i = 0; i < w->nseen; i++)
-		if (w->seen[i].dev == dev && w->seen[i].ino == ino)
-			return false;
-	if (w->nseen == w->capseen) {
-		w->capseen = w->capseen ? w->capseen * 2 : 32;
-		w->seen = xrealloc(w->seen, w->capseen * sizeof(*w->seen));
-	}
-	w->seen[w->nseen].dev = dev;
-	w->seen[w->nseen].ino = ino;
-	w->nseen++;
-	return true;
-}
-
-static bool inside_root(const char *root_real, const char *abs)
-{
-	char *real = realpath(abs, NULL);
-	size_t n = strlen(root_real);
-	bool ok = false;
-
-	if (!real)
-		return false;
-	if (strcmp(root_real, "/") == 0)
-		ok = true;
-	else if (strncmp(real, root_real, n) == 0 && (real[n] == '\0' || real[n] == '/'))
-		ok = true;
-	free(real);
-	return ok;
-}
 
 /* Marks every known file at prefix or below as seen by this pass. */
 static void keep_under(op *o, uint32_t bundle, const char *prefix)
@@ -390,85 +343,32 @@ static void keep_under(op *o, uint32_t bundle, const char *prefix)
 	}
 }
 
-static int name_cmp(const void *a, const void *b)
+/* Watch first, list second: nothing written in between is missed. */
+static void swalk_dir(void *ud, const char *abs, const char *rel)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	swalk *w = ud;
+	if (w->o->s->w)
+		watch_add(w->o->s->w, w->bundle, abs, rel, w->o->gen);
 }
 
-static void swalk_dir(swalk *w, const char *abs_dir, const char *rel_dir,
-                      const ignore_rules *parent, int depth)
+/* Gone or forbidden: its files are gone, as for a walk of the whole bundle. A
+ * resource shortage (EMFILE, ENOMEM, EIO) says nothing about the files: keep
+ * them until a pass can read the folder. */
+static void swalk_dir_error(void *ud, const char *abs, const char *rel, int err)
 {
-	scan *s = w->o->s;
-	ignore_rules *rules = NULL;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-
-	if (depth > SCAN_MAX_DEPTH)
-		return;
-	/* Watch first, list second: nothing written in between is missed. */
-	if (s->w)
-		watch_add(s->w, w->bundle, abs_dir, rel_dir, w->o->gen);
-	d = opendir(abs_dir);
-	if (!d) {
-		/* Gone or forbidden: its files are gone, as for bundle/walk. A
-		 * resource shortage (EMFILE, ENOMEM, EIO) says nothing about the
-		 * files: keep them until a pass can read the folder. */
-		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES && errno != EPERM) {
-			log_warn("cannot list %s: %s", abs_dir, strerror(errno));
-			keep_under(w->o, w->bundle, rel_dir);
-		}
-		return;
+	swalk *w = ud;
+	if (err != ENOENT && err != ENOTDIR && err != EACCES && err != EPERM) {
+		log_warn("cannot list %s: %s", abs, strerror(err));
+		keep_under(w->o, w->bundle, rel);
 	}
-	rules = ignore_push(parent, abs_dir, rel_dir);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			names = xrealloc(names, cap * sizeof(*names));
-		}
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), name_cmp);
+}
 
-	for (size_t i = 0; i < n; i++) {
-		char *abs = fs_path_join(abs_dir, names[i]);
-		char *rel = fs_path_join(rel_dir, names[i]);
-		struct stat lst, st;
-
-		if (lstat(abs, &lst) != 0)
-			goto next;
-		if (S_ISLNK(lst.st_mode)) {
-			if (!inside_root(w->root_real, abs) || stat(abs, &st) != 0)
-				goto next;
-		} else {
-			st = lst;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (ignore_match(rules, rel, true))
-				goto next;
-			if (!seen_add(w, st.st_dev, st.st_ino))
-				goto next;
-			swalk_dir(w, abs, rel, rules, depth + 1);
-		} else if (S_ISREG(st.st_mode)) {
-			if (walk_is_dag_name(names[i]) && !ignore_match(rules, rel, false))
-				reconcile(w->o, w->bundle, rel, abs, &st, KIND_DAG, false);
-			else if (is_defaults_name(names[i]))
-				/* defaults apply whatever .dagignore says of them */
-				reconcile(w->o, w->bundle, rel, abs, &st, KIND_DEFAULTS, false);
-		}
-	next:
-		free(abs);
-		free(rel);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	ignore_free(rules);
+static void swalk_file(void *ud, const char *abs, const char *rel, const struct stat *st,
+                       walk_kind kind)
+{
+	swalk *w = ud;
+	reconcile(w->o, w->bundle, rel, abs, st, kind == WALK_DAG ? KIND_DAG : KIND_DEFAULTS,
+	          false);
 }
 
 static int file_rel_cmp(const void *a, const void *b)
@@ -511,89 +411,25 @@ static int sync_subtree(op *o, uint32_t bundle, const char *rel_dir)
 	scan *s = o->s;
 	sbundle *b = &s->bundles[bundle];
 	swalk w = {.o = o, .bundle = bundle};
-	ignore_rules *rules = NULL;
-	char *abs = NULL;
-	strbuf p;
-	struct stat st;
-	int depth = 0, rc = 0, err = 0;
+	walk_visitor v = {
+	    .ud = &w, .dir = swalk_dir, .dir_error = swalk_dir_error, .file = swalk_file};
 
-	sb_init(&p);
-	w.root_real = realpath(b->root, NULL);
-	if (!w.root_real)
-		err = errno;
-	else if (stat(w.root_real, &st) != 0)
-		err = errno;
-	else if (!S_ISDIR(st.st_mode))
-		err = ENOTDIR;
-	else {
-		DIR *d = opendir(w.root_real);
-		if (!d)
-			err = errno;
-		else
-			closedir(d);
-	}
-	if (err) {
+	if (walk_tree(b->root, rel_dir, &v) != 0) {
+		int err = errno;
 		if (err != b->root_err)
 			log_warn("bundle %s: cannot read %s: %s%s", b->name, b->root, strerror(err),
 			         err == ENOENT ? " (no DAG files)" : "");
 		b->root_err = err;
-		if (err != ENOENT) {
-			rc = -1;
-			goto out; /* keep what we know: the root may come back */
-		}
-		goto sweep;
-	}
-	if (b->root_err) {
+		if (err != ENOENT)
+			return -1; /* keep what we know: the root may come back */
+	} else if (b->root_err) {
 		log_info("bundle %s: %s readable again", b->name, b->root);
 		b->root_err = 0;
 	}
-	seen_add(&w, st.st_dev, st.st_ino);
-	/* The rules and folders from the root down to rel_dir, as a full walk
-	 * would have met them. */
-	rules = ignore_push(NULL, b->root, "");
-	for (const char *c = rel_dir; *c;) {
-		const char *e = strchr(c, '/');
-		ignore_rules *next;
-		char *dabs;
-
-		p.len = 0;
-		sb_add(&p, rel_dir, e ? (size_t)(e - rel_dir) : strlen(rel_dir));
-		depth++;
-		if (ignore_match(rules, p.data, true))
-			goto sweep;
-		dabs = fs_path_join(b->root, p.data);
-		if (stat(dabs, &st) != 0 || !S_ISDIR(st.st_mode) ||
-		    !inside_root(w.root_real, dabs) || !seen_add(&w, st.st_dev, st.st_ino)) {
-			free(dabs);
-			goto sweep;
-		}
-		if (!e) {
-			free(dabs);
-			break;
-		}
-		next = ignore_push(rules, dabs, p.data);
-		free(dabs);
-		ignore_free(rules);
-		rules = next;
-		c = e + 1;
-	}
-	if (*rel_dir == '\0') {
-		swalk_dir(&w, b->root, "", NULL, 0);
-	} else {
-		abs = fs_path_join(b->root, rel_dir);
-		swalk_dir(&w, abs, rel_dir, rules, depth);
-	}
-sweep:
 	sweep_files(o, bundle, rel_dir);
 	if (s->w)
 		watch_sweep(s->w, bundle, rel_dir, o->gen);
-out:
-	ignore_free(rules);
-	sb_free(&p);
-	free(abs);
-	free(w.root_real);
-	free(w.seen);
-	return rc;
+	return 0;
 }
 
 /* One path named by an inotify event. */
@@ -608,7 +444,7 @@ static void check_path(op *o, uint32_t bundle, const char *rel, enum watch_kind 
 
 	if (kind == WATCH_CREATED && exists && !f && !S_ISLNK(lst.st_mode) && st.st_nlink < 2)
 		goto out; /* a file being written: its IN_CLOSE_WRITE follows */
-	if (is_defaults_name(fs_basename(rel))) {
+	if (walk_is_defaults_name(fs_basename(rel))) {
 		if (!exists || reconcile(o, bundle, rel, abs, &st, KIND_DEFAULTS, true) != 0) {
 			if (f)
 				forget(o, f);

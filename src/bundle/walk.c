@@ -23,13 +23,19 @@ bool walk_is_dag_name(const char *basename)
 	if (!basename)
 		return false;
 	n = strlen(basename);
-	if (strcmp(basename, "defaults.yml") == 0 || strcmp(basename, "defaults.yaml") == 0)
+	if (walk_is_defaults_name(basename))
 		return false;
 	if (n > 4 && strcmp(basename + n - 4, ".yml") == 0)
 		return true;
 	if (n > 5 && strcmp(basename + n - 5, ".yaml") == 0)
 		return true;
 	return false;
+}
+
+bool walk_is_defaults_name(const char *basename)
+{
+	return basename &&
+	       (strcmp(basename, "defaults.yml") == 0 || strcmp(basename, "defaults.yaml") == 0);
 }
 
 /* Folders already entered, by (dev, ino): a symlink loop stops here. */
@@ -39,11 +45,10 @@ typedef struct dir_id {
 } dir_id;
 
 typedef struct walk_ctx {
-	const char *root;
 	char *root_real;
 	dir_id *seen;
 	size_t nseen, capseen;
-	walk_list *out;
+	const walk_visitor *v;
 } walk_ctx;
 
 static bool seen_add(walk_ctx *c, dev_t dev, ino_t ino)
@@ -78,22 +83,6 @@ static bool inside_root(const char *root_real, const char *abs)
 	return ok;
 }
 
-static void list_add(walk_list *l, const char *rel, const char *abs, const struct stat *st)
-{
-	walk_file *f;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->files = xrealloc(l->files, l->cap * sizeof(*l->files));
-	}
-	f = &l->files[l->n++];
-	f->rel = xstrdup(rel);
-	f->abs = xstrdup(abs);
-	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	f->size = (int64_t)st->st_size;
-	f->inode = (uint64_t)st->st_ino;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -102,6 +91,7 @@ static int name_cmp(const void *a, const void *b)
 static void walk_dir(walk_ctx *c, const char *abs_dir, const char *rel_dir,
                      const ignore_rules *parent, int depth)
 {
+	const walk_visitor *v = c->v;
 	ignore_rules *rules = NULL;
 	DIR *d = NULL;
 	struct dirent *de;
@@ -110,9 +100,14 @@ static void walk_dir(walk_ctx *c, const char *abs_dir, const char *rel_dir,
 
 	if (depth > WALK_MAX_DEPTH)
 		return;
+	if (v->dir)
+		v->dir(v->ud, abs_dir, rel_dir);
 	d = opendir(abs_dir);
-	if (!d)
-		return; /* unreadable subfolders are skipped */
+	if (!d) {
+		if (v->dir_error)
+			v->dir_error(v->ud, abs_dir, rel_dir, errno);
+		return;
+	}
 	rules = ignore_push(parent, abs_dir, rel_dir);
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -150,7 +145,9 @@ static void walk_dir(walk_ctx *c, const char *abs_dir, const char *rel_dir,
 			walk_dir(c, abs, rel, rules, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
 			if (walk_is_dag_name(names[i]) && !ignore_match(rules, rel, false))
-				list_add(c->out, rel, abs, &st);
+				v->file(v->ud, abs, rel, &st, WALK_DAG);
+			else if (walk_is_defaults_name(names[i]))
+				v->file(v->ud, abs, rel, &st, WALK_DEFAULTS);
 		}
 	next:
 		free(abs);
@@ -162,6 +159,96 @@ static void walk_dir(walk_ctx *c, const char *abs_dir, const char *rel_dir,
 	ignore_free(rules);
 }
 
+int walk_tree(const char *root, const char *rel_dir, const walk_visitor *v)
+{
+	walk_ctx c = {.v = v};
+	ignore_rules *rules = NULL;
+	char *abs = NULL;
+	strbuf p;
+	struct stat st;
+	int depth = 0, err = 0;
+
+	sb_init(&p);
+	c.root_real = realpath(root, NULL);
+	if (!c.root_real)
+		err = errno;
+	else if (stat(c.root_real, &st) != 0)
+		err = errno;
+	else if (!S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	else {
+		DIR *d = opendir(c.root_real);
+		if (!d)
+			err = errno;
+		else
+			closedir(d);
+	}
+	if (err)
+		goto out;
+	seen_add(&c, st.st_dev, st.st_ino);
+	if (*rel_dir == '\0') {
+		walk_dir(&c, root, "", NULL, 0);
+		goto out;
+	}
+	/* The rules and folders from the root down to rel_dir, as a walk of the
+	 * whole bundle would have met them. */
+	rules = ignore_push(NULL, root, "");
+	for (const char *e, *comp = rel_dir;; comp = e + 1) {
+		e = strchr(comp, '/');
+		p.len = 0;
+		sb_add(&p, rel_dir, e ? (size_t)(e - rel_dir) : strlen(rel_dir));
+		depth++;
+		if (ignore_match(rules, p.data, true))
+			goto out;
+		char *dabs = fs_path_join(root, p.data);
+		bool ok = stat(dabs, &st) == 0 && S_ISDIR(st.st_mode) &&
+		          inside_root(c.root_real, dabs) && seen_add(&c, st.st_dev, st.st_ino);
+		if (ok && e) {
+			ignore_rules *next = ignore_push(rules, dabs, p.data);
+			ignore_free(rules);
+			rules = next;
+		}
+		free(dabs);
+		if (!ok)
+			goto out;
+		if (!e)
+			break;
+	}
+	abs = fs_path_join(root, rel_dir);
+	walk_dir(&c, abs, rel_dir, rules, depth);
+out:
+	ignore_free(rules);
+	sb_free(&p);
+	free(abs);
+	free(c.root_real);
+	free(c.seen);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static void list_add(void *ud, const char *abs, const char *rel, const struct stat *st,
+                     walk_kind kind)
+{
+	walk_list *l = ud;
+	walk_file *f;
+
+	if (kind != WALK_DAG)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->files = xrealloc(l->files, l->cap * sizeof(*l->files));
+	}
+	f = &l->files[l->n++];
+	f->rel = xstrdup(rel);
+	f->abs = xstrdup(abs);
+	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	f->size = (int64_t)st->st_size;
+	f->inode = (uint64_t)st->st_ino;
+}
+
 static int file_cmp(const void *a, const void *b)
 {
 	return strcmp(((const walk_file *)a)->rel, ((const walk_file *)b)->rel);
@@ -169,46 +256,15 @@ static int file_cmp(const void *a, const void *b)
 
 int walk_bundle(const char *root, walk_list *out)
 {
-	walk_ctx c = {0};
-	struct stat st;
-	int rc = -1, err = 0;
+	walk_visitor v = {.ud = out, .file = list_add};
 
 	out->files = NULL;
 	out->n = out->cap = 0;
-	c.root = root;
-	c.out = out;
-	c.root_real = realpath(root, NULL);
-	if (!c.root_real) {
-		err = errno;
-		goto out;
-	}
-	if (stat(c.root_real, &st) != 0) {
-		err = errno;
-		goto out;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		err = ENOTDIR;
-		goto out;
-	}
-	{
-		DIR *d = opendir(root);
-		if (!d) {
-			err = errno;
-			goto out;
-		}
-		closedir(d);
-	}
-	seen_add(&c, st.st_dev, st.st_ino);
-	walk_dir(&c, root, "", NULL, 0);
+	if (walk_tree(root, "", &v) != 0)
+		return -1;
 	if (out->n)
 		qsort(out->files, out->n, sizeof(*out->files), file_cmp);
-	rc = 0;
-out:
-	free(c.root_real);
-	free(c.seen);
-	if (rc != 0)
-		errno = err;
-	return rc;
+	return 0;
 }
 
 /* rel must be a plain relative path: no empty, "." or ".." components. */

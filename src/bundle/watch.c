@@ -269,11 +269,6 @@ static void batch_add(watch_batch *b, uint32_t bundle, enum watch_kind kind, cha
 	b->n++;
 }
 
-static bool is_defaults_name(const char *name)
-{
-	return strcmp(name, "defaults.yml") == 0 || strcmp(name, "defaults.yaml") == 0;
-}
-
 static void decode(watch *w, const struct inotify_event *ev, watch_batch *b)
 {
 	went *e;
@@ -303,7 +298,7 @@ static void decode(watch *w, const struct inotify_event *ev, watch_batch *b)
 			batch_add(b, r->bundle, WATCH_DIR, fs_path_join(r->rel, name));
 		} else if (strcmp(name, ".dagignore") == 0) {
 			batch_add(b, r->bundle, WATCH_DIR, xstrdup(r->rel));
-		} else if (walk_is_dag_name(name) || is_defaults_name(name)) {
+		} else if (walk_is_dag_name(name) || walk_is_defaults_name(name)) {
 			batch_add(b, r->bundle, (ev->mask & IN_CREATE) ? WATCH_CREATED : WATCH_FILE,
 			          fs_path_join(r->rel, name));
 		}
