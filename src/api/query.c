@@ -34,8 +34,7 @@ static int end(store_conn *c, int rc)
 	return rc;
 }
 
-static int read_page(store_conn *c, const char *count_sql, const char *sql, const store_param *ps,
-                     size_t np, json_t *rows, json_t *tags, int64_t *total, api_status *st);
+static int read_tags(store_conn *c, json_t *rows, json_t *tags, store_error *e);
 
 /* Rows as JSON arrays of strings or nulls, kept until the next query is done. */
 static int collect_row(void *ud, size_t ncols, const char *const *vals)
@@ -65,51 +64,96 @@ static char *contains_pattern(const char *p)
 	return xasprintf("%%%s%%", p);
 }
 
-/* ------------------------------------------------------------------------ */
+/* One list endpoint: what it selects and counts, and how a row becomes JSON. */
+typedef struct list_spec {
+	api_endpoint ep;
+	const char *select; /* "SELECT ... FROM t"; the WHERE clause follows */
+	const char *count;  /* "SELECT COUNT(*) FROM t" */
+	const char *key;    /* the list's name in the response */
+	size_t ncols;
+	bool tags; /* the page's DAGs' tags too (column 0 is the dag_id) */
+	json_t *(*shape)(const char *const *v, json_t *tags);
+} list_spec;
 
-#define IE_COLS "id, timestamp, filename, bundle_name, stacktrace"
+#define LIST_MAX_COLS 16
 
-int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_status *st)
+/* The count before paging and one page of rows, in one read transaction that
+ * is closed before returning: {"<key>": [...], "total_entries": n}. */
+static int read_list(store_conn *c, const list_spec *ls, const api_query *q, const char *where,
+                     const store_param *ps, size_t np, json_t **out, api_status *st)
 {
-	strbuf where, sql;
-	sb_init(&where);
+	strbuf sql;
 	sb_init(&sql);
-	store_param ps[2];
-	size_t np = 0;
-	char *pat = NULL;
-	json_t *rows = json_array();
+	sb_printf(&sql, "%s%s", ls->select, where);
+	json_t *rows = json_array(), *tags = ls->tags ? json_object() : NULL;
 	int64_t total = 0;
-	int rc = 0;
-	sb_adds(&where, " WHERE 1 = 1");
-	if (q->filename_pattern) {
-		pat = contains_pattern(q->filename_pattern);
-		sb_adds(&where, " AND LOWER(filename) LIKE LOWER(?)");
-		ps[np++] = store_p_text(pat);
-	}
-	sb_printf(&sql, "SELECT " IE_COLS " FROM import_error%s", where.data);
-	if ((rc = api_order_by(API_EP_IMPORT_ERRORS, q->order_by, q->norder, &sql, st)) != 0)
+	store_error e;
+	int rc = api_order_by(ls->ep, q->order_by, q->norder, &sql, st);
+	if (rc != 0)
 		goto out;
 	append_page(&sql, q);
-	char *csql = xasprintf("SELECT COUNT(*) FROM import_error%s", where.data);
-	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
+	char *csql = xasprintf("%s%s", ls->count, where);
+	if ((rc = begin(c, st)) == 0) {
+		if (store_query_int(c, csql, ps, np, &total, NULL, &e) != 0 ||
+		    store_query(c, sql.data, ps, np, collect_row, rows, &e) != 0 ||
+		    (tags && read_tags(c, rows, tags, &e) != 0))
+			rc = end(c, db_fail(st, &e));
+		else
+			rc = end(c, 0);
+	}
 	free(csql);
 	if (rc != 0)
 		goto out;
 	json_t *list = json_array();
 	size_t i;
 	json_t *r;
+	const char *v[LIST_MAX_COLS];
 	json_array_foreach(rows, i, r)
 	{
-		const char *v[API_IE_NCOLS];
-		row_strings(r, v, API_IE_NCOLS);
-		json_array_append_new(list, api_import_error_json(v));
+		row_strings(r, v, ls->ncols);
+		json_array_append_new(list, ls->shape(v, tags));
 	}
-	*out = json_pack("{s:o, s:I}", "import_errors", list, "total_entries", (json_int_t)total);
+	*out = json_pack("{s:o, s:I}", ls->key, list, "total_entries", (json_int_t)total);
 out:
 	json_decref(rows);
+	json_decref(tags);
+	sb_free(&sql);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define IE_COLS "id, timestamp, filename, bundle_name, stacktrace"
+
+static json_t *ie_shape(const char *const *v, json_t *tags)
+{
+	(void)tags;
+	return api_import_error_json(v);
+}
+
+int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_status *st)
+{
+	static const list_spec ls = {API_EP_IMPORT_ERRORS,
+	                             "SELECT " IE_COLS " FROM import_error",
+	                             "SELECT COUNT(*) FROM import_error",
+	                             "import_errors",
+	                             API_IE_NCOLS,
+	                             false,
+	                             ie_shape};
+	store_param ps[1];
+	size_t np = 0;
+	char *pat = NULL;
+	strbuf where;
+	sb_init(&where);
+	sb_adds(&where, " WHERE 1 = 1");
+	if (q->filename_pattern) {
+		pat = contains_pattern(q->filename_pattern);
+		sb_adds(&where, " AND LOWER(filename) LIKE LOWER(?)");
+		ps[np++] = store_p_text(pat);
+	}
+	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
 	free(pat);
 	sb_free(&where);
-	sb_free(&sql);
 	return rc;
 }
 
@@ -184,39 +228,31 @@ static int read_tags(store_conn *c, json_t *rows, json_t *tags, store_error *e)
 	return rc;
 }
 
-/* The count before paging and one page of rows, in one read transaction that
- * is closed before returning; with tags, the page's DAGs' tags too. */
-static int read_page(store_conn *c, const char *count_sql, const char *sql, const store_param *ps,
-                     size_t np, json_t *rows, json_t *tags, int64_t *total, api_status *st)
-{
-	store_error e;
-	int rc;
-	if ((rc = begin(c, st)) != 0)
-		return rc;
-	if (store_query_int(c, count_sql, ps, np, total, NULL, &e) != 0 ||
-	    store_query(c, sql, ps, np, collect_row, rows, &e) != 0 ||
-	    (tags && read_tags(c, rows, tags, &e) != 0))
-		return end(c, db_fail(st, &e));
-	return end(c, 0);
-}
-
 static json_t *take_tags(json_t *tags, const char *dag_id)
 {
 	json_t *a = json_object_get(tags, dag_id);
 	return a ? json_incref(a) : json_array();
 }
 
+static json_t *dag_shape(const char *const *v, json_t *tags)
+{
+	return api_dag_json(v, take_tags(tags, v[0]));
+}
+
 int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *st)
 {
-	strbuf where, sql;
+	static const list_spec ls = {API_EP_DAGS,
+	                             "SELECT " DAG_COLS " FROM dag d",
+	                             "SELECT COUNT(*) FROM dag d",
+	                             "dags",
+	                             API_DAG_NCOLS,
+	                             true,
+	                             dag_shape};
+	strbuf where;
 	sb_init(&where);
-	sb_init(&sql);
 	store_param ps[MAX_PARAMS];
 	size_t np = 0;
 	char *pat1 = NULL, *pat2 = NULL;
-	json_t *rows = json_array(), *tags = json_object();
-	int64_t total = 0;
-	int rc = 0;
 
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->exclude_stale) {
@@ -261,33 +297,10 @@ int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *s
 		for (size_t i = 0; i < q->ntags; i++)
 			ps[np++] = store_p_text(q->tags[i]);
 	}
-	sb_printf(&sql, "SELECT " DAG_COLS " FROM dag d%s", where.data);
-	if ((rc = api_order_by(API_EP_DAGS, q->order_by, q->norder, &sql, st)) != 0)
-		goto out;
-	append_page(&sql, q);
-
-	char *csql = xasprintf("SELECT COUNT(*) FROM dag d%s", where.data);
-	rc = read_page(c, csql, sql.data, ps, np, rows, tags, &total, st);
-	free(csql);
-	if (rc != 0)
-		goto out;
-	json_t *list = json_array();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
-		const char *v[API_DAG_NCOLS];
-		row_strings(r, v, API_DAG_NCOLS);
-		json_array_append_new(list, api_dag_json(v, take_tags(tags, v[0])));
-	}
-	*out = json_pack("{s:o, s:I}", "dags", list, "total_entries", (json_int_t)total);
-out:
-	json_decref(rows);
-	json_decref(tags);
+	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
 	free(pat1);
 	free(pat2);
 	sb_free(&where);
-	sb_free(&sql);
 	return rc;
 }
 
@@ -330,16 +343,27 @@ out:
 
 /* ------------------------------------------------------------------------ */
 
+static json_t *warning_shape(const char *const *v, json_t *tags)
+{
+	(void)tags;
+	return api_warning_json(v);
+}
+
 int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_status *st)
 {
-	strbuf where, sql;
+	static const list_spec ls = {
+	    API_EP_WARNINGS,
+	    "SELECT w.dag_id, w.warning_type, w.message, w.timestamp, d.dag_display_name "
+	    "FROM dag_warning w LEFT JOIN dag d ON d.dag_id = w.dag_id",
+	    "SELECT COUNT(*) FROM dag_warning w",
+	    "dag_warnings",
+	    API_WARN_NCOLS,
+	    false,
+	    warning_shape};
+	strbuf where;
 	sb_init(&where);
-	sb_init(&sql);
 	store_param ps[2];
 	size_t np = 0;
-	json_t *rows = json_array();
-	int64_t total = 0;
-	int rc = 0;
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->dag_id) {
 		sb_adds(&where, " AND w.dag_id = ?");
@@ -349,87 +373,46 @@ int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_statu
 		sb_adds(&where, " AND w.warning_type = ?");
 		ps[np++] = store_p_text(q->warning_type);
 	}
-	sb_printf(&sql,
-	          "SELECT w.dag_id, w.warning_type, w.message, w.timestamp, d.dag_display_name "
-	          "FROM dag_warning w LEFT JOIN dag d ON d.dag_id = w.dag_id%s",
-	          where.data);
-	if ((rc = api_order_by(API_EP_WARNINGS, q->order_by, q->norder, &sql, st)) != 0)
-		goto out;
-	append_page(&sql, q);
-	char *csql = xasprintf("SELECT COUNT(*) FROM dag_warning w%s", where.data);
-	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
-	free(csql);
-	if (rc != 0)
-		goto out;
-	json_t *list = json_array();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
-		const char *v[API_WARN_NCOLS];
-		row_strings(r, v, API_WARN_NCOLS);
-		json_array_append_new(list, api_warning_json(v));
-	}
-	*out = json_pack("{s:o, s:I}", "dag_warnings", list, "total_entries", (json_int_t)total);
-out:
-	json_decref(rows);
+	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
 	sb_free(&where);
-	sb_free(&sql);
 	return rc;
 }
 
-/* ------------------------------------------------------------------------ */
+static json_t *report_shape(const char *const *v, json_t *tags)
+{
+	(void)tags;
+	char buf[64];
+	const char *ts = api_iso_ts(v[7], buf, sizeof(buf));
+	return json_pack("{s:s?, s:s?, s:f, s:I, s:I, s:I, s:I, s:s?}", "bundle_name", v[0], "file",
+	                 v[1], "duration", v[2] ? strtod(v[2], NULL) : 0.0, "dag_count",
+	                 (json_int_t)(v[3] ? strtoll(v[3], NULL, 10) : 0), "task_count",
+	                 (json_int_t)(v[4] ? strtoll(v[4], NULL, 10) : 0), "import_error_count",
+	                 (json_int_t)(v[5] ? strtoll(v[5], NULL, 10) : 0), "warning_count",
+	                 (json_int_t)(v[6] ? strtoll(v[6], NULL, 10) : 0), "last_parsed_time", ts);
+}
 
 int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status *st)
 {
-	strbuf where, sql;
+	static const list_spec ls = {
+	    API_EP_REPORT,
+	    "SELECT bundle_name, relative_fileloc, last_duration, dag_count, task_count, "
+	    "import_error_count, warning_count, last_parsed_time FROM parse_stat",
+	    "SELECT COUNT(*) FROM parse_stat",
+	    "files",
+	    8,
+	    false,
+	    report_shape};
+	strbuf where;
 	sb_init(&where);
-	sb_init(&sql);
 	store_param ps[1];
 	size_t np = 0;
-	json_t *rows = json_array();
-	int64_t total = 0;
-	int rc = 0;
 	sb_adds(&where, " WHERE 1 = 1");
 	if (q->bundle_name) {
 		sb_adds(&where, " AND bundle_name = ?");
 		ps[np++] = store_p_text(q->bundle_name);
 	}
-	sb_printf(&sql,
-	          "SELECT bundle_name, relative_fileloc, last_duration, dag_count, task_count, "
-	          "import_error_count, warning_count, last_parsed_time FROM parse_stat%s",
-	          where.data);
-	if ((rc = api_order_by(API_EP_REPORT, q->order_by, q->norder, &sql, st)) != 0)
-		goto out;
-	append_page(&sql, q);
-	char *csql = xasprintf("SELECT COUNT(*) FROM parse_stat%s", where.data);
-	rc = read_page(c, csql, sql.data, ps, np, rows, NULL, &total, st);
-	free(csql);
-	if (rc != 0)
-		goto out;
-	json_t *list = json_array();
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
-		const char *v[8];
-		row_strings(r, v, 8);
-		char buf[64];
-		const char *ts = api_iso_ts(v[7], buf, sizeof(buf));
-		json_t *o = json_pack(
-		    "{s:s?, s:s?, s:f, s:I, s:I, s:I, s:I, s:s?}", "bundle_name", v[0], "file",
-		    v[1], "duration", v[2] ? strtod(v[2], NULL) : 0.0, "dag_count",
-		    (json_int_t)(v[3] ? strtoll(v[3], NULL, 10) : 0), "task_count",
-		    (json_int_t)(v[4] ? strtoll(v[4], NULL, 10) : 0), "import_error_count",
-		    (json_int_t)(v[5] ? strtoll(v[5], NULL, 10) : 0), "warning_count",
-		    (json_int_t)(v[6] ? strtoll(v[6], NULL, 10) : 0), "last_parsed_time", ts);
-		json_array_append_new(list, o);
-	}
-	*out = json_pack("{s:o, s:I}", "files", list, "total_entries", (json_int_t)total);
-out:
-	json_decref(rows);
+	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
 	sb_free(&where);
-	sb_free(&sql);
 	return rc;
 }
 
