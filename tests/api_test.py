@@ -375,6 +375,10 @@ def main(argv):
         ok("metrics values", samples.get("dagproc_dags") == 7 and samples.get("dagproc_import_errors") == 1
            and samples.get("dagproc_dag_warnings") == 2 and samples.get("dagproc_database_up") == 1
            and samples.get("dagproc_files") == 6, {k: v for k, v in samples.items() if "bucket" not in k})
+        ok("metrics: file watching (folders watched, no limit reached, the start's full scan)",
+           samples.get("dagproc_watched_folders", 0) >= 1 and samples.get("dagproc_watch_limit_reached") == 0
+           and samples.get("dagproc_full_scans_total", 0) >= 1 and samples.get("dagproc_watch_overflows_total") == 0,
+           {k: v for k, v in samples.items() if "watch" in k or "scan" in k})
         st, page = api.req("/", raw=True)
         ok("web page served", st == 200 and "<title>dagproc</title>" in page 
            and not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', page), page[:200])

@@ -216,6 +216,19 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 		       (double)s.worker_timeouts);
 		metric(&b, "dagproc_worker_crashes_total", "counter", "workers that died",
 		       (double)s.worker_crashes);
+		metric(&b, "dagproc_watched_folders", "gauge",
+		       "folders watched with inotify (0 when watching is off)",
+		       (double)s.watched_folders);
+		metric(&b, "dagproc_watch_limit_reached", "gauge",
+		       "1 when fs.inotify.max_user_watches was reached: some folders are only "
+		       "seen by the refresh_interval rescan",
+		       s.watch_limit_hit ? 1 : 0);
+		metric(&b, "dagproc_watch_overflows_total", "counter",
+		       "inotify queue overflows (each ran a full rescan)",
+		       (double)s.watch_overflows);
+		metric(&b, "dagproc_full_scans_total", "counter",
+		       "full rescans of the bundles (start, refresh_interval, overflows)",
+		       (double)s.full_scans);
 		metric(&b, "dagproc_db_write_attempts_total", "counter", "write transactions tried",
 		       (double)s.write_attempts);
 		sb_adds(&b, "# HELP dagproc_db_write_failures_total failed write transactions\n"

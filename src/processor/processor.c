@@ -1216,7 +1216,14 @@ static int main_loop(processor *p, int sigfd)
 		}
 		struct wpool_stats ws;
 		wpool_stats(p->wpool, &ws);
+		struct scan_stats ss;
+		scan_get_stats(p->scan, &ss);
 		stats_lock(p);
+		p->st.watched_folders = ss.watches;
+		p->st.watching = ss.watching;
+		p->st.watch_limit_hit = ss.watch_limit_hit;
+		p->st.watch_overflows = ss.watch_overflows;
+		p->st.full_scans = ss.full_scans;
 		p->st.worker_restarts = ws.restarts;
 		p->st.worker_timeouts = ws.timeouts;
 		p->st.worker_crashes = ws.crashes;

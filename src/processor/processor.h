@@ -37,6 +37,11 @@ typedef struct proc_stats {
 	uint64_t write_attempts, write_ok, write_transient, write_permanent;
 	uint64_t statements, writes, files_written, files_unchanged, isolated_failures;
 	uint64_t worker_restarts, worker_timeouts, worker_crashes;
+	/* file watching and rescans (bundle/scan) */
+	size_t watched_folders;
+	bool watching;        /* inotify is up */
+	bool watch_limit_hit; /* max_user_watches reached: some folders rely on the rescan */
+	uint64_t watch_overflows, full_scans;
 	/* parse duration histogram (seconds): le 0.001 .. 10, +Inf */
 	uint64_t parse_hist[10];
 	double parse_sum;
