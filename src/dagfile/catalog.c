@@ -146,10 +146,9 @@ typedef struct alias_ent {
 
 struct catalog {
 	arena ar;
-	smap ops;      /* canonical path -> op_int */
-	smap aliases;  /* path -> alias_ent */
-	smap modules;  /* module (and its parent packages) -> non-NULL */
-	smap argnames; /* every argument name of every operator */
+	smap ops;     /* canonical path -> op_int */
+	smap aliases; /* path -> alias_ent */
+	smap modules; /* module (and its parent packages) -> non-NULL */
 	op_int **ops_list;
 	size_t nops, cap_ops;
 	alias_ent **alias_list;
@@ -712,12 +711,8 @@ static bool link_catalog(catalog *c, char **err)
 			return set_err(err, a->file, a->line,
 			               "alias target '%s' is not a catalog operator", a->target);
 	}
-	for (size_t i = 0; i < c->nops; i++) {
-		op_int *op = c->ops_list[i];
-		flatten(c, op);
-		for (size_t k = 0; k < op->pub.nargs; k++)
-			smap_put(&c->argnames, op->pub.args[k].name, (void *)op->pub.args[k].name);
-	}
+	for (size_t i = 0; i < c->nops; i++)
+		flatten(c, c->ops_list[i]);
 	return true;
 }
 
@@ -757,7 +752,6 @@ void catalog_free(catalog *c)
 	smap_free(&c->ops);
 	smap_free(&c->aliases);
 	smap_free(&c->modules);
-	smap_free(&c->argnames);
 	free(c->ops_list);
 	free(c->alias_list);
 	arena_free(&c->ar);
@@ -831,11 +825,6 @@ void catalog_each_arg(const catalog *c, const cat_operator *op,
 	const op_int *o = (const op_int *)op;
 	for (size_t i = 0; i < o->nflat; i++)
 		fn(o->flat[i], ud);
-}
-
-bool catalog_any_accepts(const catalog *c, const char *name)
-{
-	return c && name && smap_get(&c->argnames, name) != NULL;
 }
 
 #define LEV_MAX 256

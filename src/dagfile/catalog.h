@@ -72,10 +72,6 @@ const cat_arg *catalog_find_arg(const catalog *c, const cat_operator *op, const 
 void catalog_each_arg(const catalog *c, const cat_operator *op,
                       void (*fn)(const cat_arg *a, void *ud), void *ud);
 
-/* True when some operator of the catalog accepts an argument of this name (for
- * default_args: keys no operator takes are ignored). */
-bool catalog_any_accepts(const catalog *c, const char *name);
-
 /* Nearest known operator paths, for "did you mean". Returns NULL if none close. */
 const char *catalog_suggest(const catalog *c, const char *path);
 
