@@ -56,6 +56,7 @@ typedef struct op {
 	uint32_t gen;
 	dirty_dir *dirty; /* folders whose defaults file changed */
 	size_t ndirty, capdirty;
+	size_t nreported; /* DAG files reported NEW or CHANGED by this pass */
 } op;
 
 /* ---- the file table ---------------------------------------------------- */
@@ -147,8 +148,10 @@ static void report(op *o, struct scan_file *f, scan_event ev)
 	const sbundle *b = &o->s->bundles[f->bundle_idx];
 	char *abs;
 
-	if (ev != SCAN_DELETED)
+	if (ev != SCAN_DELETED && f->reported_gen != o->gen) {
 		f->reported_gen = o->gen;
+		o->nreported++;
+	}
 	o->s->st.events[ev]++;
 	if (!o->fn)
 		return;
@@ -175,9 +178,11 @@ static void mark_defaults_dirty(op *o, uint32_t bundle, const char *defaults_rel
 /* Reports a known file gone (DAG files) and drops it. */
 static void forget(op *o, struct scan_file *f)
 {
-	if (f->kind == KIND_DAG)
+	if (f->kind == KIND_DAG) {
+		if (f->reported_gen == o->gen)
+			o->nreported--; /* counts files still in the table */
 		report(o, f, SCAN_DELETED);
-	else
+	} else
 		mark_defaults_dirty(o, f->bundle_idx, f->rel);
 	tab_remove(o->s, f);
 	free(f);
@@ -217,6 +222,10 @@ static int hash_file(scan *s, const char *abs, uint64_t *hash, bool *dollar, str
 		XXH3_64bits_update(s->xs, s->buf, (size_t)n);
 		if (!*dollar && memchr(s->buf, '$', (size_t)n))
 			*dollar = true;
+		/* a regular file's read comes back short only at its end: no
+		 * second call to be told so (one read per file of under 64 KiB) */
+		if ((size_t)n < SCAN_READ_BUF)
+			break;
 	}
 	*hash = XXH3_64bits_digest(s->xs);
 	rc = 0;
@@ -479,7 +488,8 @@ static void op_end(op *o)
 {
 	scan *s = o->s;
 
-	for (size_t d = 0; d < o->ndirty; d++) {
+	/* a first scan reports every file NEW: nothing left to find */
+	for (size_t d = 0; d < o->ndirty && o->nreported < s->ndag; d++) {
 		struct scan_file **hit = NULL;
 		size_t n = 0, cap = 0;
 

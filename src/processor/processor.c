@@ -101,8 +101,9 @@ struct processor {
 	size_t inflight;
 	size_t pend_bytes; /* held by pending entries, in the table or in flight */
 	bool stop_writer;
-	strmap *known;   /* per bundle: rels seen by the first scan (writer checks) */
-	double known_at; /* wall clock of that scan */
+	strmap *known;    /* per bundle: rels seen by the first scan (writer checks) */
+	double known_at;  /* wall clock of that scan */
+	bool known_ready; /* under mu: the first scan is done (the writer starts before it) */
 	size_t nknown;
 	char **known_bundles;
 	/* a later snapshot of the same kind, from the loop to the writer (under
@@ -422,32 +423,43 @@ static void writer_sweep(processor *p, strmap *snap, double snap_at)
 	free_snapshot(snap, p->nknown);
 }
 
-/* First contact: schema, then files deleted while the processor was down. */
+/* First contact: the schema and the source hashes of the files as last
+ * written (while the loop's first scan runs), then, once that scan is done,
+ * the files deleted while the processor was down. */
 static int writer_prepare(processor *p, bool *prepared, store_error *err)
 {
 	store_conn *c = NULL;
 	if (pool_acquire(p->db, &c, err) != 0)
 		return -1;
 	int rc = store_migrate(c, err);
-	if (rc == 0)
-		rc = mark_gone_files(p, c, p->known, p->known_at, err);
 	strmap fp = {0};
 	if (rc == 0)
 		rc = store_query(c,
 		                 "SELECT bundle_name, relative_fileloc, file_hash FROM parse_stat",
 		                 NULL, 0, row_fp, &fp, err);
-	pool_release(p->db, c);
 	if (rc == 0) {
-		*prepared = true;
 		pthread_mutex_lock(&p->mu);
 		if (!p->fp_ready) {
 			p->fp = fp;
 			p->fp_ready = true;
 			memset(&fp, 0, sizeof(fp));
 		}
+		while (!p->known_ready && !p->stop_writer)
+			wait_locked(p, 1.0);
+		bool stop = p->stop_writer;
 		pthread_mutex_unlock(&p->mu);
 		wake_loop(p);
+		if (!stop) {
+			rc = mark_gone_files(p, c, p->known, p->known_at, err);
+		} else {
+			store_error_set(err, STORE_TRANSIENT, "stop", false,
+			                "the processor is stopping");
+			rc = -1;
+		}
 	}
+	pool_release(p->db, c);
+	if (rc == 0)
+		*prepared = true;
 	strmap_free(&fp);
 	return rc;
 }
@@ -590,6 +602,12 @@ static void *writer_main(void *arg)
 		writer_set_state(p, prepared ? WRITER_WRITING : WRITER_CONNECTING);
 		if (!prepared) {
 			rc = writer_prepare(p, &prepared, &err);
+			if (rc != 0) {
+				pthread_mutex_lock(&p->mu);
+				if (p->stop_writer)
+					break; /* with mu held, as the loop's other exits */
+				pthread_mutex_unlock(&p->mu);
+			}
 		} else {
 			for (size_t i = 0; i < n; i++) {
 				pend *e = batch[i];
@@ -1401,24 +1419,30 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	         o->once ? " (one pass)" : "");
 	free(shown);
 
-	scan_full(p->scan, on_scan, p);
-	free(p->known);
-	p->known = snapshot_files(p);
-	p->known_at = now_epoch();
-	log_info("found %zu DAG files", scan_file_count(p->scan));
-
-	p->once_deadline = now_mono() + cfg->database.once_timeout;
-	p->hold_until = now_mono() + 2.0;
 	p->options_hash = dagfile_options_hash(
 	    (const char *const *)cfg->core.operator_catalog.v, cfg->core.operator_catalog.n,
 	    (const char *const *)cfg->core.unchecked_operator_modules.v,
 	    cfg->core.unchecked_operator_modules.n, (const char *const *)cfg->core.pools.v,
 	    cfg->core.pools.n, (size_t)cfg->dag_processor.max_file_size << 20);
+	/* the writer connects and reads the stored hashes while the scan runs */
 	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
 		log_error("cannot start the writer thread");
 		goto out;
 	}
 	p->writer_started = true;
+	scan_full(p->scan, on_scan, p);
+	strmap *first = snapshot_files(p);
+	pthread_mutex_lock(&p->mu);
+	free(p->known);
+	p->known = first;
+	p->known_at = now_epoch();
+	p->known_ready = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	log_info("found %zu DAG files", scan_file_count(p->scan));
+
+	p->once_deadline = now_mono() + cfg->database.once_timeout;
+	p->hold_until = now_mono() + 2.0;
 	if (cfg->api.enabled && !o->once && api_start(cfg, p, &err) != 0) {
 		log_error("%s", err);
 		goto out; /* rc is 2 */
