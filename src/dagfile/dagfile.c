@@ -447,7 +447,7 @@ static void free_dag(dag_result *g)
 	free(g->json);
 	free(g->description);
 	free(g->owners);
-	for (size_t i = 0; i < g->ntasks; i++) {
+	for (size_t i = 0; g->tasks && i < g->ntasks; i++) {
 		free(g->tasks[i].task_id);
 		free(g->tasks[i].operator);
 		for (size_t k = 0; k < g->tasks[i].nupstream; k++)

@@ -32,7 +32,9 @@ typedef struct dag_result {
 	char *json;     /* canonical JSON of the DAG (sorted keys, tasks by id) */
 	size_t json_len;
 	uint8_t hash[16]; /* XXH3-128 of json */
-	dag_task *tasks;  /* sorted by task_id */
+	/* sorted by task_id; NULL in a result received from a worker, which
+	 * carries ntasks only (the tasks are in json) */
+	dag_task *tasks;
 	size_t ntasks;
 	char **tags;
 	size_t ntags;

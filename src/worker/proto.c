@@ -128,14 +128,8 @@ static void put_dag(strbuf *b, const dag_result *g)
 	put_str(b, g->schedule);
 	put_bytes(b, g->json, g->json ? g->json_len : 0);
 	sb_add(b, (const char *)g->hash, sizeof(g->hash));
+	/* the count only: the parent stores the tasks as part of json */
 	put_u32(b, (uint32_t)g->ntasks);
-	for (size_t i = 0; i < g->ntasks; i++) {
-		const dag_task *t = &g->tasks[i];
-		put_str(b, t->task_id);
-		put_str(b, t->operator);
-		put_u8(b, t->decorator ? 1 : 0);
-		put_strs(b, t->upstream, t->nupstream);
-	}
 	put_strs(b, g->tags, g->ntags);
 	put_str(b, g->description);
 	put_str(b, g->owners);
@@ -338,16 +332,8 @@ static void get_dag(rd *r, dag_result *g)
 	const unsigned char *h = take(r, sizeof(g->hash));
 	if (h)
 		memcpy(g->hash, h, sizeof(g->hash));
-	g->ntasks = get_count(r, 4 + 4 + 1 + 4);
-	if (g->ntasks)
-		g->tasks = xcalloc(g->ntasks, sizeof(*g->tasks));
-	for (size_t i = 0; i < g->ntasks; i++) {
-		dag_task *t = &g->tasks[i];
-		t->task_id = get_str(r);
-		t->operator= get_str(r);
-		t->decorator = get_u8(r) != 0;
-		t->upstream = get_strs(r, &t->nupstream);
-	}
+	g->ntasks = get_u32(r);
+	g->tasks = NULL;
 	g->tags = get_strs(r, &g->ntags);
 	g->description = get_str(r);
 	g->owners = get_str(r);
@@ -447,11 +433,6 @@ int wproto_decode_result(const char *payload, size_t n, uint64_t *job_id, dagfil
 	for (size_t i = 0; ok && i < out->ndags; i++) {
 		dag_result *g = &out->dags[i];
 		ok = g->dag_id && g->json;
-		for (size_t k = 0; ok && k < g->ntasks; k++) {
-			ok = g->tasks[k].task_id != NULL;
-			for (size_t u = 0; ok && u < g->tasks[k].nupstream; u++)
-				ok = g->tasks[k].upstream[u] != NULL;
-		}
 		for (size_t k = 0; ok && k < g->ntags; k++)
 			ok = g->tags[k] != NULL;
 	}
