@@ -1618,21 +1618,22 @@ static void emit_dag(dctx *d)
 	/* owners: the tasks' owners, unique, in task order (Airflow's DAG.owner) */
 	strbuf ow;
 	sb_init(&ow);
+	/* each task's owner looked up once; the distinct ones are few */
+	const char **uniq = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(*uniq));
+	size_t nuniq = 0;
 	for (size_t i = 0; i < d->ntasks; i++) {
 		ynode *o = effective(d, &d->tasks[i], "owner");
 		const char *name =
 		    (o && ynode_is_scalar(o) && o->kind != YN_NULL) ? o->str : "airflow";
 		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++) {
-			ynode *o2 = effective(d, &d->tasks[j], "owner");
-			const char *n2 = (o2 && ynode_is_scalar(o2) && o2->kind != YN_NULL)
-			                     ? o2->str
-			                     : "airflow";
-			seen = strcmp(n2, name) == 0;
-		}
-		if (!seen)
+		for (size_t j = 0; j < nuniq && !seen; j++)
+			seen = strcmp(uniq[j], name) == 0;
+		if (!seen) {
+			uniq[nuniq++] = name;
 			sb_printf(&ow, "%s%s", ow.len ? ", " : "", name);
+		}
 	}
+	free(uniq);
 	if (!ow.len) {
 		ynode *o = map_get(d->default_args, "owner");
 		sb_adds(&ow, (o && ynode_is_scalar(o) && o->kind != YN_NULL) ? o->str : "airflow");
