@@ -2,7 +2,6 @@
  * prints compiler-style diagnostics or the JSON of SPEC §1. */
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +15,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "dagfile/dagfile.h"
+#include "dagfile/schema.h"
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
 #include "util/strmap.h"
@@ -241,71 +241,178 @@ static char *render_text(const check_item *it, const colours *c)
 /* ------------------------------------------------------------------------ */
 /* JSON output (SPEC §1)                                                     */
 
-static json_t *diag_json(const diag *d, bool warning)
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none: no
+ * overlong forms, surrogates or code points past U+10FFFF (as jansson checks). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "code", json_string(d->code));
-	if (warning) {
-		json_object_set_new(o, "dag_id", d->dag_id ? json_string(d->dag_id) : json_null());
-		json_object_set_new(o, "warning_type",
-		                    json_string(d->warning_type ? d->warning_type : ""));
+	unsigned c = s[0];
+	size_t len;
+	unsigned cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
 	}
-	json_object_set_new(o, "line", d->line ? json_integer(d->line) : json_null());
-	json_object_set_new(o, "column", d->col ? json_integer(d->col) : json_null());
-	if (!warning)
-		json_object_set_new(o, "dag_id", d->dag_id ? json_string(d->dag_id) : json_null());
-	json_object_set_new(o, "message", json_string(d->message));
-	return o;
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
 }
 
+/* A JSON string, or null for NULL. Bytes that are not UTF-8 (a file name can
+ * hold any) become U+FFFD, so the document stays valid JSON. */
+static void json_str(strbuf *b, const char *s)
+{
+	if (!s) {
+		sb_adds(b, "null");
+		return;
+	}
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	while (i < n && (k = utf8_seq(u + i, n - i)) != 0)
+		i += k;
+	if (i == n) {
+		serialize_string(b, s, n);
+		return;
+	}
+	strbuf clean;
+	sb_init(&clean);
+	for (i = 0; i < n;) {
+		k = utf8_seq(u + i, n - i);
+		if (k) {
+			sb_add(&clean, s + i, k);
+			i += k;
+		} else {
+			sb_add(&clean, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	serialize_string(b, clean.data, clean.len);
+	sb_free(&clean);
+}
+
+static void json_key(strbuf *b, const char *key, bool first)
+{
+	sb_printf(b, "%s\"%s\":", first ? "" : ",", key);
+}
+
+static void json_int_or_null(strbuf *b, unsigned v)
+{
+	if (v)
+		sb_printf(b, "%u", v);
+	else
+		sb_adds(b, "null");
+}
+
+static void diag_json(strbuf *b, const diag *d, bool warning)
+{
+	sb_addc(b, '{');
+	json_key(b, "code", true);
+	json_str(b, d->code);
+	if (warning) {
+		json_key(b, "dag_id", false);
+		json_str(b, d->dag_id);
+		json_key(b, "warning_type", false);
+		json_str(b, d->warning_type ? d->warning_type : "");
+	}
+	json_key(b, "line", false);
+	json_int_or_null(b, d->line);
+	json_key(b, "column", false);
+	json_int_or_null(b, d->col);
+	if (!warning) {
+		json_key(b, "dag_id", false);
+		json_str(b, d->dag_id);
+	}
+	json_key(b, "message", false);
+	json_str(b, d->message);
+	sb_addc(b, '}');
+}
+
+/* One file's object of SPEC §1, written straight into text (keys in this
+ * order; a tree of JSON values was a tenth of check's time). */
 static char *render_json(const check_item *it)
 {
 	const dagfile_result *r = &it->res;
-	json_t *f = json_object();
-	json_object_set_new(f, "path", json_string(r->path));
-	json_t *dags = json_array();
+	strbuf b;
+	sb_init(&b);
+	sb_addc(&b, '{');
+	json_key(&b, "path", true);
+	json_str(&b, r->path);
+	json_key(&b, "dags", false);
+	sb_addc(&b, '[');
 	for (size_t d = 0; d < r->ndags; d++) {
 		const dag_result *g = &r->dags[d];
-		json_t *jd = json_object();
-		json_object_set_new(jd, "dag_id", json_string(g->dag_id));
-		json_object_set_new(jd, "schedule",
-		                    g->schedule ? json_string(g->schedule) : json_null());
-		json_t *tags = json_array();
-		for (size_t t = 0; t < g->ntags; t++)
-			json_array_append_new(tags, json_string(g->tags[t]));
-		json_object_set_new(jd, "tags", tags);
+		sb_adds(&b, d ? ",{" : "{");
+		json_key(&b, "dag_id", true);
+		json_str(&b, g->dag_id);
+		json_key(&b, "schedule", false);
+		json_str(&b, g->schedule);
+		json_key(&b, "tags", false);
+		sb_addc(&b, '[');
+		for (size_t t = 0; t < g->ntags; t++) {
+			if (t)
+				sb_addc(&b, ',');
+			json_str(&b, g->tags[t]);
+		}
+		sb_addc(&b, ']');
 		char hex[33];
 		dagfile_hash_hex(g->hash, hex);
-		json_object_set_new(jd, "hash", json_string(hex));
-		json_t *tasks = json_array();
+		json_key(&b, "hash", false);
+		json_str(&b, hex);
+		json_key(&b, "tasks", false);
+		sb_addc(&b, '[');
 		for (size_t t = 0; t < g->ntasks; t++) {
 			const dag_task *tk = &g->tasks[t];
-			json_t *jt = json_object();
-			json_object_set_new(jt, "task_id", json_string(tk->task_id));
-			json_object_set_new(jt, "operator", json_string(tk->operator));
-			if (tk->decorator)
-				json_object_set_new(jt, "decorator", json_true());
-			json_t *up = json_array();
-			for (size_t u = 0; u < tk->nupstream; u++)
-				json_array_append_new(up, json_string(tk->upstream[u]));
-			json_object_set_new(jt, "upstream", up);
-			json_array_append_new(tasks, jt);
+			sb_adds(&b, t ? ",{" : "{");
+			json_key(&b, "task_id", true);
+			json_str(&b, tk->task_id);
+			json_key(&b, "operator", false);
+			json_str(&b, tk->operator);
+			if (tk->decorator) {
+				json_key(&b, "decorator", false);
+				sb_adds(&b, "true");
+			}
+			json_key(&b, "upstream", false);
+			sb_addc(&b, '[');
+			for (size_t u = 0; u < tk->nupstream; u++) {
+				if (u)
+					sb_addc(&b, ',');
+				json_str(&b, tk->upstream[u]);
+			}
+			sb_adds(&b, "]}");
 		}
-		json_object_set_new(jd, "tasks", tasks);
-		json_array_append_new(dags, jd);
+		sb_adds(&b, "]}");
 	}
-	json_object_set_new(f, "dags", dags);
-	json_t *errs = json_array();
-	for (size_t k = 0; k < r->nerrors; k++)
-		json_array_append_new(errs, diag_json(&r->errors[k], false));
-	json_object_set_new(f, "errors", errs);
-	json_t *warns = json_array();
-	for (size_t k = 0; k < r->nwarnings; k++)
-		json_array_append_new(warns, diag_json(&r->warnings[k], true));
-	json_object_set_new(f, "warnings", warns);
-	char *text = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(f);
-	return text;
+	sb_addc(&b, ']');
+	json_key(&b, "errors", false);
+	sb_addc(&b, '[');
+	for (size_t k = 0; k < r->nerrors; k++) {
+		if (k)
+			sb_addc(&b, ',');
+		diag_json(&b, &r->errors[k], false);
+	}
+	sb_addc(&b, ']');
+	json_key(&b, "warnings", false);
+	sb_addc(&b, '[');
+	for (size_t k = 0; k < r->nwarnings; k++) {
+		if (k)
+			sb_addc(&b, ',');
+		diag_json(&b, &r->warnings[k], true);
+	}
+	sb_adds(&b, "]}");
+	return sb_detach(&b);
 }
 
 static void render_one(check_job *j, size_t i)
@@ -479,7 +586,6 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}
 	                : (colours){"", "", "", "", ""};
-	json_object_seed(0); /* before any thread builds JSON */
 	check_job job = {
 	    .items = items, .n = n, .base = &opts, .fn = parse_one, .json = json, .c = &c};
 	run_parallel(&job);
