@@ -11,7 +11,8 @@
 # For each backend, on a fresh copy of the files and a fresh database (servers
 # started as the tests start them, tests/db/pg.sh and tests/db/mariadb.sh):
 #   1. full initial sync: `dagproc run --once`, wall time and the statement
-#      counts of its last log line;
+#      counts of its last log line (SQLite: best of 2, after a run for peak
+#      RSS with a sampler beside it);
 #   2. resync with no change: `dagproc run --once` again on the same database;
 #   3. (SQLite, PostgreSQL) change-to-database latency: the daemon runs with
 #      watch on; BENCH_EDITS files are edited one after the other and the
@@ -271,13 +272,29 @@ for b in $backends; do
 	sqlite)
 		url=sqlite:///$work/sqlite.db
 		rm -f "$work"/sqlite.db*
-		# full sync under /usr/bin/time -v for its peak RSS, the sampler for daemon vs workers
+		# a full sync under /usr/bin/time -v for its peak RSS, with the sampler
+		# for daemon vs workers beside it (it takes CPU: not the timed run)
 		$probe rss --parent $$ --out "$work/rss10k.json" &
 		spid=$!
-		once sqlite.full "$url" /usr/bin/time -v -o "$work/time10k.txt"
+		once sqlite.rss "$url" /usr/bin/time -v -o "$work/time10k.txt"
 		wait "$spid" || true
 		put rss10k.max_kb "$(awk -F': ' '/Maximum resident/ {print $2}' "$work/time10k.txt")"
 		put rss10k.sampled "$(cat "$work/rss10k.json")"
+		# the timed full sync: best of 2 on a fresh database each, as check is
+		# the best of 3
+		for i in 1 2; do
+			rm -f "$work"/sqlite.db*
+			once "sqlite.try$i" "$url"
+		done
+		best=1
+		if awk -v a="$(cat "$res/sqlite.try2.seconds")" -v b="$(cat "$res/sqlite.try1.seconds")" \
+			'BEGIN { exit !(a < b) }'; then
+			best=2
+		fi
+		for k in seconds parsed written statements writes; do
+			cp "$res/sqlite.try$best.$k" "$res/sqlite.full.$k"
+		done
+		say "sqlite.full: best of 2: $(cat "$res/sqlite.full.seconds") s"
 		;;
 	pg)
 		pg_start >/dev/null || { echo "sync_bench: PostgreSQL did not start" >&2; exit 1; }

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,15 @@
 #include "util/xalloc.h"
 #include "worker/worker.h"
 
-#define WRITER_BATCH          200
-#define WRITER_GATHER_SECONDS 0.01
-#define MAX_POLLFDS           1100
-#define DRAIN_SECONDS         5
+#define WRITER_BATCH 200
+/* A partial batch waits this long for more results: a lone edit is written
+ * at once; while files are still queued for parsing (a first sync, a burst of
+ * edits) the writer waits longer for fuller, fewer transactions, which leaves
+ * the CPU to the workers. */
+#define WRITER_GATHER_SECONDS      0.01
+#define WRITER_GATHER_BUSY_SECONDS 0.1
+#define MAX_POLLFDS                1100
+#define DRAIN_SECONDS              5
 /* Parsing pauses while the results waiting for the writer hold more than
  * this: memory stays bounded when the writer is slower than the workers (a
  * large first sync) or the database is away; the parse queue keeps the rest,
@@ -101,8 +107,9 @@ struct processor {
 	size_t inflight;
 	size_t pend_bytes; /* held by pending entries, in the table or in flight */
 	bool stop_writer;
-	strmap *known;    /* per bundle: rels seen by the first scan (writer checks) */
-	double known_at;  /* wall clock of that scan */
+	atomic_size_t queued_hint; /* files waiting for a worker, from the loop */
+	strmap *known;             /* per bundle: rels seen by the first scan (writer checks) */
+	double known_at;           /* wall clock of that scan */
 	bool known_ready; /* under mu: the first scan is done (the writer starts before it) */
 	size_t nknown;
 	char **known_bundles;
@@ -572,8 +579,15 @@ static void *writer_main(void *arg)
 			break;
 		/* a partial batch waits a moment for the results still arriving (a
 		 * first sync, a burst of edits): fewer, fuller transactions */
-		if (prepared && p->npend < WRITER_BATCH && !p->sweep)
-			wait_locked(p, WRITER_GATHER_SECONDS);
+		if (prepared && p->npend < WRITER_BATCH && !p->sweep) {
+			double until = now_mono() +
+			               (atomic_load_explicit(&p->queued_hint, memory_order_relaxed)
+			                    ? WRITER_GATHER_BUSY_SECONDS
+			                    : WRITER_GATHER_SECONDS);
+			while (!p->stop_writer && !p->sweep && p->npend < WRITER_BATCH &&
+			       now_mono() < until)
+				wait_locked(p, until - now_mono());
+		}
 		if (p->stop_writer)
 			break;
 		/* the snapshot first: every result pending now is of a file it has
@@ -1146,6 +1160,8 @@ static int main_loop(processor *p, int sigfd)
 		 * run), a --once pass may be finished right after it */
 		if (!stopping)
 			dispatch(p);
+		/* what is left after the dispatch: a lone edit leaves nothing */
+		atomic_store_explicit(&p->queued_hint, queue_len(p->queue), memory_order_relaxed);
 		if (p->opts.once && once_finished(p)) {
 			log_info("all files parsed and written");
 			break;
