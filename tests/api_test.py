@@ -247,6 +247,10 @@ def main(argv):
         ok("dags bundle_name", page["total_entries"] == 0, page)
         st, page = api.req("/api/v2/dags?has_import_errors=true")
         ok("dags has_import_errors", [d["dag_id"] for d in page["dags"]] == ["inventory_audit"], page)
+        st, body = api.req("/api/v2/dags?dag_id_pattern=" + "a" * 10000)
+        ok("a 10,000-byte URL is a 414 with a JSON detail", st == 414 and "8192" in body.get("detail", ""), (st, body))
+        st, page = api.req("/api/v2/dags?dag_id_pattern=" + "a" * 8000)
+        ok("an 8,000-byte URL is served", st == 200 and page["total_entries"] == 0, (st, page))
         for q, want in (("limit=-1", "limit"), ("limit=abc", "limit"), ("offset=x", "offset"),
                         ("order_by=bogus", "bogus"), ("exclude_stale=perhaps", "exclude_stale")):
             st, body = api.req("/api/v2/dags?" + q)

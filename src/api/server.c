@@ -408,6 +408,17 @@ static MHD_RESULT route(struct MHD_Connection *conn, const char *url, const char
 	}
 }
 
+#define API_MAX_URL 8192
+
+/* Adds a query argument's length (key, '=', value, '&') to *(size_t *)cls. */
+static MHD_RESULT add_arg_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+	(void)kind;
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) + 1 : 0) + 1;
+	return MHD_YES;
+}
+
 static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_data_size, void **con_cls)
@@ -424,6 +435,13 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* A long URL is a 414 with a JSON detail; libmicrohttpd answers one that
+	 * does not fit its per-connection memory (32 KiB with the headers)
+	 * itself, with its own HTML page. */
+	size_t len = strlen(url);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg_len, &len);
+	if (len > API_MAX_URL)
+		return api_send_detail(conn, 414, "the request URL is longer than 8192 bytes");
 	return route(conn, url, method);
 }
 
