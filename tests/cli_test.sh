@@ -176,6 +176,18 @@ if [ "$rc" -eq 0 ] && grep -q '^  stale_dag_threshold = 50$' "$out" &&
 else
 	fail "help config" "exit status $rc" "$out" "$err"
 fi
+printf '[database]\npool_size = -3\n' >"$tmp/bad.cfg"
+dp cfgfirst --config bad.cfg check dags/good.yml
+if [ "$rc" -eq 2 ] && grep -q "bad.cfg:2: \[database\] pool_size" "$err"; then
+	pass "--config before the command is read (a bad file: exit 2 naming the key)"
+else
+	fail "--config before the command" "exit status $rc" "$out" "$err"
+fi
+printf '[core]\npools = default_pool\n' >"$tmp/good.cfg"
+dp cfgfirstok --config=good.cfg check dags/good.yml
+expect_rc "--config=FILE before the command, then check: exit 0" 0
+dp cfgnofile --config
+if [ "$rc" -eq 2 ] && grep -q -- "--config needs a FILE" "$err"; then pass "--config without a file"; else fail "--config without a file" "exit status $rc" "$out" "$err"; fi
 dp badflag check --no-such-flag dags/good.yml
 expect_rc "unknown flag: exit 2" 2
 if [ -s "$err" ]; then pass "unknown flag: message on stderr"; else fail "unknown flag: message on stderr" "$out" "$err"; fi

@@ -70,11 +70,26 @@ int main(int argc, char **argv)
 	/* hidden: the daemon re-executes itself as its parsing workers */
 	if (argc > 1 && strcmp(argv[1], "__worker") == 0)
 		return worker_child_main(argc, argv);
-	if (argc < 2) {
+	/* the global option may come before the command too: skip it there
+	 * (find_config_flag reads it wherever it is) */
+	int first = 1;
+	while (first < argc) {
+		if (strcmp(argv[first], "--config") == 0 && first + 1 < argc)
+			first += 2;
+		else if (strncmp(argv[first], "--config=", 9) == 0)
+			first++;
+		else
+			break;
+	}
+	if (first < argc && strcmp(argv[first], "--config") == 0) {
+		fputs("dagproc: --config needs a FILE\n", stderr);
+		return 2;
+	}
+	if (first >= argc) {
 		usage(stderr);
 		return 2;
 	}
-	const char *cmd = argv[1];
+	const char *cmd = argv[first];
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
 		printf("dagproc %s\n", DAGPROC_VERSION);
 		return 0;
@@ -84,23 +99,23 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0) {
-		if (argc < 3) {
+		if (argc - first < 2) {
 			usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[2], "check") == 0) {
+		if (strcmp(argv[first + 1], "check") == 0) {
 			cli_check_usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[2], "run") == 0) {
+		if (strcmp(argv[first + 1], "run") == 0) {
 			cli_run_usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[2], "db") == 0) {
+		if (strcmp(argv[first + 1], "db") == 0) {
 			cli_db_usage(stdout);
 			return 0;
 		}
-		if (strcmp(argv[2], "config") == 0) {
+		if (strcmp(argv[first + 1], "config") == 0) {
 			fputs("Settings of the configuration file (INI), with their defaults. Each "
 			      "may\n"
 			      "also be set by the environment variable named, which wins over the "
@@ -111,12 +126,12 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-			if (strcmp(argv[2], reads[i].name) == 0) {
+			if (strcmp(argv[first + 1], reads[i].name) == 0) {
 				reads[i].usage(stdout);
 				return 0;
 			}
 		}
-		fprintf(stderr, "dagproc: unknown command '%s'\n", argv[2]);
+		fprintf(stderr, "dagproc: unknown command '%s'\n", argv[first + 1]);
 		return 2;
 	}
 	int (*read_fn)(int, char **, struct dagproc_config *) = NULL;
@@ -139,13 +154,13 @@ int main(int argc, char **argv)
 	}
 	int rc;
 	if (strcmp(cmd, "db") == 0)
-		rc = cli_db(argc - 1, argv + 1, cfg);
+		rc = cli_db(argc - first, argv + first, cfg);
 	else if (strcmp(cmd, "run") == 0)
-		rc = cli_run(argc - 1, argv + 1, cfg, config_path);
+		rc = cli_run(argc - first, argv + first, cfg, config_path);
 	else if (read_fn)
-		rc = read_fn(argc - 1, argv + 1, cfg);
+		rc = read_fn(argc - first, argv + first, cfg);
 	else
-		rc = cli_check(argc - 1, argv + 1, cfg);
+		rc = cli_check(argc - first, argv + first, cfg);
 	config_free(cfg);
 	return rc;
 }
