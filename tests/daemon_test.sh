@@ -222,5 +222,29 @@ dpid=
 [ $((SECONDS - t0)) -le 2 ] && ok "two signals stop the processor at once" ||
 	bad "the second signal took $((SECONDS - t0)) s"
 
+# the stale check with watching off: a DAG file on disk that this processor's
+# scan has not met yet (another processor wrote its rows) is left alone; rows
+# of a file that is not there are marked
+DAGPROC__DAG_PROCESSOR__WATCH=false DAGPROC__DAG_PROCESSOR__REFRESH_INTERVAL=3600 \
+	DAGPROC__DAG_PROCESSOR__STALE_DAG_THRESHOLD=1 \
+	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
+dpid=$!
+for i in $(seq 1 100); do # the first scan is over: newbie.yml comes after it
+	grep -q "found [0-9]* DAG files" "$work/log" && break
+	sleep 0.05
+done
+good newbie
+q "INSERT INTO dag (dag_id, bundle_name, fileloc, relative_fileloc, is_stale)
+	VALUES ('newbie', 'dags-folder', '$work/dags/newbie.yml', 'newbie.yml', 0),
+	       ('ghost2', 'dags-folder', '$work/dags/ghost2.yml', 'ghost2.yml', 0)"
+wait_for 8 "SELECT is_stale FROM dag WHERE dag_id = 'ghost2'" 1 &&
+	sleep 2.5 && # more checks, with newbie.yml seconds old
+	[ "$(q "SELECT is_stale FROM dag WHERE dag_id = 'newbie'")" = 0 ] &&
+	ok "the stale DAG check leaves a DAG file the scan has not met yet alone" ||
+	bad "newbie/ghost2: $(q "SELECT dag_id, is_stale FROM dag WHERE dag_id IN ('newbie', 'ghost2')")"
+kill -TERM "$dpid"
+wait "$dpid"
+dpid=
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

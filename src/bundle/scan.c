@@ -209,6 +209,7 @@ static int hash_file(scan *s, const char *abs, uint64_t *hash, bool *dollar, str
 		goto out;
 	}
 	XXH3_64bits_reset(s->xs);
+	size_t total = 0;
 	for (;;) {
 		ssize_t n = read(fd, s->buf, SCAN_READ_BUF);
 		if (n < 0) {
@@ -222,9 +223,11 @@ static int hash_file(scan *s, const char *abs, uint64_t *hash, bool *dollar, str
 		XXH3_64bits_update(s->xs, s->buf, (size_t)n);
 		if (!*dollar && memchr(s->buf, '$', (size_t)n))
 			*dollar = true;
-		/* a regular file's read comes back short only at its end: no
-		 * second call to be told so (one read per file of under 64 KiB) */
-		if ((size_t)n < SCAN_READ_BUF)
+		/* all the bytes fstat counted, and a short read: the end, without
+		 * a second call to be told so (one read per file under 64 KiB).
+		 * Network file systems may read short before the end: read on. */
+		total += (size_t)n;
+		if ((size_t)n < SCAN_READ_BUF && total >= (size_t)st->st_size)
 			break;
 	}
 	*hash = XXH3_64bits_digest(s->xs);

@@ -31,6 +31,7 @@
 #include "api/api.h"
 #include "bundle/queue.h"
 #include "bundle/scan.h"
+#include "bundle/walk.h"
 #include "config/config.h"
 #include "config/dburl.h"
 #include "log/log.h"
@@ -107,16 +108,14 @@ struct processor {
 	size_t inflight;
 	size_t pend_bytes; /* held by pending entries, in the table or in flight */
 	bool stop_writer;
-	atomic_size_t queued_hint; /* files waiting for a worker, from the loop */
+	atomic_size_t queued_hint; /* files due for a worker and waiting, from the loop */
 	strmap *known;             /* per bundle: rels seen by the first scan (writer checks) */
-	double known_at;           /* wall clock of that scan */
 	bool known_ready; /* under mu: the first scan is done (the writer starts before it) */
 	size_t nknown;
 	char **known_bundles;
 	/* a later snapshot of the same kind, from the loop to the writer (under
 	 * mu; the writer takes it and frees it) */
 	strmap *sweep;
-	double sweep_at;
 	bool writer_started;
 	bool writer_abandoned; /* did not stop within DRAIN_SECONDS */
 	pthread_t writer;
@@ -326,7 +325,6 @@ typedef struct known_ctx {
 	const char *bundle;
 	strmap *seen;
 	const char *root;
-	double seen_at; /* when `seen` was taken */
 	size_t marked;
 } known_ctx;
 
@@ -335,14 +333,14 @@ static void on_known(void *ud, const char *rel)
 	known_ctx *k = ud;
 	if (strmap_get(k->seen, rel, NULL))
 		return;
-	/* in the database, not in the folder: deleted while we were away, or
-	 * rows of a file this processor never had. Unless the file appeared
-	 * since the snapshot (its result may already be written, by this
-	 * processor or another): then the scan has it next. */
+	/* in the database, not in the snapshot: deleted while we were away, or
+	 * rows of a file this processor never had. Unless it is a DAG file on
+	 * disk now (new since the snapshot, or not yet seen by a scan that
+	 * relies on the rescan): the scan decides about those. */
 	char *abs = xasprintf("%s/%s", k->root ? k->root : ".", rel);
 	struct stat st;
-	if (stat(abs, &st) == 0 &&
-	    (double)st.st_ctim.tv_sec + (double)st.st_ctim.tv_nsec / 1e9 >= k->seen_at - 1.0) {
+	if (k->root && stat(abs, &st) == 0 && S_ISREG(st.st_mode) &&
+	    walk_file_is_dag(k->root, rel)) {
 		free(abs);
 		return;
 	}
@@ -383,11 +381,10 @@ static int row_fp(void *ud, size_t ncols, const char *const *v)
 }
 
 /* Compares what the database holds of each bundle's files with `seen` (one
- * set per bundle, taken at seen_at), and queues the files that are gone as
- * deleted: their DAGs become stale, their errors and statistics go. Writer
- * thread; the bundle names and roots do not change while the processor runs. */
-static int mark_gone_files(processor *p, store_conn *c, strmap *seen, double seen_at,
-                           store_error *err)
+ * set per bundle), and queues the files that are gone as deleted: their DAGs
+ * become stale, their errors and statistics go. Writer thread; the bundle
+ * names and roots do not change while the processor runs. */
+static int mark_gone_files(processor *p, store_conn *c, strmap *seen, store_error *err)
 {
 	int rc = 0;
 	for (size_t b = 0; b < p->nknown && rc == 0; b++) {
@@ -395,8 +392,7 @@ static int mark_gone_files(processor *p, store_conn *c, strmap *seen, double see
 		known_ctx k = {.p = p,
 		               .bundle = name,
 		               .seen = &seen[b],
-		               .root = scan_bundle_root(p->scan, name),
-		               .seen_at = seen_at};
+		               .root = scan_bundle_root(p->scan, name)};
 		rc = sync_known_files(c, name, on_known, &k, err);
 		if (rc == 0 && k.marked)
 			log_info("bundle %s: %zu file%s recorded in the database %s gone; "
@@ -418,12 +414,12 @@ static void free_snapshot(strmap *sets, size_t n)
 
 /* The periodic check of stale_dag_threshold, with the loop's latest snapshot.
  * A failure is left to the next one (the batches report the database's state). */
-static void writer_sweep(processor *p, strmap *snap, double snap_at)
+static void writer_sweep(processor *p, strmap *snap)
 {
 	store_conn *c = NULL;
 	store_error err;
 	if (pool_acquire(p->db, &c, &err) == 0) {
-		if (mark_gone_files(p, c, snap, snap_at, &err) != 0)
+		if (mark_gone_files(p, c, snap, &err) != 0)
 			log_debug("stale DAG check not done: %s", err.message);
 		pool_release(p->db, c);
 	}
@@ -438,12 +434,13 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 	store_conn *c = NULL;
 	if (pool_acquire(p->db, &c, err) != 0)
 		return -1;
-	int rc = store_migrate(c, err);
 	strmap fp = {0};
+	int rc = store_migrate(c, err);
 	if (rc == 0)
 		rc = store_query(c,
 		                 "SELECT bundle_name, relative_fileloc, file_hash FROM parse_stat",
 		                 NULL, 0, row_fp, &fp, err);
+	pool_release(p->db, c); /* not held while the scan runs */
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
 		if (!p->fp_ready) {
@@ -456,15 +453,15 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 		bool stop = p->stop_writer;
 		pthread_mutex_unlock(&p->mu);
 		wake_loop(p);
-		if (!stop) {
-			rc = mark_gone_files(p, c, p->known, p->known_at, err);
-		} else {
+		if (stop) {
 			store_error_set(err, STORE_TRANSIENT, "stop", false,
 			                "the processor is stopping");
 			rc = -1;
+		} else if ((rc = pool_acquire(p->db, &c, err)) == 0) {
+			rc = mark_gone_files(p, c, p->known, err);
+			pool_release(p->db, c);
 		}
 	}
-	pool_release(p->db, c);
 	if (rc == 0)
 		*prepared = true;
 	strmap_free(&fp);
@@ -584,8 +581,9 @@ static void *writer_main(void *arg)
 			               (atomic_load_explicit(&p->queued_hint, memory_order_relaxed)
 			                    ? WRITER_GATHER_BUSY_SECONDS
 			                    : WRITER_GATHER_SECONDS);
+			/* over the limit, parsing waits for this batch: no gathering */
 			while (!p->stop_writer && !p->sweep && p->npend < WRITER_BATCH &&
-			       now_mono() < until)
+			       p->pend_bytes <= PENDING_SOFT_LIMIT && now_mono() < until)
 				wait_locked(p, until - now_mono());
 		}
 		if (p->stop_writer)
@@ -594,10 +592,9 @@ static void *writer_main(void *arg)
 		 * (the loop takes it between results), a later one may not be */
 		if (prepared && p->sweep) {
 			strmap *snap = p->sweep;
-			double snap_at = p->sweep_at;
 			p->sweep = NULL;
 			pthread_mutex_unlock(&p->mu);
-			writer_sweep(p, snap, snap_at);
+			writer_sweep(p, snap);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
@@ -971,11 +968,9 @@ static strmap *snapshot_files(processor *p)
 static void request_sweep(processor *p)
 {
 	strmap *snap = snapshot_files(p);
-	double at = now_epoch();
 	pthread_mutex_lock(&p->mu);
 	strmap *old = p->sweep;
 	p->sweep = snap;
-	p->sweep_at = at;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	free_snapshot(old, p->nknown);
@@ -1160,8 +1155,12 @@ static int main_loop(processor *p, int sigfd)
 		 * run), a --once pass may be finished right after it */
 		if (!stopping)
 			dispatch(p);
-		/* what is left after the dispatch: a lone edit leaves nothing */
-		atomic_store_explicit(&p->queued_hint, queue_len(p->queue), memory_order_relaxed);
+		/* what is left due after the dispatch: a lone edit leaves nothing,
+		 * nor do files waiting out min_file_process_interval */
+		atomic_store_explicit(
+		    &p->queued_hint,
+		    queue_next_due(p->queue, now_mono()) == 0 ? queue_len(p->queue) : 0,
+		    memory_order_relaxed);
 		if (p->opts.once && once_finished(p)) {
 			log_info("all files parsed and written");
 			break;
@@ -1219,6 +1218,16 @@ static int main_loop(processor *p, int sigfd)
 			while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					apply_reload(p);
+					/* a shorter interval applies from now */
+					double t = now_mono();
+					if (next_refresh >
+					    t + p->cfg->dag_processor.refresh_interval)
+						next_refresh =
+						    t + p->cfg->dag_processor.refresh_interval;
+					if (next_sweep >
+					    t + p->cfg->dag_processor.stale_dag_threshold)
+						next_sweep =
+						    t + p->cfg->dag_processor.stale_dag_threshold;
 				} else if (stopping) {
 					log_warn("second signal: exiting at once");
 					_exit(1);
@@ -1451,7 +1460,6 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	pthread_mutex_lock(&p->mu);
 	free(p->known);
 	p->known = first;
-	p->known_at = now_epoch();
 	p->known_ready = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
