@@ -225,14 +225,21 @@ dpid=
 # the stale check with watching off: a DAG file on disk that this processor's
 # scan has not met yet (another processor wrote its rows) is left alone; rows
 # of a file that is not there are marked
+# (the threshold comes down from 50 s to 1 s by SIGHUP, which applies it at once)
 DAGPROC__DAG_PROCESSOR__WATCH=false DAGPROC__DAG_PROCESSOR__REFRESH_INTERVAL=3600 \
-	DAGPROC__DAG_PROCESSOR__STALE_DAG_THRESHOLD=1 \
 	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
 dpid=$!
 for i in $(seq 1 100); do # the first scan is over: newbie.yml comes after it
 	grep -q "found [0-9]* DAG files" "$work/log" && break
 	sleep 0.05
 done
+printf '[dag_processor]\nstale_dag_threshold = 1\n' >"$work/dagproc.cfg"
+kill -HUP "$dpid"
+for i in $(seq 1 100); do
+	grep -q "configuration reloaded" "$work/log" && break
+	sleep 0.05
+done
+rm -f "$work/dagproc.cfg"
 good newbie
 q "INSERT INTO dag (dag_id, bundle_name, fileloc, relative_fileloc, is_stale)
 	VALUES ('newbie', 'dags-folder', '$work/dags/newbie.yml', 'newbie.yml', 0),
@@ -240,7 +247,7 @@ q "INSERT INTO dag (dag_id, bundle_name, fileloc, relative_fileloc, is_stale)
 wait_for 8 "SELECT is_stale FROM dag WHERE dag_id = 'ghost2'" 1 &&
 	sleep 2.5 && # more checks, with newbie.yml seconds old
 	[ "$(q "SELECT is_stale FROM dag WHERE dag_id = 'newbie'")" = 0 ] &&
-	ok "the stale DAG check leaves a DAG file the scan has not met yet alone" ||
+	ok "the stale DAG check (threshold lowered by SIGHUP) leaves a DAG file the scan has not met yet alone" ||
 	bad "newbie/ghost2: $(q "SELECT dag_id, is_stale FROM dag WHERE dag_id IN ('newbie', 'ghost2')")"
 kill -TERM "$dpid"
 wait "$dpid"
