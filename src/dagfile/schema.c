@@ -132,7 +132,8 @@ static bool is_str(const ynode *n)
 
 static bool key_is(const ypair *p, const char *k)
 {
-	return p->key && p->key->str && strcmp(p->key->str, k) == 0;
+	/* the first byte settles most lookups without a call */
+	return p->key && p->key->str && p->key->str[0] == k[0] && strcmp(p->key->str, k) == 0;
 }
 
 static const char *key_text(const ypair *p)
