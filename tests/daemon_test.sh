@@ -43,6 +43,16 @@ wait_for() {
 	done
 }
 
+# wait_log PATTERN: polls the log (at most 5 s) until grep finds PATTERN
+wait_log() {
+	local i
+	for i in $(seq 1 100); do
+		grep -q "$1" "$work/log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 mkdir -p "$work/dags"
 good() {
 	cat >"$work/dags/$1.yml" <<EOF
@@ -171,10 +181,7 @@ wait_for 8 "SELECT (SELECT is_stale FROM dag WHERE dag_id = 'ghost') || ':' ||
 # SIGHUP: a setting that needs a restart is named, and keeps its old value
 printf '[core]\npools = default_pool, etl\n[logging]\nlevel = info\n' >"$work/dagproc.cfg"
 kill -HUP "$dpid"
-for i in $(seq 1 100); do
-	grep -q "configuration reloaded" "$work/log" && break
-	sleep 0.05
-done
+wait_log "configuration reloaded"
 grep -q "these settings need a restart and keep their old values: \[core\] pools$" "$work/log" &&
 	ok "SIGHUP names the settings that need a restart" ||
 	bad "SIGHUP with a changed pool list: $(grep -i reload "$work/log")"
@@ -183,10 +190,7 @@ grep -q "these settings need a restart and keep their old values: \[core\] pools
 echo "[database]" >"$work/dagproc.cfg"
 echo "pool_sise = 3" >>"$work/dagproc.cfg"
 kill -HUP "$dpid"
-for i in $(seq 1 100); do
-	grep -q "configuration reload failed" "$work/log" && break
-	sleep 0.05
-done
+wait_log "configuration reload failed"
 if grep -q "configuration reload failed: .*pool_sise" "$work/log" && kill -0 "$dpid" 2>/dev/null; then
 	ok "SIGHUP with a bad configuration keeps the old one, with a logged reason"
 else
@@ -229,16 +233,10 @@ dpid=
 DAGPROC__DAG_PROCESSOR__WATCH=false DAGPROC__DAG_PROCESSOR__REFRESH_INTERVAL=3600 \
 	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
 dpid=$!
-for i in $(seq 1 100); do # the first scan is over: newbie.yml comes after it
-	grep -q "found [0-9]* DAG files" "$work/log" && break
-	sleep 0.05
-done
+wait_log "found [0-9]* DAG files" # the first scan is over: newbie.yml comes after it
 printf '[dag_processor]\nstale_dag_threshold = 1\n' >"$work/dagproc.cfg"
 kill -HUP "$dpid"
-for i in $(seq 1 100); do
-	grep -q "configuration reloaded" "$work/log" && break
-	sleep 0.05
-done
+wait_log "configuration reloaded"
 rm -f "$work/dagproc.cfg"
 good newbie
 q "INSERT INTO dag (dag_id, bundle_name, fileloc, relative_fileloc, is_stale)
