@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/srv.h"
+#include "util/clock.h"
 
 #define LIVE_MAX_AGE      10.0 /* s: heartbeat older than this = not live */
 #define PROCESSOR_MAX_AGE 60.0 /* s: dag_processor heartbeat older = unhealthy */
@@ -42,7 +43,7 @@ MHD_RESULT api_health(struct MHD_Connection *conn)
 		proc_snapshot(api_srv.proc, &s);
 		char hb[64];
 		iso_epoch(s.heartbeat, hb, sizeof(hb));
-		bool ok = api_epoch() - s.heartbeat < LIVE_MAX_AGE;
+		bool ok = clock_epoch() - s.heartbeat < LIVE_MAX_AGE;
 		json_object_set_new(dp, "status", json_string(ok ? "healthy" : "unhealthy"));
 		json_object_set_new(dp, "latest_dag_processor_heartbeat", json_string(hb));
 	} else {
@@ -57,7 +58,7 @@ MHD_RESULT api_health(struct MHD_Connection *conn)
 				api_release(c, &st);
 			}
 		}
-		bool ok = hb && api_epoch() - parse_iso(hb) < PROCESSOR_MAX_AGE;
+		bool ok = hb && clock_epoch() - parse_iso(hb) < PROCESSOR_MAX_AGE;
 		json_object_set_new(dp, "status", json_string(ok ? "healthy" : "unhealthy"));
 		json_object_set_new(dp, "latest_dag_processor_heartbeat",
 		                    hb ? json_string(hb) : json_null());
@@ -81,7 +82,7 @@ MHD_RESULT api_livez(struct MHD_Connection *conn)
 		return text(conn, 200, "ok");
 	proc_stats s;
 	proc_snapshot(api_srv.proc, &s);
-	double age = api_epoch() - s.heartbeat;
+	double age = clock_epoch() - s.heartbeat;
 	if (age < LIVE_MAX_AGE)
 		return text(conn, 200, "ok");
 	char msg[128];
@@ -96,7 +97,7 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 	bool ok = api_db_ping(err, sizeof(err), &down_since);
 	strbuf why;
 	sb_init(&why);
-	double now = api_epoch();
+	double now = clock_epoch();
 	proc_stats s;
 	if (api_srv.proc)
 		proc_snapshot(api_srv.proc, &s);
@@ -127,7 +128,7 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 static bool cached_counts(api_counts *out)
 {
 	pthread_mutex_lock(&api_srv.mu);
-	bool fresh = api_srv.counts_at > 0 && api_mono() - api_srv.counts_at < COUNTS_TTL;
+	bool fresh = api_srv.counts_at > 0 && clock_mono() - api_srv.counts_at < COUNTS_TTL;
 	bool have = api_srv.counts_at > 0;
 	*out = api_srv.counts;
 	pthread_mutex_unlock(&api_srv.mu);
@@ -144,7 +145,7 @@ static bool cached_counts(api_counts *out)
 		return have;
 	pthread_mutex_lock(&api_srv.mu);
 	api_srv.counts = n;
-	api_srv.counts_at = api_mono();
+	api_srv.counts_at = clock_mono();
 	pthread_mutex_unlock(&api_srv.mu);
 	*out = n;
 	return true;
@@ -171,7 +172,7 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 	bool proc = api_srv.proc != NULL;
 	if (proc)
 		proc_snapshot(api_srv.proc, &s);
-	double now = api_epoch();
+	double now = clock_epoch();
 
 	metric(&b, "dagproc_files", "gauge", "DAG files known",
 	       proc   ? (double)s.files

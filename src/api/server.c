@@ -16,6 +16,7 @@
 #include "api/srv.h"
 #include "log/log.h"
 #include "store/store_url.h"
+#include "util/clock.h"
 
 #define API_THREADS      4
 #define FAST_FAIL_WINDOW 0.5 /* s: after a failure, answer 503 at once for this long */
@@ -23,29 +24,15 @@
 api_server api_srv = {.listen_fd = -1};
 static bool started;
 
-double api_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double api_epoch(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Database access                                                           */
 
 static void note_failure(const char *msg)
 {
 	pthread_mutex_lock(&api_srv.mu);
-	api_srv.fail_at = api_mono();
+	api_srv.fail_at = clock_mono();
 	if (api_srv.down_since == 0)
-		api_srv.down_since = api_epoch();
+		api_srv.down_since = clock_epoch();
 	snprintf(api_srv.fail_msg, sizeof(api_srv.fail_msg), "%s", msg);
 	pthread_mutex_unlock(&api_srv.mu);
 }
@@ -63,7 +50,7 @@ int api_acquire(store_conn **c, api_status *st)
 {
 	*c = NULL;
 	pthread_mutex_lock(&api_srv.mu);
-	bool fast = api_srv.fail_at > 0 && api_mono() - api_srv.fail_at < FAST_FAIL_WINDOW;
+	bool fast = api_srv.fail_at > 0 && clock_mono() - api_srv.fail_at < FAST_FAIL_WINDOW;
 	char msg[sizeof(api_srv.fail_msg)];
 	memcpy(msg, api_srv.fail_msg, sizeof(msg));
 	pthread_mutex_unlock(&api_srv.mu);
@@ -98,7 +85,7 @@ void api_release(store_conn *c, const api_status *st)
 bool api_db_ping(char *msg, size_t len, double *down_since)
 {
 	pthread_mutex_lock(&api_srv.mu);
-	bool fresh = api_srv.ping_at > 0 && api_mono() - api_srv.ping_at < 1.0;
+	bool fresh = api_srv.ping_at > 0 && clock_mono() - api_srv.ping_at < 1.0;
 	bool ok = api_srv.ping_ok;
 	pthread_mutex_unlock(&api_srv.mu);
 	if (!fresh) {
@@ -116,7 +103,7 @@ bool api_db_ping(char *msg, size_t len, double *down_since)
 			api_release(c, &st);
 		}
 		pthread_mutex_lock(&api_srv.mu);
-		api_srv.ping_at = api_mono();
+		api_srv.ping_at = clock_mono();
 		api_srv.ping_ok = ok;
 		pthread_mutex_unlock(&api_srv.mu);
 	}

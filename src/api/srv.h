@@ -39,9 +39,6 @@ typedef struct api_server {
 
 extern api_server api_srv;
 
-double api_mono(void);
-double api_epoch(void);
-
 /* A connection from the read pool, or 503 in st (fast when the database just failed). */
 int api_acquire(store_conn **c, api_status *st);
 /* Gives it back (its transaction closed); records a 503 outcome for the fast path. */

@@ -17,15 +17,9 @@
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #define DEFAULTS_MAX 32
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void dagfile_push_diag(diag **arr, size_t *n, const char *code, uint32_t line, uint32_t col,
                        const char *dag_id, const char *wtype, char *msg)
@@ -365,7 +359,7 @@ static void tidy(diag *arr, size_t *n)
 void dagfile_parse_text(const char *path, const char *text, size_t len, const dagfile_opts *opts,
                         dagfile_result *out)
 {
-	double t0 = now_seconds();
+	double t0 = clock_mono();
 	memset(out, 0, sizeof(*out));
 	out->path = xstrdup(path);
 	ydoc doc;
@@ -416,7 +410,7 @@ out:
 	chain_free(&chain);
 	if (loaded)
 		yaml_doc_free(&doc);
-	out->parse_seconds = now_seconds() - t0;
+	out->parse_seconds = clock_mono() - t0;
 }
 
 void dagfile_parse(const char *path, const dagfile_opts *opts, dagfile_result *out)

@@ -43,6 +43,7 @@
 #include "util/strmap.h"
 #include "util/xalloc.h"
 #include "worker/worker.h"
+#include "util/clock.h"
 
 #define WRITER_BATCH 200
 /* A partial batch waits this long for more results: a lone edit is written
@@ -151,20 +152,6 @@ struct processor {
 	proc_stats st;
 	double once_deadline;
 };
-
-static double now_epoch(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *pkey(const char *bundle, const char *rel)
 {
@@ -288,7 +275,7 @@ static void db_went_down(processor *p, const store_error *err, size_t pending)
 	bool first = p->st.db_down_since == 0;
 	snprintf(p->st.db_error, sizeof(p->st.db_error), "%s", err->message);
 	if (first) {
-		p->st.db_down_since = now_epoch();
+		p->st.db_down_since = clock_epoch();
 		p->st.db_up = false;
 	}
 	stats_unlock(p);
@@ -306,8 +293,8 @@ static void db_came_back(processor *p, size_t files)
 	p->st.db_error[0] = '\0';
 	stats_unlock(p);
 	if (since > 0)
-		log_info("database back after %.1f s; wrote %zu file%s", now_epoch() - since, files,
-		         files == 1 ? "" : "s");
+		log_info("database back after %.1f s; wrote %zu file%s", clock_epoch() - since,
+		         files, files == 1 ? "" : "s");
 }
 
 static void wait_locked(processor *p, double seconds)
@@ -350,7 +337,7 @@ static void on_known(void *ud, const char *rel)
 	e->rel = xstrdup(rel);
 	e->abs = abs;
 	e->deleted = true;
-	e->parsed_at = now_epoch();
+	e->parsed_at = clock_epoch();
 	pthread_mutex_lock(&k->p->mu);
 	size_t i;
 	if (!strmap_get(&k->p->pidx, e->key, &i))
@@ -474,7 +461,7 @@ static void record_write(processor *p, const sync_stats *s, bool ok, const store
 	p->st.write_attempts++;
 	if (ok) {
 		p->st.write_ok++;
-		p->st.last_write_ok = now_epoch();
+		p->st.last_write_ok = clock_epoch();
 		p->st.statements += s->statements;
 		p->st.writes += s->writes;
 		p->st.files_written += s->files_changed;
@@ -506,16 +493,16 @@ static void on_live_owner(void *ud, const char *owner)
 
 static void db_heartbeat(processor *p)
 {
-	if (p->opts.once || now_mono() - p->last_db_heartbeat < HEARTBEAT_SECONDS)
+	if (p->opts.once || clock_mono() - p->last_db_heartbeat < HEARTBEAT_SECONDS)
 		return;
-	p->last_db_heartbeat = now_mono();
+	p->last_db_heartbeat = clock_mono();
 	static const char *const cols[] = {"instance_name", "hostname", "pid", "started_at",
 	                                   "latest_heartbeat"};
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
 	char started[32], now[32];
 	store_format_ts(p->st.started_at, started, sizeof(started));
-	store_format_ts(now_epoch(), now, sizeof(now));
+	store_format_ts(clock_epoch(), now, sizeof(now));
 	store_param v[5] = {store_p_text(p->instance), store_p_text(host),
 	                    store_p_int((int64_t)getpid()), store_p_text(started),
 	                    store_p_text(now)};
@@ -577,14 +564,14 @@ static void *writer_main(void *arg)
 		/* a partial batch waits a moment for the results still arriving (a
 		 * first sync, a burst of edits): fewer, fuller transactions */
 		if (prepared && p->npend < WRITER_BATCH && !p->sweep) {
-			double until = now_mono() +
+			double until = clock_mono() +
 			               (atomic_load_explicit(&p->queued_hint, memory_order_relaxed)
 			                    ? WRITER_GATHER_BUSY_SECONDS
 			                    : WRITER_GATHER_SECONDS);
 			/* over the limit, parsing waits for this batch: no gathering */
 			while (!p->stop_writer && !p->sweep && p->npend < WRITER_BATCH &&
-			       p->pend_bytes <= PENDING_SOFT_LIMIT && now_mono() < until)
-				wait_locked(p, until - now_mono());
+			       p->pend_bytes <= PENDING_SOFT_LIMIT && clock_mono() < until)
+				wait_locked(p, until - clock_mono());
 		}
 		if (p->stop_writer)
 			break;
@@ -687,9 +674,9 @@ static void *writer_main(void *arg)
 		writer_set_state(p, WRITER_BACKOFF);
 		double delay = retry_next_delay(&p->retry, failed, retry_random());
 		pthread_mutex_lock(&p->mu);
-		double until = now_mono() + delay;
-		while (!p->stop_writer && now_mono() < until)
-			wait_locked(p, until - now_mono());
+		double until = clock_mono() + delay;
+		while (!p->stop_writer && clock_mono() < until)
+			wait_locked(p, until - clock_mono());
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* a clean stop gives the files up at once, rather than after the leases
@@ -727,7 +714,7 @@ static void on_scan(void *ud, const char *bundle, const char *rel, const char *a
 		e->rel = xstrdup(rel);
 		e->abs = xstrdup(abs);
 		e->deleted = true;
-		e->parsed_at = now_epoch();
+		e->parsed_at = clock_epoch();
 		pending_put(p, e);
 		log_info("%s/%s: deleted", bundle, rel);
 		return;
@@ -775,7 +762,7 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		worker_result_free(res);
 		return;
 	}
-	queue_done(p->queue, j->bundle, j->rel, now_mono());
+	queue_done(p->queue, j->bundle, j->rel, clock_mono());
 	if (res->unchanged) {
 		/* the sources are those of the rows already written */
 		stats_lock(p);
@@ -812,7 +799,7 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		e->res = res;
 		e->mtime = j->mtime;
 		e->size = j->size;
-		e->parsed_at = now_epoch();
+		e->parsed_at = clock_epoch();
 		e->source_hash = res->source_hash;
 		j->bundle = j->rel = NULL;
 		pending_put(p, e);
@@ -873,7 +860,7 @@ static bool dispatch_held(processor *p, bool *fp_ready)
 	pthread_mutex_unlock(&p->mu);
 	if (full)
 		return true; /* the writer wakes the loop after each batch */
-	return !*fp_ready && (p->opts.once || now_mono() < p->hold_until);
+	return !*fp_ready && (p->opts.once || clock_mono() < p->hold_until);
 }
 
 static void dispatch(processor *p)
@@ -882,10 +869,10 @@ static void dispatch(processor *p)
 	bool fp_ready;
 	if (dispatch_held(p, &fp_ready))
 		return;
-	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, now_mono(), &bundle, &rel)) {
+	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, clock_mono(), &bundle, &rel)) {
 		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
 		if (!f) {
-			queue_done(p->queue, bundle, rel, now_mono());
+			queue_done(p->queue, bundle, rel, clock_mono());
 			queue_remove(p->queue, bundle, rel);
 			continue;
 		}
@@ -895,7 +882,7 @@ static void dispatch(processor *p)
 			free(k);
 			if (theirs) {
 				/* another processor holds its lease and parses it */
-				queue_done(p->queue, bundle, rel, now_mono());
+				queue_done(p->queue, bundle, rel, clock_mono());
 				continue;
 			}
 		}
@@ -917,7 +904,7 @@ static void dispatch(processor *p)
 		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
 			/* unchanged since it was written: no worker, no parse */
 			free(abs);
-			queue_done(p->queue, bundle, rel, now_mono());
+			queue_done(p->queue, bundle, rel, clock_mono());
 			stats_lock(p);
 			p->st.files_skipped++;
 			stats_unlock(p);
@@ -1092,7 +1079,7 @@ static void take_lease_news(processor *p)
 				e->rel = xstrdup(sep + 1);
 				e->abs = xasprintf("%s/%s", root ? root : ".", sep + 1);
 				e->deleted = true;
-				e->parsed_at = now_epoch();
+				e->parsed_at = clock_epoch();
 				pending_put(p, e);
 			}
 			taken++;
@@ -1139,14 +1126,14 @@ static void take_requests(processor *p)
 static int main_loop(processor *p, int sigfd)
 {
 	struct pollfd fds[MAX_POLLFDS];
-	double next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
-	double next_sweep = now_mono() + p->cfg->dag_processor.stale_dag_threshold;
+	double next_refresh = clock_mono() + p->cfg->dag_processor.refresh_interval;
+	double next_sweep = clock_mono() + p->cfg->dag_processor.stale_dag_threshold;
 	bool stopping = false;
 	int rc = 0;
 	for (;;) {
-		double now = now_mono();
+		double now = clock_mono();
 		stats_lock(p);
-		p->st.heartbeat = now_epoch();
+		p->st.heartbeat = clock_epoch();
 		p->st.queued = queue_len(p->queue);
 		p->st.files = scan_file_count(p->scan);
 		stats_unlock(p);
@@ -1159,7 +1146,7 @@ static int main_loop(processor *p, int sigfd)
 		 * nor do files waiting out min_file_process_interval */
 		atomic_store_explicit(
 		    &p->queued_hint,
-		    queue_next_due(p->queue, now_mono()) == 0 ? queue_len(p->queue) : 0,
+		    queue_next_due(p->queue, clock_mono()) == 0 ? queue_len(p->queue) : 0,
 		    memory_order_relaxed);
 		if (p->opts.once && once_finished(p)) {
 			log_info("all files parsed and written");
@@ -1219,7 +1206,7 @@ static int main_loop(processor *p, int sigfd)
 				if (si.ssi_signo == SIGHUP) {
 					apply_reload(p);
 					/* a shorter interval applies from now */
-					double t = now_mono();
+					double t = clock_mono();
 					if (next_refresh >
 					    t + p->cfg->dag_processor.refresh_interval)
 						next_refresh =
@@ -1248,14 +1235,14 @@ static int main_loop(processor *p, int sigfd)
 		if (watch_slot >= 0 && (fds[watch_slot].revents & POLLIN))
 			scan_watch_process(p->scan, on_scan, p);
 		wpool_process(p->wpool);
-		if (now_mono() >= next_refresh) {
+		if (clock_mono() >= next_refresh) {
 			scan_full(p->scan, on_scan, p);
 			scan_foreach(p->scan, queue_due, p);
-			next_refresh = now_mono() + p->cfg->dag_processor.refresh_interval;
+			next_refresh = clock_mono() + p->cfg->dag_processor.refresh_interval;
 		}
-		if (!p->opts.once && now_mono() >= next_sweep) {
+		if (!p->opts.once && clock_mono() >= next_sweep) {
 			request_sweep(p);
-			next_sweep = now_mono() + p->cfg->dag_processor.stale_dag_threshold;
+			next_sweep = clock_mono() + p->cfg->dag_processor.stale_dag_threshold;
 		}
 		struct wpool_stats ws;
 		wpool_stats(p->wpool, &ws);
@@ -1373,7 +1360,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		p->instance = xasprintf("%s:%d", host, (int)getpid());
 	}
 	p->last_db_heartbeat = -HEARTBEAT_SECONDS;
-	p->st.started_at = now_epoch();
+	p->st.started_at = clock_epoch();
 	p->st.heartbeat = p->st.started_at;
 	int rc = 2;
 	char *err = NULL;
@@ -1465,8 +1452,8 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	pthread_mutex_unlock(&p->mu);
 	log_info("found %zu DAG files", scan_file_count(p->scan));
 
-	p->once_deadline = now_mono() + cfg->database.once_timeout;
-	p->hold_until = now_mono() + 2.0;
+	p->once_deadline = clock_mono() + cfg->database.once_timeout;
+	p->hold_until = clock_mono() + 2.0;
 	if (cfg->api.enabled && !o->once && api_start(cfg, p, &err) != 0) {
 		log_error("%s", err);
 		goto out; /* rc is 2 */

@@ -4,6 +4,7 @@
 #include "store/pool.h"
 #include "store/store_int.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -103,7 +104,7 @@ void pool_invalidate(pool *p)
 	store_conn **victims;
 	int n;
 	pthread_mutex_lock(&p->mu);
-	p->invalidated_at = store_monotonic();
+	p->invalidated_at = clock_mono();
 	n = p->nidle;
 	victims = xcalloc(n > 0 ? (size_t)n : 1, sizeof *victims);
 	memcpy(victims, p->idle, (size_t)n * sizeof *victims);
@@ -127,7 +128,7 @@ static bool usable(pool *p, store_conn *c, double invalidated_at)
 	if (p->params.pool_pre_ping && store_ping(c, &e) != 0) {
 		pthread_mutex_lock(&p->mu);
 		p->stats.ping_failures++;
-		p->invalidated_at = store_monotonic(); /* its siblings likely died too */
+		p->invalidated_at = clock_mono(); /* its siblings likely died too */
 		pthread_mutex_unlock(&p->mu);
 		return false;
 	}
@@ -144,7 +145,7 @@ static struct timespec abs_deadline(double at)
 
 int pool_acquire(pool *p, store_conn **out, store_error *err)
 {
-	double deadline = store_monotonic() + p->params.pool_timeout;
+	double deadline = clock_mono() + p->params.pool_timeout;
 	struct timespec dl = abs_deadline(deadline);
 	store_error_clear(err);
 	*out = NULL;
@@ -206,7 +207,7 @@ void pool_release(pool *p, store_conn *c)
 			/* a disconnect usually means the server went away: drop the siblings
 			 * lazily (checked on acquire), as SQLAlchemy invalidates its pool */
 			pthread_mutex_lock(&p->mu);
-			p->invalidated_at = store_monotonic();
+			p->invalidated_at = clock_mono();
 			pthread_mutex_unlock(&p->mu);
 		}
 		discard(p, c, true);

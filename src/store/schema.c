@@ -3,6 +3,7 @@
  * schema_version. */
 #include "store/store.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +287,7 @@ int store_migrate(store_conn *c, store_error *err)
 			if (exec_expanded(c, *s, err) != 0)
 				goto out;
 		store_param p[2] = {store_p_int(migrations[m].version),
-		                    store_p_text(store_format_ts(store_now(), ts, sizeof ts))};
+		                    store_p_text(store_format_ts(clock_epoch(), ts, sizeof ts))};
 		if (store_exec(c, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
 		               p, 2, err) != 0)
 			goto out;

@@ -2,6 +2,7 @@
  * classification and scrubbing, placeholder rewriting and SQL builders. */
 #include "store/store_int.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -23,20 +24,6 @@ void store_params_defaults(store_params *p, store_dialect d)
 	p->pool_recycle = 1800;
 	p->max_db_retries = 3;
 	p->retry_backoff_max = 30;
-}
-
-double store_monotonic(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-double store_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 const char *store_format_ts(double epoch, char *buf, size_t len)
@@ -333,7 +320,7 @@ int store_connect(const store_params *p, store_conn **out, store_error *err)
 	}
 	c->dialect = p->dialect;
 	c->password = p->password && p->password[0] ? xstrdup(p->password) : NULL;
-	c->opened_at = store_monotonic();
+	c->opened_at = clock_mono();
 	c->stmt_timeout = p->statement_timeout > 0 ? p->statement_timeout : 0;
 	if (c->be->connect(c, p, err) != 0) {
 		store_scrub(c, err->message, sizeof err->message);
@@ -390,7 +377,7 @@ unsigned long store_session_id(store_conn *c)
 
 double store_conn_age(const store_conn *c)
 {
-	return store_monotonic() - c->opened_at;
+	return clock_mono() - c->opened_at;
 }
 
 const char *store_server_version(store_conn *c)

@@ -168,10 +168,9 @@ char *store_sql_upsert(store_dialect d, const char *table, const char *const *co
                        size_t nkey, size_t nrows);
 /* "(?,?),(?,?)..." style list for IN clauses and tuple lists: nrows groups of width. */
 char *store_sql_placeholders(size_t nrows, size_t width);
-/* Current UTC time as "YYYY-MM-DD HH:MM:SS.ffffff", accepted by every dialect's timestamp
+/* epoch (clock_epoch()) as UTC "YYYY-MM-DD HH:MM:SS.ffffff", accepted by every dialect's timestamp
  * column. buf must hold 32 bytes. */
 const char *store_format_ts(double epoch, char *buf, size_t len);
-double store_now(void);
 
 /* Schema (schema.c). */
 #define STORE_SCHEMA_VERSION 1

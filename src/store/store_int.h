@@ -36,7 +36,6 @@ extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 extern const struct store_backend store_mysql_backend;
 
-double store_monotonic(void);
 /* Replaces every occurrence of the connection's password in msg with "***". */
 void store_scrub(const store_conn *c, char *msg, size_t len);
 /* Converts a non-text parameter to text in buf (returns buf, or p->s for text, NULL for

@@ -2,6 +2,7 @@
  * handler, native '?' parameters. */
 #include "store/store_int.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@ static void set_err(store_conn *c, int rc, store_error *err)
 static int progress(void *ud)
 {
 	store_conn *c = ud;
-	return c->deadline > 0 && store_monotonic() > c->deadline;
+	return c->deadline > 0 && clock_mono() > c->deadline;
 }
 
 static int sq_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
@@ -34,7 +35,7 @@ static int sq_exec(store_conn *c, const char *sql, const store_param *params, si
 	const char **vals = NULL;
 	int rc, ret = -1;
 
-	c->deadline = c->stmt_timeout > 0 ? store_monotonic() + c->stmt_timeout : 0;
+	c->deadline = c->stmt_timeout > 0 ? clock_mono() + c->stmt_timeout : 0;
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		set_err(c, rc, err);

@@ -12,6 +12,7 @@
 #include "log/log.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
+#include "util/clock.h"
 
 /* Rows per multi-row statement: keeps every statement under the smallest
  * placeholder limit (SQLite 32766) whatever the batch size. */
@@ -1307,7 +1308,7 @@ int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, store_
 		return 0;
 	/* path order decides who keeps a contested DAG id within the batch */
 	qsort(files, n, sizeof(*files), cmp_file);
-	batch b = {.files = files, .n = n, .st = st, .c = c, .now = store_now()};
+	batch b = {.files = files, .n = n, .st = st, .c = c, .now = clock_epoch()};
 	b.plan = xcalloc(n, sizeof(file_plan));
 	for (size_t f = 0; f < n; f++) {
 		files[f].foreign = false;
@@ -1451,7 +1452,7 @@ int sync_heartbeat_leases(store_conn *c, const char *owner, store_error *err)
 	if (store_conn_dialect(c) == STORE_SQLITE)
 		return 0;
 	char until[32];
-	store_format_ts(store_now() + SYNC_LEASE_SECONDS, until, sizeof(until));
+	store_format_ts(clock_epoch() + SYNC_LEASE_SECONDS, until, sizeof(until));
 	store_param p[2] = {store_p_text(until), store_p_text(owner)};
 	return store_exec(c, "UPDATE file_lease SET expires_at = ? WHERE owner = ?", p, 2, err);
 }
@@ -1482,7 +1483,7 @@ int sync_live_owners(store_conn *c, sync_known_fn fn, void *ud, store_error *err
 	if (store_conn_dialect(c) == STORE_SQLITE)
 		return 0;
 	char now[32];
-	store_format_ts(store_now(), now, sizeof(now));
+	store_format_ts(clock_epoch(), now, sizeof(now));
 	store_param p = store_p_text(now);
 	dead_acc a = {fn, ud};
 	return store_query(c, "SELECT DISTINCT owner FROM file_lease WHERE expires_at >= ?", &p, 1,

@@ -20,6 +20,7 @@
 #include "log/log.h"
 #include "util/xalloc.h"
 #include "worker/proto.h"
+#include "util/clock.h"
 
 #define DEFAULT_EXE   "/proc/self/exe"
 #define FAST_DEATH_S  1.0 /* a worker dead this young without a job is "dead on arrival" */
@@ -80,13 +81,6 @@ struct wpool {
 	int fast_deaths; /* consecutive workers dead on arrival: drives the backoff */
 	struct wpool_stats st;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The one place a slot changes state. */
 static void set_state(wslot *w, enum wstate s)
@@ -185,7 +179,7 @@ static int spawn(wpool *p, wslot *w)
 	fcntl(sv[0], F_SETFL, (fl < 0 ? 0 : fl) | O_NONBLOCK);
 	w->pid = pid;
 	w->fd = sv[0];
-	w->spawned_at = now_s();
+	w->spawned_at = clock_mono();
 	w->did_job = false;
 	w->out.len = 0;
 	w->out_off = 0;
@@ -202,7 +196,7 @@ fail:
 	}
 	p->st.spawn_failures++;
 	delay = next_backoff(p);
-	w->respawn_at = now_s() + delay;
+	w->respawn_at = clock_mono() + delay;
 	log_warn("worker %d: cannot start: %s: %s; retrying in %.1f s", w->index, what, strerror(e),
 	         delay);
 	errno = e;
@@ -217,7 +211,7 @@ static dagfile_result *synth_result(const char *path, double started, const char
 	dagfile_result *r = xcalloc(1, sizeof(*r));
 	r->path = xstrdup(path ? path : "");
 	dagfile_add_error(r, "E004", 0, 0, NULL, "%s", msg);
-	r->parse_seconds = started > 0 ? now_s() - started : 0;
+	r->parse_seconds = started > 0 ? clock_mono() - started : 0;
 	return r;
 }
 
@@ -262,7 +256,7 @@ static char *death_message(const wpool *p, const wslot *w, bool known, int statu
  * the job its E004 result. */
 static void finish_death(wpool *p, wslot *w, bool known, int status)
 {
-	double now = now_s();
+	double now = clock_mono();
 	char *msg = death_message(p, w, known, status);
 	double age = now - w->spawned_at;
 	bool oom = known && WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OOM &&
@@ -551,7 +545,7 @@ int wpool_submit_ex(wpool *p, uint64_t job_id, const char *path, const char *bun
 		w->has_job = true;
 		w->job_id = job_id;
 		w->job_path = xstrdup(path);
-		w->job_started = now_s();
+		w->job_started = clock_mono();
 		set_state(w, W_BUSY);
 		pump_out(w); /* a failure shows as EOF in wpool_process */
 		return 0;
@@ -583,7 +577,7 @@ void wpool_process(wpool *p)
 				pump_out(w);
 			pump_in(p, w);
 		}
-		double now = now_s();
+		double now = clock_mono();
 		if (w->state == W_BUSY && p->timeout_s > 0 &&
 		    now - w->job_started >= p->timeout_s) {
 			log_warn("parse of %s timed out after %g s; killing worker %d (pid %d)",
@@ -592,14 +586,14 @@ void wpool_process(wpool *p)
 		}
 		if (w->state == W_DYING)
 			try_reap(p, w);
-		if (w->state == W_DOWN && now_s() >= w->respawn_at && spawn(p, w) == 0)
+		if (w->state == W_DOWN && clock_mono() >= w->respawn_at && spawn(p, w) == 0)
 			p->st.restarts++;
 	}
 }
 
 double wpool_next_deadline(const wpool *p)
 {
-	double now = now_s(), best = -1;
+	double now = clock_mono(), best = -1;
 	for (int i = 0; i < p->n; i++) {
 		const wslot *w = &p->w[i];
 		double d = -1;

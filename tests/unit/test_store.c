@@ -16,6 +16,7 @@
 #include "store/retry.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "util/clock.h"
 
 static char dbpath[256];
 
@@ -261,7 +262,7 @@ static void test_sqlite_txn_and_upsert(void **state)
 	assert_int_equal(store_migrate(c, &err), 0);
 	const char *cols[] = {"bundle_name", "filename", "timestamp", "stacktrace"};
 	char *sql = store_sql_upsert(STORE_SQLITE, "import_error", cols, 4, 2, 2);
-	store_format_ts(store_now(), ts, sizeof ts);
+	store_format_ts(clock_epoch(), ts, sizeof ts);
 	store_param v[8] = {store_p_text("b"), store_p_text("x.yml"),
 	                    store_p_text(ts),  store_p_text("x.yml:1:1: error[E001]: one"),
 	                    store_p_text("b"), store_p_text("y.yml"),

@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "store/store_url.h"
 #include "sync/sync.h"
+#include "util/clock.h"
 
 static catalog *cat;
 static pool *pl;
@@ -140,7 +141,7 @@ static sync_stats sync_files(tfile *f, size_t n)
 		sf[i].res = f[i].deleted ? NULL : &f[i].res;
 		sf[i].mtime = 1000;
 		sf[i].size = 10;
-		sf[i].parsed_at = store_now();
+		sf[i].parsed_at = clock_epoch();
 	}
 	sync_stats st = {0};
 	store_error err;
