@@ -59,9 +59,44 @@ static void append_page(strbuf *sql, const api_query *q)
 		sb_printf(sql, " LIMIT %ld OFFSET %ld", q->limit, q->offset);
 }
 
-static char *contains_pattern(const char *p)
+/* A list's WHERE clause and its parameters, built condition by condition. */
+typedef struct filter {
+	strbuf where;
+	store_param ps[MAX_PARAMS];
+	size_t np;
+	char *pats[4]; /* LIKE patterns the parameters point to */
+	size_t npats;
+} filter;
+
+static void filter_init(filter *f)
 {
-	return xasprintf("%%%s%%", p);
+	f->np = f->npats = 0;
+	sb_init(&f->where);
+	sb_adds(&f->where, " WHERE 1 = 1");
+}
+
+/* " AND cond", cond with one '?' for p. */
+static void filter_add(filter *f, const char *cond, store_param p)
+{
+	sb_printf(&f->where, " AND %s", cond);
+	f->ps[f->np++] = p;
+}
+
+/* expr contains text, case-insensitively; text keeps its own % and _
+ * wildcards, as Airflow's *_pattern parameters do. */
+static void filter_like(filter *f, const char *expr, const char *text)
+{
+	char *pat = xasprintf("%%%s%%", text);
+	f->pats[f->npats++] = pat;
+	sb_printf(&f->where, " AND LOWER(%s) LIKE LOWER(?)", expr);
+	f->ps[f->np++] = store_p_text(pat);
+}
+
+static void filter_free(filter *f)
+{
+	for (size_t i = 0; i < f->npats; i++)
+		free(f->pats[i]);
+	sb_free(&f->where);
 }
 
 /* One list endpoint: what it selects and counts, and how a row becomes JSON. */
@@ -79,9 +114,12 @@ typedef struct list_spec {
 
 /* The count before paging and one page of rows, in one read transaction that
  * is closed before returning: {"<key>": [...], "total_entries": n}. */
-static int read_list(store_conn *c, const list_spec *ls, const api_query *q, const char *where,
-                     const store_param *ps, size_t np, json_t **out, api_status *st)
+static int read_list(store_conn *c, const list_spec *ls, const api_query *q, filter *f,
+                     json_t **out, api_status *st)
 {
+	const char *where = f->where.data;
+	const store_param *ps = f->ps;
+	size_t np = f->np;
 	strbuf sql;
 	sb_init(&sql);
 	sb_printf(&sql, "%s%s", ls->select, where);
@@ -140,20 +178,12 @@ int api_read_import_errors(store_conn *c, const api_query *q, json_t **out, api_
 	                             API_IE_NCOLS,
 	                             false,
 	                             ie_shape};
-	store_param ps[1];
-	size_t np = 0;
-	char *pat = NULL;
-	strbuf where;
-	sb_init(&where);
-	sb_adds(&where, " WHERE 1 = 1");
-	if (q->filename_pattern) {
-		pat = contains_pattern(q->filename_pattern);
-		sb_adds(&where, " AND LOWER(filename) LIKE LOWER(?)");
-		ps[np++] = store_p_text(pat);
-	}
-	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
-	free(pat);
-	sb_free(&where);
+	filter f;
+	filter_init(&f);
+	if (q->filename_pattern)
+		filter_like(&f, "filename", q->filename_pattern);
+	int rc = read_list(c, &ls, q, &f, out, st);
+	filter_free(&f);
 	return rc;
 }
 
@@ -248,59 +278,39 @@ int api_read_dags(store_conn *c, const api_query *q, json_t **out, api_status *s
 	                             API_DAG_NCOLS,
 	                             true,
 	                             dag_shape};
-	strbuf where;
-	sb_init(&where);
-	store_param ps[MAX_PARAMS];
-	size_t np = 0;
-	char *pat1 = NULL, *pat2 = NULL;
-
-	sb_adds(&where, " WHERE 1 = 1");
-	if (q->exclude_stale) {
-		sb_adds(&where, " AND d.is_stale = ?");
-		ps[np++] = store_p_bool(false);
-	}
-	if (q->paused >= 0) {
-		sb_adds(&where, " AND d.is_paused = ?");
-		ps[np++] = store_p_bool(q->paused == 1);
-	}
-	if (q->has_import_errors >= 0) {
-		sb_adds(&where, " AND d.has_import_errors = ?");
-		ps[np++] = store_p_bool(q->has_import_errors == 1);
-	}
-	if (q->dag_id_pattern) {
-		pat1 = contains_pattern(q->dag_id_pattern);
-		sb_adds(&where, " AND LOWER(d.dag_id) LIKE LOWER(?)");
-		ps[np++] = store_p_text(pat1);
-	}
-	if (q->dag_display_name_pattern) {
-		pat2 = contains_pattern(q->dag_display_name_pattern);
-		sb_adds(&where, " AND LOWER(COALESCE(d.dag_display_name, d.dag_id)) LIKE LOWER(?)");
-		ps[np++] = store_p_text(pat2);
-	}
-	if (q->bundle_name) {
-		sb_adds(&where, " AND d.bundle_name = ?");
-		ps[np++] = store_p_text(q->bundle_name);
-	}
+	filter f;
+	filter_init(&f);
+	if (q->exclude_stale)
+		filter_add(&f, "d.is_stale = ?", store_p_bool(false));
+	if (q->paused >= 0)
+		filter_add(&f, "d.is_paused = ?", store_p_bool(q->paused == 1));
+	if (q->has_import_errors >= 0)
+		filter_add(&f, "d.has_import_errors = ?", store_p_bool(q->has_import_errors == 1));
+	if (q->dag_id_pattern)
+		filter_like(&f, "d.dag_id", q->dag_id_pattern);
+	if (q->dag_display_name_pattern)
+		filter_like(&f, "COALESCE(d.dag_display_name, d.dag_id)",
+		            q->dag_display_name_pattern);
+	if (q->bundle_name)
+		filter_add(&f, "d.bundle_name = ?", store_p_text(q->bundle_name));
 	if (q->ntags) {
 		char *ph = store_sql_placeholders(1, q->ntags);
 		if (q->tags_all)
-			sb_printf(&where,
+			sb_printf(&f.where,
 			          " AND (SELECT COUNT(DISTINCT t.name) FROM dag_tag t WHERE "
 			          "t.dag_id = d.dag_id AND t.name IN %s) = %zu",
 			          ph, q->ntags);
 		else
-			sb_printf(&where,
+			sb_printf(&f.where,
 			          " AND d.dag_id IN (SELECT t.dag_id FROM dag_tag t WHERE t.name "
 			          "IN %s)",
 			          ph);
 		free(ph);
 		for (size_t i = 0; i < q->ntags; i++)
-			ps[np++] = store_p_text(q->tags[i]);
+			f.ps[f.np++] = store_p_text(q->tags[i]);
 	}
-	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
-	free(pat1);
-	free(pat2);
-	sb_free(&where);
+	int rc = read_list(c, &ls, q, &f, out, st);
+	filter_free(&f);
 	return rc;
 }
 
@@ -360,21 +370,14 @@ int api_read_warnings(store_conn *c, const api_query *q, json_t **out, api_statu
 	    API_WARN_NCOLS,
 	    false,
 	    warning_shape};
-	strbuf where;
-	sb_init(&where);
-	store_param ps[2];
-	size_t np = 0;
-	sb_adds(&where, " WHERE 1 = 1");
-	if (q->dag_id) {
-		sb_adds(&where, " AND w.dag_id = ?");
-		ps[np++] = store_p_text(q->dag_id);
-	}
-	if (q->warning_type) {
-		sb_adds(&where, " AND w.warning_type = ?");
-		ps[np++] = store_p_text(q->warning_type);
-	}
-	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
-	sb_free(&where);
+	filter f;
+	filter_init(&f);
+	if (q->dag_id)
+		filter_add(&f, "w.dag_id = ?", store_p_text(q->dag_id));
+	if (q->warning_type)
+		filter_add(&f, "w.warning_type = ?", store_p_text(q->warning_type));
+	int rc = read_list(c, &ls, q, &f, out, st);
+	filter_free(&f);
 	return rc;
 }
 
@@ -402,17 +405,12 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 	    8,
 	    false,
 	    report_shape};
-	strbuf where;
-	sb_init(&where);
-	store_param ps[1];
-	size_t np = 0;
-	sb_adds(&where, " WHERE 1 = 1");
-	if (q->bundle_name) {
-		sb_adds(&where, " AND bundle_name = ?");
-		ps[np++] = store_p_text(q->bundle_name);
-	}
-	int rc = read_list(c, &ls, q, where.data, ps, np, out, st);
-	sb_free(&where);
+	filter f;
+	filter_init(&f);
+	if (q->bundle_name)
+		filter_add(&f, "bundle_name = ?", store_p_text(q->bundle_name));
+	int rc = read_list(c, &ls, q, &f, out, st);
+	filter_free(&f);
 	return rc;
 }
 
