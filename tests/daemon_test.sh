@@ -110,17 +110,41 @@ rc=$?
 [ "$rc" -eq 3 ] && ok "--once with the database unreachable exits 3" || bad "--once gave $rc"
 
 # the daemon: a parse that hangs and a worker killed by SIGKILL both give E004
+# (with the API on: /readyz must not say ready while the first pass is unwritten)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+readyz() { curl -s -o "$work/readyz" -w '%{http_code}' "http://127.0.0.1:$port/readyz" 2>/dev/null; }
 DAGPROC_TEST_WORKER_HOOK=sleep:victim,sleep:hang \
 	DAGPROC__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=3 \
 	DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=2 \
 	DAGPROC__DAG_PROCESSOR__STALE_DAG_THRESHOLD=2 \
+	DAGPROC__API__ENABLED=true DAGPROC__API__PORT=$port \
 	"$bin" run --dags "$work/dags" --db "sqlite:///$db" >"$work/log" 2>&1 &
 dpid=$!
+# while a worker sleeps on hang.yml (the rest of the bundle written meanwhile),
+# readiness says the first sync is not over
+wait_log "sleeps on $work/dags/hang.yml"
+seen=
+for i in $(seq 1 40); do
+	st=$(readyz)
+	[ "$st" = 200 ] && break
+	[ "$st" = 503 ] && grep -q "first sync in progress" "$work/readyz" && seen=1
+	[ -n "$seen" ] && [ "$(q "SELECT count(*) FROM dag WHERE dag_id = 'alpha'")" = 1 ] && break
+	sleep 0.05
+done
+[ -n "$seen" ] && [ "$st" = 503 ] &&
+	ok "/readyz is 503 'first sync in progress' while a file of the first pass is unparsed" ||
+	bad "/readyz during the first pass: $st $(cat "$work/readyz" 2>/dev/null)"
 if wait_for 15 "SELECT count(*) FROM import_error WHERE filename = 'hang.yml' AND stacktrace LIKE '%error[E004]: parse timed out%'" 1; then
 	ok "a hanging parse is E004 after dag_file_processor_timeout"
 else
 	bad "no E004 for the hanging parse"
 fi
+for i in $(seq 1 100); do
+	[ "$(readyz)" = 200 ] && break
+	sleep 0.05
+done
+[ "$(readyz)" = 200 ] && ok "/readyz is 200 once the first pass is written" ||
+	bad "/readyz after the first pass: $(cat "$work/readyz")"
 # the victim hangs too; kill the worker that holds it before the timeout can
 # (the sleep hook logs "worker pid N sleeps on PATH")
 sleeps_on_victim() { grep -c "sleeps on $work/dags/victim.yml" "$work/log"; }

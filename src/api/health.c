@@ -113,6 +113,10 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 		else
 			sb_adds(&why, "no database write yet");
 	}
+	if (api_srv.proc && !s.synced)
+		sb_printf(&why, "%sfirst sync in progress: %zu file%s to parse",
+		          why.len ? "; " : "", s.queued + s.parsing,
+		          s.queued + s.parsing == 1 ? "" : "s");
 	if (api_srv.proc && s.pending > 0)
 		sb_printf(&why, "%s%zu result%s pending", why.len ? "; " : "", s.pending,
 		          s.pending == 1 ? "" : "s");

@@ -1135,8 +1135,16 @@ static int main_loop(processor *p, int sigfd)
 		stats_lock(p);
 		p->st.heartbeat = clock_epoch();
 		p->st.queued = queue_len(p->queue);
+		p->st.parsing = queue_running(p->queue);
 		p->st.files = scan_file_count(p->scan);
 		stats_unlock(p);
+		/* readiness waits for the first pass to be written, not just for an
+		 * empty pending table (which it also is before the first result) */
+		if (!p->st.synced && once_finished(p)) {
+			stats_lock(p);
+			p->st.synced = true;
+			stats_unlock(p);
+		}
 
 		/* dispatch first: when it skips every file (unchanged since the last
 		 * run), a --once pass may be finished right after it */

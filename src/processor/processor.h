@@ -30,6 +30,8 @@ typedef struct proc_stats {
 	double last_write_ok; /* epoch seconds of the last successful batch; 0 = never */
 	size_t pending;       /* results waiting for the writer (incl. in flight) */
 	size_t queued;        /* files waiting for a worker */
+	size_t parsing;       /* files in the workers' hands */
+	bool synced;          /* the first pass over every bundle is parsed and written */
 	size_t files;         /* DAG files known */
 	uint64_t files_parsed;
 	uint64_t files_skipped; /* not parsed: sources unchanged since the last run */
