@@ -46,6 +46,14 @@
 #include "util/clock.h"
 
 #define WRITER_BATCH 200
+
+#define VEC_GROW(v, n, cap)                                                                        \
+	do {                                                                                       \
+		if ((n) == (cap)) {                                                                \
+			(cap) = (cap) ? (cap)*2 : 16;                                              \
+			(v) = xrealloc((v), (cap) * sizeof(*(v)));                                 \
+		}                                                                                  \
+	} while (0)
 /* A partial batch waits this long for more results: a lone edit is written
  * at once; while files are still queued for parsing (a first sync, a burst of
  * edits) the writer waits longer for fuller, fewer transactions, which leaves
@@ -142,6 +150,10 @@ struct processor {
 	 * wakes the loop for them */
 	char **requests;
 	size_t nrequests;
+	/* from the writer (under mu): files to parse again, refused with E034
+	 * for a DAG id that has left its file */
+	char **reparse;
+	size_t nreparse, capreparse;
 	int wakefd;
 
 	char *instance;           /* [dag_processor] instance_name, default hostname:pid */
@@ -267,21 +279,26 @@ static void writer_set_state(processor *p, writer_state s)
 	stats_unlock(p);
 }
 
-/* Database reachability: logs one line per change, not per retry. */
+/* Database reachability: logs one line per change of state (unreachable,
+ * refusing writes), not per retry. */
 static void db_went_down(processor *p, const store_error *err, size_t pending)
 {
+	bool refused = err->cls == STORE_REFUSED;
 	stats_lock(p);
 	bool was_up = p->st.db_up || p->st.last_write_ok == 0;
 	bool first = p->st.db_down_since == 0;
+	bool changed = !first && p->st.db_refused != refused;
 	snprintf(p->st.db_error, sizeof(p->st.db_error), "%s", err->message);
+	p->st.db_refused = refused;
 	if (first) {
 		p->st.db_down_since = clock_epoch();
 		p->st.db_up = false;
 	}
 	stats_unlock(p);
-	if (first && was_up)
-		log_warn("database unreachable: %s; %zu result%s pending", err->message, pending,
-		         pending == 1 ? "" : "s");
+	if ((first && was_up) || changed)
+		log_warn("%s: %s; %zu result%s pending",
+		         refused ? "database refuses writes" : "database unreachable", err->message,
+		         pending, pending == 1 ? "" : "s");
 }
 
 static void db_came_back(processor *p, size_t files)
@@ -290,6 +307,7 @@ static void db_came_back(processor *p, size_t files)
 	double since = p->st.db_down_since;
 	p->st.db_down_since = 0;
 	p->st.db_up = true;
+	p->st.db_refused = false;
 	p->st.db_error[0] = '\0';
 	stats_unlock(p);
 	if (since > 0)
@@ -469,6 +487,8 @@ static void record_write(processor *p, const sync_stats *s, bool ok, const store
 		p->st.isolated_failures += s->isolated_failures;
 	} else if (err->cls == STORE_PERMANENT) {
 		p->st.write_permanent++;
+	} else if (err->cls == STORE_REFUSED) {
+		p->st.write_refused++;
 	} else {
 		p->st.write_transient++;
 	}
@@ -596,6 +616,7 @@ static void *writer_main(void *arg)
 
 		store_error err;
 		sync_stats s = {0};
+		sync_requeue rq = {0};
 		int rc;
 		writer_set_state(p, prepared ? WRITER_WRITING : WRITER_CONNECTING);
 		if (!prepared) {
@@ -620,7 +641,7 @@ static void *writer_main(void *arg)
 				                       .source_hash = e->source_hash,
 				                       .lease_owner = p->instance};
 			}
-			rc = sync_write(p->db, files, n, &s, &err);
+			rc = sync_write(p->db, files, n, &s, &rq, &err);
 			record_write(p, &s, rc == 0, &err);
 			if (rc == 0 && s.foreign) {
 				pthread_mutex_lock(&p->mu);
@@ -639,6 +660,15 @@ static void *writer_main(void *arg)
 		}
 
 		pthread_mutex_lock(&p->mu);
+		if (rc == 0 && rq.n) {
+			/* files refused with E034 for an id that is free now */
+			for (size_t i = 0; i < rq.n; i++) {
+				VEC_GROW(p->reparse, p->nreparse, p->capreparse);
+				p->reparse[p->nreparse++] = rq.keys[i];
+				rq.keys[i] = NULL;
+			}
+		}
+		sync_requeue_free(&rq);
 		if (rc == 0) {
 			for (size_t i = 0; i < n; i++)
 				pend_release_locked(p, batch[i]);
@@ -1106,7 +1136,24 @@ static void take_requests(processor *p)
 	size_t n = p->nrequests;
 	p->requests = NULL;
 	p->nrequests = 0;
+	char **rep = p->reparse;
+	size_t nrep = p->nreparse;
+	p->reparse = NULL;
+	p->nreparse = p->capreparse = 0;
 	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < nrep; i++) {
+		char *sep = strchr(rep[i], '\x1f');
+		*sep = '\0';
+		const struct scan_file *f = scan_lookup(p->scan, rep[i], sep + 1);
+		if (f) {
+			queue_push(p->queue, rep[i], sep + 1, QUEUE_REQUESTED, f->mtime_ns);
+			log_info("%s/%s: parsing again: a DAG id it was refused (E034) has left "
+			         "its file",
+			         rep[i], sep + 1);
+		}
+		free(rep[i]);
+	}
+	free(rep);
 	for (size_t i = 0; i < n; i++) {
 		char *sep = strchr(req[i], '\x1f');
 		*sep = '\0';
@@ -1342,6 +1389,9 @@ static void processor_free(processor *p)
 	for (size_t i = 0; i < p->nrequests; i++)
 		free(p->requests[i]);
 	free(p->requests);
+	for (size_t i = 0; i < p->nreparse; i++)
+		free(p->reparse[i]);
+	free(p->reparse);
 	if (p->wakefd >= 0)
 		close(p->wakefd);
 	free(p->instance);

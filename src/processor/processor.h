@@ -25,6 +25,7 @@ typedef struct proc_stats {
 	double heartbeat;  /* epoch seconds of the last main loop turn */
 	writer_state wstate;
 	bool db_up;           /* the last database operation succeeded */
+	bool db_refused;      /* !db_up because the database refuses writes (read-only, full...) */
 	double db_down_since; /* epoch seconds, when !db_up */
 	char db_error[400];   /* the last failure, password-free */
 	double last_write_ok; /* epoch seconds of the last successful batch; 0 = never */
@@ -37,6 +38,7 @@ typedef struct proc_stats {
 	uint64_t files_skipped; /* not parsed: sources unchanged since the last run */
 	uint64_t parse_errors;  /* results with import errors */
 	uint64_t write_attempts, write_ok, write_transient, write_permanent;
+	uint64_t write_refused; /* failed writes the database refused (read-only, full...) */
 	uint64_t statements, writes, files_written, files_unchanged, isolated_failures;
 	uint64_t worker_restarts, worker_timeouts, worker_crashes;
 	/* file watching and rescans (bundle/scan) */

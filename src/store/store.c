@@ -124,6 +124,15 @@ store_class store_classify_pg(const char *sqlstate, bool conn_bad, bool *broken)
 		/* admin shutdown / terminated, crash shutdown, cannot connect now */
 		cls = STORE_TRANSIENT;
 		br = true;
+	} else if (!strcmp(sqlstate, "25006") || !strcmp(sqlstate, "53100") ||
+	           !strcmp(sqlstate, "42501") || !strcmp(sqlstate, "42P01") ||
+	           !strcmp(sqlstate, "42703") || !strcmp(sqlstate, "3F000") ||
+	           !strcmp(sqlstate, "58030") || !strcmp(sqlstate, "57P04")) {
+		/* read-only transaction (a standby after failover,
+		 * default_transaction_read_only), disk full, permission denied, a
+		 * table, column or schema missing (schema too old or dropped), I/O
+		 * error, database dropped: no data of ours causes these */
+		cls = STORE_REFUSED;
 	} else if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
 	           !strcmp(sqlstate, "53300") || !strcmp(sqlstate, "55P03") ||
 	           !strcmp(sqlstate, "57014")) {
@@ -161,6 +170,21 @@ store_class store_classify_mysql(unsigned int e, bool *broken)
 	case 1317: /* ER_QUERY_INTERRUPTED (KILL QUERY) */
 		cls = STORE_TRANSIENT;
 		break;
+	case 1290: /* ER_OPTION_PREVENTS_STATEMENT: --read-only, super_read_only */
+	case 1836: /* ER_READ_ONLY_MODE */
+	case 1792: /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */
+	case 1036: /* ER_OPEN_AS_READONLY: table is read only */
+	case 1223: /* ER_CANT_UPDATE_WITH_READLOCK: FLUSH TABLES WITH READ LOCK */
+	case 1021: /* ER_DISK_FULL */
+	case 1114: /* ER_RECORD_FILE_FULL: table is full */
+	case 1030: /* ER_GET_ERRNO: the storage engine failed (ENOSPC, EROFS...) */
+	case 1142: /* ER_TABLEACCESS_DENIED_ERROR */
+	case 1143: /* ER_COLUMNACCESS_DENIED_ERROR */
+	case 1044: /* ER_DBACCESS_DENIED_ERROR */
+	case 1146: /* ER_NO_SUCH_TABLE: schema missing */
+	case 1054: /* ER_BAD_FIELD_ERROR: schema too old */
+		cls = STORE_REFUSED;
+		break;
 	default:
 		/* other client-side (2xxx) errors leave the handle in an unknown state */
 		if (e >= 2000 && e < 3000)
@@ -181,14 +205,21 @@ store_class store_classify_sqlite(int rc, bool *broken)
 	case 5:  /* SQLITE_BUSY */
 	case 6:  /* SQLITE_LOCKED */
 	case 9:  /* SQLITE_INTERRUPT: our statement timeout */
-	case 13: /* SQLITE_FULL: disk full, may clear */
 	case 10: /* SQLITE_IOERR */
 		cls = STORE_TRANSIENT;
 		br = primary == 10;
 		break;
+	case 3:  /* SQLITE_PERM */
+	case 8:  /* SQLITE_READONLY: the file or its folder is not writable */
+	case 13: /* SQLITE_FULL: disk full */
+		cls = STORE_REFUSED;
+		/* a read-only handle stays read-only until reopened */
+		br = primary == 8;
+		break;
 	case 11: /* SQLITE_CORRUPT */
 	case 14: /* SQLITE_CANTOPEN */
 	case 26: /* SQLITE_NOTADB */
+		cls = STORE_REFUSED;
 		br = true;
 		break;
 	default:
@@ -453,6 +484,16 @@ int store_query_int(store_conn *c, const char *sql, const store_param *params, s
 	if (found)
 		*found = r.found;
 	return 0;
+}
+
+size_t store_max_params(const store_conn *c)
+{
+	return c->max_params ? c->max_params : STORE_DEFAULT_MAX_PARAMS;
+}
+
+size_t store_max_bytes(const store_conn *c)
+{
+	return c->max_bytes ? c->max_bytes : STORE_DEFAULT_MAX_BYTES;
 }
 
 int64_t store_changes(store_conn *c)

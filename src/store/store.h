@@ -47,6 +47,11 @@ typedef enum store_class {
 	STORE_OK = 0,
 	STORE_TRANSIENT, /* retry later: lost connection, deadlock, lock timeout, pool timeout... */
 	STORE_PERMANENT, /* the statement or its data is wrong: retrying won't help */
+	/* The database refuses writes whatever they hold: read-only (failover, a
+	 * read-only replica), disk full, permission denied, schema missing or too
+	 * old. Not about the data: retried with backoff like a transient error,
+	 * never isolated to a file. */
+	STORE_REFUSED,
 } store_class;
 
 typedef struct store_error {
@@ -143,6 +148,14 @@ STORE_WUR int store_query(store_conn *c, const char *sql, const store_param *par
  * is NULL (found may be NULL). */
 STORE_WUR int store_query_int(store_conn *c, const char *sql, const store_param *params, size_t n,
                               int64_t *out, bool *found, store_error *err);
+/* What one statement may carry on this connection: bound parameters
+ * (PostgreSQL's protocol allows 65,535; SQLite its SQLITE_LIMIT_VARIABLE_NUMBER)
+ * and bytes of parameter text (MySQL/MariaDB: under max_allowed_packet, read at
+ * connect; elsewhere a fixed bound on the memory a statement takes). Callers
+ * that build multi-row statements split them to stay under both. */
+size_t store_max_params(const store_conn *c);
+size_t store_max_bytes(const store_conn *c);
+
 /* Number of rows changed by the last store_exec (MySQL: rows matched). */
 int64_t store_changes(store_conn *c);
 

@@ -30,7 +30,12 @@ struct store_conn {
 	double deadline;     /* SQLite: monotonic deadline of the running statement */
 	char *password;      /* for scrubbing error messages; NULL if none */
 	char version[64];
+	size_t max_params; /* set by the backend's connect; 0: STORE_DEFAULT_MAX_PARAMS */
+	size_t max_bytes;  /* likewise; 0: STORE_DEFAULT_MAX_BYTES */
 };
+
+#define STORE_DEFAULT_MAX_PARAMS 65535
+#define STORE_DEFAULT_MAX_BYTES  ((size_t)32 << 20)
 
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;

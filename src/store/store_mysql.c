@@ -126,6 +126,18 @@ out:
 	return ret;
 }
 
+struct int_row {
+	int64_t v;
+};
+
+static int first_int(void *ud, size_t ncols, const char *const *v)
+{
+	struct int_row *r = ud;
+	if (ncols > 0 && v[0])
+		r->v = strtoll(v[0], NULL, 10);
+	return 1;
+}
+
 static int my_connect(store_conn *c, const store_params *p, store_error *err)
 {
 	MYSQL *m;
@@ -168,9 +180,21 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		store_param lt = store_p_int(p->lock_timeout);
 		rc = my_exec(c, "SET innodb_lock_wait_timeout = ?", &lt, 1, NULL, NULL, err);
 	}
+	/* a statement's text (parameters escaped, up to twice their size) must
+	 * fit in the server's max_allowed_packet */
+	int64_t packet = 0;
+	if (rc == 0) {
+		struct int_row r = {0};
+		rc = my_exec(c, "SELECT @@max_allowed_packet", NULL, 0, first_int, &r, err);
+		packet = r.v;
+	}
 	if (rc != 0) {
 		err->conn_broken = true;
 		return -1;
+	}
+	if (packet > 0) {
+		int64_t budget = packet / 2 - (64 << 10);
+		c->max_bytes = (size_t)(budget < (32 << 10) ? (32 << 10) : budget);
 	}
 	return 0;
 }

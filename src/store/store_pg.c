@@ -42,7 +42,15 @@ static int pg_exec(store_conn *c, const char *sql, const store_param *params, si
 	}
 	res = PQexecParams(pg, sql, (int)n, NULL, values, NULL, NULL, 0);
 	if (!res) {
-		set_conn_err(c, err, "");
+		if (PQstatus(pg) == CONNECTION_OK) {
+			/* refused on the client side (too many parameters, out of
+			 * memory): the statement's fault, the connection is fine */
+			const char *msg = PQerrorMessage(pg);
+			store_error_set(err, STORE_PERMANENT, "client", false, "%s",
+			                msg && msg[0] ? msg : "statement refused by libpq");
+		} else {
+			set_conn_err(c, err, "");
+		}
 		goto out;
 	}
 	ExecStatusType st = PQresultStatus(res);

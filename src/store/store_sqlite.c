@@ -104,6 +104,7 @@ static int sq_connect(store_conn *c, const store_params *p, store_error *err)
 		return -1;
 	}
 	sqlite3_extended_result_codes(db, 1);
+	c->max_params = (size_t)sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
 	sqlite3_busy_timeout(db, (p->lock_timeout > 0 ? p->lock_timeout : 5) * 1000);
 	sqlite3_progress_handler(db, 10000, progress, c);
 	static const char *const pragmas[] = {

@@ -35,6 +35,17 @@ typedef struct sync_file {
 	const char *store_failure;
 } sync_file;
 
+/* Files that are due for a new parse because of what a batch wrote: files
+ * refused with E034 for a DAG id that left its file ("bundle\x1frel" keys). */
+typedef struct sync_requeue {
+	char **keys;
+	size_t n, cap;
+} sync_requeue;
+
+/* Takes key (malloc'd). */
+void sync_requeue_add(sync_requeue *rq, char *key);
+void sync_requeue_free(sync_requeue *rq);
+
 typedef struct sync_stats {
 	size_t statements;    /* every statement sent, reads included */
 	size_t writes;        /* statements that change rows */
@@ -43,22 +54,27 @@ typedef struct sync_stats {
 	size_t dags_upserted;
 	size_t serialized_written;
 	size_t isolated_failures; /* files recorded as "could not be stored" */
-	size_t dropped;           /* files whose record could not be stored at all (logged) */
 	size_t foreign;           /* files left to the processor holding their lease */
 } sync_stats;
 
-/* Applies the batch in one transaction on c (begin, reads, writes, commit).
- * Returns 0, or -1 with err classified; the transaction is then rolled back.
- * Applying the same batch twice writes nothing the second time. */
+/* Applies the batch in one transaction on c: reads the rows of its files and
+ * of the DAG ids they define now or defined before, plans the rows as they
+ * must be (plan.c), writes the difference (apply.c), commits. Returns 0, or -1
+ * with err classified; the transaction is then rolled back. Applying the same
+ * batch twice writes nothing the second time. rq (may be NULL) receives, on
+ * success, the files to parse again (E034 refusals of released ids). */
 STORE_WUR int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st,
-                         store_error *err);
+                         sync_requeue *rq, store_error *err);
 
-/* sync_apply through the pool, isolating permanent errors: a batch that fails
- * permanently is split in halves until the file at fault is alone; that file is
- * then recorded with an import error saying why it could not be stored, and the
- * rest is written. Transient errors are returned at once (the caller retries
- * with backoff). */
-STORE_WUR int sync_write(pool *p, sync_file *files, size_t n, sync_stats *st, store_error *err);
+/* sync_apply through the pool, isolating data errors: a batch that fails with
+ * STORE_PERMANENT is split in halves until the file at fault is alone; that
+ * file is then recorded with an import error saying why it could not be
+ * stored (its DAG rows left as they were), and the rest is written.
+ * Transient errors and refusals (STORE_REFUSED: read-only, full, permission,
+ * schema) are returned at once, for the caller to retry the whole batch with
+ * backoff; nothing is ever dropped. */
+STORE_WUR int sync_write(pool *p, sync_file *files, size_t n, sync_stats *st, sync_requeue *rq,
+                         store_error *err);
 
 /* The import_error.stacktrace text for a result: one diagnostic per line,
  * "rel:line:column: error[CODE]: message". malloc'd; NULL when no errors. */

@@ -26,6 +26,9 @@ static struct db_url url;
 static store_params params;
 static char sqlite_path[256];
 static char *url_text;
+/* The files the last sync_files asked to parse again ("bundle\x1frel"). */
+static sync_requeue last_rq;
+static store_error last_err;
 
 #define BASH "airflow.providers.standard.operators.bash.BashOperator"
 
@@ -87,6 +90,7 @@ static int teardown(void **state)
 		unlink(p);
 	}
 	free(url_text);
+	sync_requeue_free(&last_rq);
 	return 0;
 }
 
@@ -127,8 +131,8 @@ static void tfree(tfile *f, size_t n)
 		dagfile_result_free(&f[i].res);
 }
 
-/* Syncs the files as one batch; returns the stats. */
-static sync_stats sync_files(tfile *f, size_t n)
+/* Syncs the files as one batch; returns sync_write's status. */
+static int sync_files_rc(tfile *f, size_t n, sync_stats *st)
 {
 	sync_file *sf = calloc(n, sizeof(*sf));
 	char locs[16][128];
@@ -143,13 +147,20 @@ static sync_stats sync_files(tfile *f, size_t n)
 		sf[i].size = 10;
 		sf[i].parsed_at = clock_epoch();
 	}
-	sync_stats st = {0};
-	store_error err;
-	int rc = sync_write(pl, sf, n, &st, &err);
-	if (rc != 0)
-		print_message("sync_write: [%s] %s\n", err.code, err.message);
-	assert_int_equal(rc, 0);
+	sync_requeue_free(&last_rq);
+	int rc = sync_write(pl, sf, n, st, &last_rq, &last_err);
 	free(sf);
+	return rc;
+}
+
+/* Syncs the files as one batch, which must succeed; returns the stats. */
+static sync_stats sync_files(tfile *f, size_t n)
+{
+	sync_stats st = {0};
+	int rc = sync_files_rc(f, n, &st);
+	if (rc != 0)
+		print_message("sync_write: [%s] %s\n", last_err.code, last_err.message);
+	assert_int_equal(rc, 0);
 	return st;
 }
 
@@ -498,8 +509,9 @@ static void test_permanent_error_isolated(void **state)
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 	tfree(f, 1);
 
-	/* a file that cannot even be recorded as an import error is reported and
-	 * dropped, and the rest of its batch is still written */
+	/* a file that cannot even be recorded as an import error: the database
+	 * refuses, the write fails for the caller to retry (nothing is dropped),
+	 * and the rest of its batch is written */
 	if (params.dialect != STORE_SQLITE)
 		return;
 	assert_int_equal(pool_acquire(pl, &c, &err), 0);
@@ -512,8 +524,9 @@ static void test_permanent_error_isolated(void **state)
 	tparse(&f[0], "bad.yml", "broken:\n  tasks: [1\n");
 	tparse(&f[1], "good.yml",
 	       "fresh:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo}\n");
-	st = sync_files(f, 2);
-	assert_int_equal(st.dropped, 1);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(sync_files_rc(f, 2, &st), -1);
+	assert_int_equal(last_err.cls, STORE_REFUSED);
 	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE dag_id = 'fresh'"), 1);
 	tfree(f, 2);
 }
