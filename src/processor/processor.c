@@ -82,6 +82,9 @@ typedef struct pend {
 	int64_t size;
 	double parsed_at;
 	uint64_t source_hash;
+	/* the file's generation this entry is of: a change event bumps it, and
+	 * an entry never replaces one of a newer generation */
+	uint64_t gen;
 	size_t bytes; /* what the entry holds, roughly (backpressure) */
 } pend;
 
@@ -90,6 +93,7 @@ typedef struct job {
 	char *bundle, *rel;
 	double mtime;
 	int64_t size;
+	uint64_t gen; /* the file's generation when it was handed out */
 } job;
 
 struct processor {
@@ -102,6 +106,12 @@ struct processor {
 	struct db_url url;
 	store_params params;
 	retry_policy retry;
+
+	/* per file (bundle \x1f rel): its generation, bumped by every change
+	 * event (main thread); a parse result of an older generation is dropped,
+	 * since the event that made it old queued a newer parse */
+	strmap gens;
+	uint64_t gen_clock;
 
 	/* jobs in flight, by id */
 	job *jobs;
@@ -209,6 +219,10 @@ static void pending_put_locked(processor *p, pend *e)
 		p->pend_bytes += e->bytes;
 	}
 	if (strmap_get(&p->pidx, e->key, &i)) {
+		if (p->pend[i]->gen > e->gen) {
+			pend_release_locked(p, e); /* the newer one stays */
+			return;
+		}
 		pend_release_locked(p, p->pend[i]);
 		p->pend[i] = e;
 		return;
@@ -441,10 +455,25 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 		return -1;
 	strmap fp = {0};
 	int rc = store_migrate(c, err);
+	/* the source hashes of the files whose rows agree with their recorded
+	 * result: no import error, and exactly their DAG count of live rows
+	 * without errors pointing at them (a DAG row left stale by a rename, a
+	 * row of another file's): any other file is parsed and written again.
+	 * Files with import errors are always parsed again (an E034 may have
+	 * become free, a row may be flagged wrongly). */
+	static const char fp_sql[] =
+	    "SELECT ps.bundle_name, ps.relative_fileloc, ps.file_hash FROM parse_stat ps "
+	    "WHERE ps.import_error_count = 0 "
+	    "AND NOT EXISTS (SELECT 1 FROM import_error ie WHERE ie.bundle_name = ps.bundle_name "
+	    "AND ie.filename = ps.relative_fileloc) "
+	    "AND NOT EXISTS (SELECT 1 FROM dag d WHERE d.bundle_name = ps.bundle_name "
+	    "AND d.relative_fileloc = ps.relative_fileloc AND d.is_stale = ? "
+	    "AND d.has_import_errors = ?) "
+	    "AND ps.dag_count = (SELECT count(*) FROM dag d WHERE d.bundle_name = ps.bundle_name "
+	    "AND d.relative_fileloc = ps.relative_fileloc AND d.is_stale = ?)";
+	store_param fpp[3] = {store_p_bool(false), store_p_bool(true), store_p_bool(false)};
 	if (rc == 0)
-		rc = store_query(c,
-		                 "SELECT bundle_name, relative_fileloc, file_hash FROM parse_stat",
-		                 NULL, 0, row_fp, &fp, err);
+		rc = store_query(c, fp_sql, fpp, 3, row_fp, &fp, err);
 	pool_release(p->db, c); /* not held while the scan runs */
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
@@ -736,9 +765,17 @@ typedef struct loop {
 static void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev)
 {
 	processor *p = ud;
+	char *k = pkey(bundle, rel);
+	uint64_t gen = ++p->gen_clock;
+	if (ev == SCAN_DELETED)
+		strmap_del(&p->gens, k); /* a parse still running is of an older file */
+	else
+		strmap_put(&p->gens, k, (size_t)gen);
+	free(k);
 	if (ev == SCAN_DELETED) {
 		queue_remove(p->queue, bundle, rel);
 		pend *e = xcalloc(1, sizeof(*e));
+		e->gen = gen;
 		e->key = pkey(bundle, rel);
 		e->bundle = xstrdup(bundle);
 		e->rel = xstrdup(rel);
@@ -816,8 +853,15 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 	p->st.parse_sum += res->parse_seconds;
 	stats_unlock(p);
 
-	/* a file deleted while it was being parsed stays deleted */
-	if (!scan_lookup(p->scan, j->bundle, j->rel)) {
+	/* a file deleted while it was being parsed stays deleted; a file that
+	 * changed (or was deleted and created again) meanwhile has a newer parse
+	 * queued, whose result must not be overtaken by this one */
+	char *k = pkey(j->bundle, j->rel);
+	size_t cur_gen = 0;
+	bool current = strmap_get(&p->gens, k, &cur_gen) && (uint64_t)cur_gen == j->gen;
+	free(k);
+	if (!scan_lookup(p->scan, j->bundle, j->rel) || !current) {
+		log_debug("%s/%s: result of an older version dropped", j->bundle, j->rel);
 		worker_result_free(res);
 	} else {
 		pend *e = xcalloc(1, sizeof(*e));
@@ -831,6 +875,7 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		e->size = j->size;
 		e->parsed_at = clock_epoch();
 		e->source_hash = res->source_hash;
+		e->gen = j->gen;
 		j->bundle = j->rel = NULL;
 		pending_put(p, e);
 	}
@@ -951,11 +996,19 @@ static void dispatch(processor *p)
 			p->capjobs = p->capjobs ? p->capjobs * 2 : 16;
 			p->jobs = xrealloc(p->jobs, p->capjobs * sizeof(*p->jobs));
 		}
+		char *gk = pkey(bundle, rel);
+		size_t gen;
+		if (!strmap_get(&p->gens, gk, &gen)) {
+			gen = (size_t)++p->gen_clock;
+			strmap_put(&p->gens, gk, gen);
+		}
+		free(gk);
 		p->jobs[p->njobs++] = (job){.id = id,
 		                            .bundle = xstrdup(bundle),
 		                            .rel = xstrdup(rel),
 		                            .mtime = (double)f->mtime_ns / 1e9,
-		                            .size = f->size};
+		                            .size = f->size,
+		                            .gen = (uint64_t)gen};
 	}
 }
 
@@ -1364,6 +1417,7 @@ static void processor_free(processor *p)
 		pend_free(p->pend[i]);
 	free(p->pend);
 	strmap_free(&p->pidx);
+	strmap_free(&p->gens);
 	strmap_free(&p->fp);
 	strmap_free(&p->foreign);
 	for (size_t i = 0; i < p->nowners; i++)

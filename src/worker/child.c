@@ -53,6 +53,24 @@ static void run_hook(const char *name, size_t name_len, const char *path, uint32
 		log_info("test hook: worker pid %ld sleeps on %s", (long)getpid(), path);
 		for (;;)
 			pause();
+	} else if (name_len == 4 && memcmp(name, "hold", 4) == 0) {
+		/* A parse of a version of the file whose first line is "# hold"
+		 * waits while PATH.hold exists (60 s at most): a test can make an
+		 * old version's result arrive after a newer one's. */
+		char head[8] = "";
+		FILE *f = fopen(path, "r");
+		if (f) {
+			size_t got = fread(head, 1, 6, f);
+			head[got] = '\0';
+			fclose(f);
+		}
+		if (strcmp(head, "# hold") != 0)
+			return;
+		char *flag = xasprintf("%s.hold", path);
+		log_info("test hook: worker pid %ld holds %s", (long)getpid(), path);
+		for (int i = 0; i < 1200 && access(flag, F_OK) == 0; i++)
+			usleep(50000);
+		free(flag);
 	} else if (name_len == 5 && memcmp(name, "crash", 5) == 0) {
 		errno = 0;
 		abort();
@@ -76,7 +94,7 @@ static void run_hook(const char *name, size_t name_len, const char *path, uint32
 	}
 }
 
-/* The test hook: "sleep:<substr>", "crash:<substr>", "alloc:<substr>",
+/* The test hook: "sleep:<substr>", "hold:<substr>", "crash:<substr>", "alloc:<substr>",
  * comma-separated. Only read from the environment, so it does nothing unless
  * a test sets it. */
 static void run_hooks(const char *path, uint32_t memory_limit_mb)

@@ -19,6 +19,7 @@
 #include "store/store_url.h"
 #include "sync/sync.h"
 #include "util/clock.h"
+#include "util/xalloc.h"
 
 static catalog *cat;
 static pool *pl;
@@ -531,6 +532,172 @@ static void test_permanent_error_isolated(void **state)
 	tfree(f, 2);
 }
 
+/* A DAG that leaves one file for another in the same batch is live at its
+ * new file, in both path orders (issue 9, cause 1: it was marked stale after
+ * its upsert when the file it left sorted first). */
+static void test_dag_moves_between_files_of_one_batch(void **state)
+{
+	(void)state;
+	static const char *const one =
+	    "moved:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo m}\n";
+	static const char *const other =
+	    "other_%s:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo o}\n";
+	for (int order = 0; order < 2; order++) {
+		assert_int_equal(reset_db(), 0);
+		const char *from = order ? "b.yml" : "a.yml", *to = order ? "a.yml" : "b.yml";
+		char buf[256], both[512];
+		tfile f[2];
+		tparse(&f[0], from, one);
+		sync_files(f, 1);
+		tfree(f, 1);
+		snprintf(buf, sizeof(buf), other, "x");
+		tparse(&f[0], from, buf);
+		snprintf(both, sizeof(both), "%s%s", one, "");
+		tparse(&f[1], to, both);
+		sync_files(f, 2);
+		char want[64];
+		snprintf(want, sizeof(want), "%s|0", to);
+		assert_string_equal(
+		    q("SELECT relative_fileloc, is_stale FROM dag WHERE dag_id = 'moved'"), want);
+		assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+		tfree(f, 2);
+	}
+}
+
+/* mv a.yml b.yml seen as one batch: a deleted, b new. */
+static void test_rename_in_one_batch(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	tfree(f, 1);
+	tdelete(&f[0], "a.yml");
+	tparse(&f[1], "b.yml", good_a);
+	sync_files(f, 2);
+	assert_string_equal(q("SELECT dag_id, relative_fileloc, is_stale FROM dag ORDER BY dag_id"),
+	                    "etl|b.yml|0;reports|b.yml|0");
+	assert_string_equal(q("SELECT relative_fileloc FROM parse_stat"), "b.yml");
+	tfree(f, 2);
+}
+
+/* A file that cannot be stored keeps its DAG rows as they were (issue 9,
+ * cause 2: its DAGs were marked stale though the file still defines them). */
+static void test_file_that_cannot_be_stored_keeps_its_rows(void **state)
+{
+	(void)state;
+	tfile f[1];
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	tfree(f, 1);
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	/* the new version's serialization is refused by the database */
+	const char *trig =
+	    params.dialect == STORE_SQLITE
+	        ? "CREATE TRIGGER poison BEFORE UPDATE ON serialized_dag WHEN NEW.data LIKE "
+	          "'%poison%' BEGIN SELECT RAISE(ABORT, 'poisoned data'); END"
+	    : params.dialect == STORE_PG
+	        ? "CREATE OR REPLACE FUNCTION poison() RETURNS trigger AS $$ BEGIN "
+	          "IF NEW.data LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned data'; END IF; "
+	          "RETURN NEW; END $$ LANGUAGE plpgsql"
+	        : "CREATE TRIGGER poison BEFORE UPDATE ON serialized_dag FOR EACH ROW BEGIN "
+	          "IF NEW.data LIKE '%poison%' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = "
+	          "'poisoned data'; END IF; END";
+	assert_int_equal(store_exec(c, trig, NULL, 0, &err), 0);
+	if (params.dialect == STORE_PG)
+		assert_int_equal(store_exec(c,
+		                            "CREATE TRIGGER poison BEFORE UPDATE ON serialized_dag "
+		                            "FOR EACH ROW EXECUTE FUNCTION poison()",
+		                            NULL, 0, &err),
+		                 0);
+	pool_release(pl, c);
+	char *changed = strdup(good_a);
+	char *p = strstr(changed, "echo e");
+	memcpy(p, "poison", 6);
+	tparse(&f[0], "a.yml", changed);
+	sync_stats st = sync_files(f, 1);
+	assert_int_equal(st.isolated_failures, 1);
+	assert_string_equal(q("SELECT dag_id, is_stale FROM dag ORDER BY dag_id"),
+	                    "etl|0;reports|0");
+	assert_non_null(strstr(q("SELECT stacktrace FROM import_error"),
+	                       "a.yml:1:1: error[E003]: could not be stored: "));
+	assert_null(strstr(q("SELECT data FROM serialized_dag WHERE dag_id = 'etl'"), "poison"));
+	free(changed);
+	tfree(f, 1);
+}
+
+/* Every statement stays within the database's limits whatever the batch
+ * holds: one file with 40 DAGs of 2,000 tags each (issue 9, cause 4: past
+ * 65,535 parameters libpq refuses the query, which was taken for a lost
+ * connection and retried for ever; SQLite refuses past 32,766). */
+static void test_file_with_80000_tags(void **state)
+{
+	(void)state;
+	strbuf y;
+	sb_init(&y);
+	for (int d = 0; d < 40; d++) {
+		sb_printf(&y, "tagged_%02d:\n  tags: [", d);
+		for (int t = 0; t < 2000; t++)
+			sb_printf(&y, "%stag_%02d_%04d", t ? ", " : "", d, t);
+		sb_printf(&y, "]\n  tasks:\n    - {task_id: t, operator: " BASH
+		              ", bash_command: echo}\n");
+	}
+	tfile f[1];
+	tparse(&f[0], "tags.yml", y.data);
+	assert_int_equal(f[0].res.nerrors, 0);
+	sync_files(f, 1);
+	assert_int_equal(qcount("SELECT count(*) FROM dag_tag"), 80000);
+	assert_int_equal(qcount("SELECT count(*) FROM dag"), 40);
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	/* half the tags go */
+	tfree(f, 1);
+	sb_free(&y);
+	sb_init(&y);
+	for (int d = 0; d < 40; d++) {
+		sb_printf(&y, "tagged_%02d:\n  tags: [", d);
+		for (int t = 0; t < 1000; t++)
+			sb_printf(&y, "%stag_%02d_%04d", t ? ", " : "", d, t);
+		sb_printf(&y, "]\n  tasks:\n    - {task_id: t, operator: " BASH
+		              ", bash_command: echo}\n");
+	}
+	tparse(&f[0], "tags.yml", y.data);
+	sync_files(f, 1);
+	assert_int_equal(qcount("SELECT count(*) FROM dag_tag"), 40000);
+	tfree(f, 1);
+	sb_free(&y);
+}
+
+/* When the holder of a DAG id lets it go, the files refused with E034 for it
+ * are named for a new parse (issue 9, cause 5). */
+static void test_released_id_requeues_refused_files(void **state)
+{
+	(void)state;
+	tfile f[2];
+	tparse(&f[0], "z_holder.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 1}\n");
+	sync_files(f, 1);
+	tparse(&f[1], "a_refused.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
+	sync_files(f + 1, 1);
+	assert_non_null(strstr(q("SELECT stacktrace FROM import_error"), "error[E034]"));
+	assert_int_equal(last_rq.n, 0);
+	tfree(f, 2);
+	tdelete(&f[0], "z_holder.yml");
+	sync_files(f, 1);
+	assert_int_equal(last_rq.n, 1);
+	assert_string_equal(last_rq.keys[0], "dags-folder\x1f"
+	                                     "a_refused.yml");
+	/* its new parse takes the id */
+	tparse(&f[1], "a_refused.yml",
+	       "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 2}\n");
+	sync_files(f + 1, 1);
+	assert_string_equal(q("SELECT relative_fileloc, is_stale FROM dag"), "a_refused.yml|0");
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+	tfree(f + 1, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +709,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_e034_duplicate_dag_id, each_setup),
 	    cmocka_unit_test_setup(test_statements_do_not_grow_per_file, each_setup),
 	    cmocka_unit_test_setup(test_permanent_error_isolated, each_setup),
+	    cmocka_unit_test_setup(test_dag_moves_between_files_of_one_batch, each_setup),
+	    cmocka_unit_test_setup(test_rename_in_one_batch, each_setup),
+	    cmocka_unit_test_setup(test_file_that_cannot_be_stored_keeps_its_rows, each_setup),
+	    cmocka_unit_test_setup(test_file_with_80000_tags, each_setup),
+	    cmocka_unit_test_setup(test_released_id_requeues_refused_files, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
