@@ -4,7 +4,8 @@
 #   tests/run.sh [BUILD_DIR]        (default: build)
 #
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
-# 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh and
+# 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh,
+#    tests/converge_test.sh and
 #    tests/api_test.py against BUILD_DIR/dagproc, tests/browser_test.sh when
 #    chromium is installed, and (unless SKIP_DB=1) the store, sync, daemon and
 #    API outage suites against real
@@ -136,6 +137,7 @@ suite() { # BUILD_DIR PREFIX
 	run_counted "${prefix}corpus" python3 tests/corpus_test.py "$dir/dagproc"
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
 	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"
+	run_counted "${prefix}converge" bash tests/converge_test.sh "$dir/dagproc"
 	run_counted "${prefix}api" python3 tests/api_test.py "$dir/dagproc"
 	# the browser test needs Debian's chromium (scripts/deps.sh browser)
 	if command -v chromium >/dev/null 2>&1; then

@@ -861,7 +861,10 @@ static void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 	bool current = strmap_get(&p->gens, k, &cur_gen) && (uint64_t)cur_gen == j->gen;
 	free(k);
 	if (!scan_lookup(p->scan, j->bundle, j->rel) || !current) {
-		log_debug("%s/%s: result of an older version dropped", j->bundle, j->rel);
+		log_info(
+		    "%s/%s: result of an older version dropped (the file changed or went while it "
+		    "was parsed)",
+		    j->bundle, j->rel);
 		worker_result_free(res);
 	} else {
 		pend *e = xcalloc(1, sizeof(*e));

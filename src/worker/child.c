@@ -46,7 +46,8 @@ static void on_abort(int sig)
 }
 
 /* Runs one test hook action (name, name_len) for a path that matched. */
-static void run_hook(const char *name, size_t name_len, const char *path, uint32_t memory_limit_mb)
+static void run_hook(const char *name, size_t name_len, const char *path, uint32_t memory_limit_mb,
+                     bool *hold)
 {
 	if (name_len == 5 && memcmp(name, "sleep", 5) == 0) {
 		/* Said so that a test can tell which worker holds which file. */
@@ -55,8 +56,9 @@ static void run_hook(const char *name, size_t name_len, const char *path, uint32
 			pause();
 	} else if (name_len == 4 && memcmp(name, "hold", 4) == 0) {
 		/* A parse of a version of the file whose first line is "# hold"
-		 * waits while PATH.hold exists (60 s at most): a test can make an
-		 * old version's result arrive after a newer one's. */
+		 * keeps its result, once parsed, while PATH.hold exists (60 s at
+		 * most): a test can make an old version's result arrive after a
+		 * newer one's (hold_result below). */
 		char head[8] = "";
 		FILE *f = fopen(path, "r");
 		if (f) {
@@ -64,13 +66,8 @@ static void run_hook(const char *name, size_t name_len, const char *path, uint32
 			head[got] = '\0';
 			fclose(f);
 		}
-		if (strcmp(head, "# hold") != 0)
-			return;
-		char *flag = xasprintf("%s.hold", path);
-		log_info("test hook: worker pid %ld holds %s", (long)getpid(), path);
-		for (int i = 0; i < 1200 && access(flag, F_OK) == 0; i++)
-			usleep(50000);
-		free(flag);
+		if (strcmp(head, "# hold") == 0)
+			*hold = true;
 	} else if (name_len == 5 && memcmp(name, "crash", 5) == 0) {
 		errno = 0;
 		abort();
@@ -97,7 +94,7 @@ static void run_hook(const char *name, size_t name_len, const char *path, uint32
 /* The test hook: "sleep:<substr>", "hold:<substr>", "crash:<substr>", "alloc:<substr>",
  * comma-separated. Only read from the environment, so it does nothing unless
  * a test sets it. */
-static void run_hooks(const char *path, uint32_t memory_limit_mb)
+static void run_hooks(const char *path, uint32_t memory_limit_mb, bool *hold)
 {
 	const char *spec = getenv(HOOK_ENV);
 	if (!spec)
@@ -111,10 +108,20 @@ static void run_hooks(const char *path, uint32_t memory_limit_mb)
 			bool hit = *sub && strstr(path, sub);
 			free(sub);
 			if (hit)
-				run_hook(tok, (size_t)(colon - tok), path, memory_limit_mb);
+				run_hook(tok, (size_t)(colon - tok), path, memory_limit_mb, hold);
 		}
 		tok += len + (end ? 1 : 0);
 	}
+}
+
+/* The "hold" test hook, after the parse: waits while PATH.hold exists. */
+static void hold_result(const char *path)
+{
+	char *flag = xasprintf("%s.hold", path);
+	log_info("test hook: worker pid %ld holds %s", (long)getpid(), path);
+	for (int i = 0; i < 1200 && access(flag, F_OK) == 0; i++)
+		usleep(50000);
+	free(flag);
 }
 
 static void set_limits(uint32_t memory_limit_mb)
@@ -188,7 +195,8 @@ int worker_child_main(int argc, char **argv)
 			          r < 0 ? strerror(errno) : "malformed frame");
 			break;
 		}
-		run_hooks(job.path, init.memory_limit_mb);
+		bool hold = false;
+		run_hooks(job.path, init.memory_limit_mb, &hold);
 
 		dagfile_result res;
 		memset(&res, 0, sizeof(res));
@@ -207,6 +215,8 @@ int worker_child_main(int argc, char **argv)
 			                  "worker cannot load the operator catalog: %s",
 			                  cat_err ? cat_err : "unknown error");
 		}
+		if (hold)
+			hold_result(job.path);
 		out.len = 0;
 		wproto_encode_result(&out, job.job_id, &res);
 		if (out.len - WPROTO_HEADER > WPROTO_MAX_FRAME) {

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# `dagproc run` on SQLite converges to what the files say after ordinary file
+# operations (issue 9): a rename in a watched bundle, a DAG moving between
+# files, a DAG id whose holder lets it go (live and across a restart), a wrong
+# row left by an earlier run, and an old parse result arriving after a newer
+# one. Each check waits for the tables with a deadline; nothing is timed.
+# usage: tests/converge_test.sh DAGPROC_BIN
+set -u
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+work=$(mktemp -d /tmp/dagproc-conv.XXXXXX)
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+ok() {
+	passed=$((passed + 1))
+	echo "ok   $*"
+}
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL $*"
+	[ -f "$work/log" ] && tail -n 15 "$work/log" | sed 's/^/     /'
+}
+
+db=$work/dagproc.db
+dags=$work/dags
+q() { sqlite3 "$db" "$1" 2>/dev/null; }
+# wait_for SECONDS SQL EXPECTED
+wait_for() {
+	local deadline=$((SECONDS + $1)) got
+	while :; do
+		got=$(q "$2")
+		[ "$got" = "$3" ] && return 0
+		[ "$SECONDS" -ge "$deadline" ] && {
+			echo "     expected '$3', got '$got' for: $2"
+			return 1
+		}
+		sleep 0.1
+	done
+}
+wait_log() { # PATTERN [SECONDS]
+	local deadline=$((SECONDS + ${2:-10}))
+	while ! grep -q "$1" "$work/log"; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+# dag FILE ID [ECHO]: a file defining one DAG
+dag() {
+	mkdir -p "$(dirname "$dags/$1")"
+	cat >"$dags/$1.tmp" <<EOF
+$2:
+  tasks:
+    - task_id: t
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: echo ${3:-$2}
+EOF
+	mv "$dags/$1.tmp" "$dags/$1"
+}
+start() {
+	"$bin" run --dags "$dags" --db "sqlite:///$db" >>"$work/log" 2>&1 &
+	dpid=$!
+}
+stop() {
+	kill -TERM "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
+	dpid=
+}
+live() { q "SELECT relative_fileloc || ':' || is_stale || ':' || has_import_errors FROM dag WHERE dag_id = '$1'"; }
+
+export DAGPROC__API__ENABLED=false
+export DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=2
+mkdir -p "$dags/sub"
+dag a.yml alpha
+dag b.yml beta
+start
+wait_for 15 "SELECT count(*) FROM dag WHERE is_stale = 0" 2 || bad "first sync"
+
+# mv in a watched bundle: the DAG is live at its new path, never stale for good
+mv "$dags/a.yml" "$dags/sub/renamed.yml"
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'alpha'" \
+	"sub/renamed.yml:0" && ok "mv a.yml sub/renamed.yml: the DAG is live at its new path" ||
+	bad "rename: $(live alpha)"
+
+# a DAG moves from one file to another at once (both written before the
+# processor looks), in both path orders
+cat >"$dags/c.yml.tmp" <<EOF
+gamma:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo}
+mover:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo}
+EOF
+mv "$dags/c.yml.tmp" "$dags/c.yml"
+wait_for 10 "SELECT relative_fileloc FROM dag WHERE dag_id = 'mover' AND is_stale = 0" c.yml ||
+	bad "mover not recorded"
+dag c.yml gamma
+cat >"$dags/d.yml" <<EOF
+delta:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo}
+mover:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo}
+EOF
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'mover'" "d.yml:0" &&
+	wait_for 5 "SELECT count(*) FROM import_error" 0 &&
+	ok "a DAG moved from c.yml to d.yml is live at d.yml, no E034" || bad "move: $(live mover)"
+
+# two files define one id; the holder is deleted: the other takes it at once
+# (refresh_interval is 300 s)
+dag e_second.yml shared "from e"
+wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'e_second.yml'" 0 || true
+dag z_first.yml shared "from z" # sorts last, but e_second.yml holds it now
+wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'z_first.yml' AND stacktrace LIKE '%E034%'" 1 ||
+	bad "no E034 for the second definition"
+rm "$dags/e_second.yml"
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'shared'" "z_first.yml:0" &&
+	wait_for 5 "SELECT count(*) FROM import_error WHERE filename = 'z_first.yml'" 0 &&
+	ok "the holder of a DAG id deleted: the file refused with E034 takes it at once" ||
+	bad "E034 holder change: $(live shared) / $(q 'SELECT filename, stacktrace FROM import_error')"
+
+# the same across a restart: the holder goes while the processor is down
+dag y_again.yml shared "from y"
+wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'y_again.yml' AND stacktrace LIKE '%E034%'" 1 ||
+	bad "no E034 for y_again.yml"
+stop
+rm "$dags/z_first.yml"
+start
+wait_for 15 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'shared'" "y_again.yml:0" &&
+	wait_for 5 "SELECT count(*) FROM import_error" 0 &&
+	ok "holder deleted while the processor was down: the refused file takes the id at start" ||
+	bad "E034 after restart: $(live shared) / $(q 'SELECT filename FROM import_error')"
+
+# a wrong row left behind (by a crash, an older version, a restore) is
+# repaired at start although the file did not change
+stop
+q "UPDATE dag SET is_stale = 1 WHERE dag_id = 'beta'"
+q "UPDATE dag SET relative_fileloc = 'elsewhere.yml' WHERE dag_id = 'delta'"
+start
+wait_for 15 "SELECT (SELECT is_stale FROM dag WHERE dag_id = 'beta') || ':' || (SELECT relative_fileloc FROM dag WHERE dag_id = 'delta')" "0:d.yml" &&
+	ok "rows that disagree with an unchanged file are written again at start" ||
+	bad "wrong rows not repaired: beta $(live beta), delta $(live delta)"
+stop
+
+# an old version's result arrives after the newer one's: the newer stays
+# (the hold hook keeps the parse of a version whose first line is "# hold"
+# until PATH.hold is removed)
+export DAGPROC_TEST_WORKER_HOOK=hold:racy.yml
+start
+wait_log "found [0-9]* DAG files" || true
+touch "$dags/racy.yml.hold"
+printf '# hold\n' >"$dags/racy.yml.tmp"
+sed -n '1,$p' <<EOF >>"$dags/racy.yml.tmp"
+racy:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo old}
+EOF
+mv "$dags/racy.yml.tmp" "$dags/racy.yml"
+wait_log "holds $dags/racy.yml" || bad "no worker held racy.yml"
+rm "$dags/racy.yml"
+cat >"$dags/racy.yml" <<EOF
+racy:
+  tasks:
+    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo new}
+EOF
+wait_for 10 "SELECT count(*) FROM serialized_dag WHERE dag_id = 'racy' AND data LIKE '%echo new%'" 1 ||
+	bad "the new version was not written"
+rm -f "$dags/racy.yml.hold"
+# the old result is dropped when it arrives (on a processor without the
+# generation check it would be written within the same 10 s)
+wait_log "racy.yml: result of an older version dropped" 10 || true
+[ "$(q "SELECT count(*) FROM serialized_dag WHERE dag_id = 'racy' AND data LIKE '%echo new%'")" = 1 ] &&
+	ok "a parse result of an older version arriving late does not replace the newer one" ||
+	bad "racy.yml: $(q "SELECT data FROM serialized_dag WHERE dag_id = 'racy'" | grep -o 'echo [a-z]*')"
+stop
+unset DAGPROC_TEST_WORKER_HOOK
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
