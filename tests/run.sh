@@ -150,6 +150,7 @@ suite() { # BUILD_DIR PREFIX
 		run_counted "${prefix}db sync" bash tests/db/sync_test.sh "$dir/tests/test_sync" all
 		run_counted "${prefix}db daemon" bash tests/db/daemon_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db scale-out" bash tests/db/scaleout_test.sh "$dir/dagproc" all
+		run_counted "${prefix}db refusals" bash tests/db/refusal_test.sh "$dir/dagproc" all
 	fi
 }
 

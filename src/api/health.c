@@ -108,7 +108,9 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 		          down_since > 0 ? now - down_since : 0.0, err);
 	} else if (api_srv.proc && !s.db_up) {
 		if (s.db_down_since > 0)
-			sb_printf(&why, "database writes failing for %.0f s: %s",
+			sb_printf(&why, "%s for %.0f s: %s",
+			          s.db_refused ? "database refuses writes"
+			                       : "database writes failing",
 			          now - s.db_down_since, s.db_error);
 		else
 			sb_adds(&why, "no database write yet");
@@ -242,6 +244,11 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 		          (unsigned long long)s.write_transient);
 		sb_printf(&b, "dagproc_db_write_failures_total{class=\"permanent\"} %llu\n",
 		          (unsigned long long)s.write_permanent);
+		sb_printf(&b, "dagproc_db_write_failures_total{class=\"refused\"} %llu\n",
+		          (unsigned long long)s.write_refused);
+		metric(&b, "dagproc_db_refuses_writes", "gauge",
+		       "1 while the database refuses writes (read-only, full, permission, schema)",
+		       s.db_refused ? 1 : 0);
 		metric(&b, "dagproc_db_write_retries_total", "counter",
 		       "writes retried after a transient failure", (double)s.write_transient);
 		metric(&b, "dagproc_pending_results", "gauge",

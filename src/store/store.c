@@ -133,6 +133,9 @@ store_class store_classify_pg(const char *sqlstate, bool conn_bad, bool *broken)
 		 * table, column or schema missing (schema too old or dropped), I/O
 		 * error, database dropped: no data of ours causes these */
 		cls = STORE_REFUSED;
+		/* read-only may be the session's (its default was read-only when
+		 * it started, or it reached a standby): retry on a new one */
+		br = !strcmp(sqlstate, "25006");
 	} else if (!strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01") ||
 	           !strcmp(sqlstate, "53300") || !strcmp(sqlstate, "55P03") ||
 	           !strcmp(sqlstate, "57014")) {
@@ -173,6 +176,9 @@ store_class store_classify_mysql(unsigned int e, bool *broken)
 	case 1290: /* ER_OPTION_PREVENTS_STATEMENT: --read-only, super_read_only */
 	case 1836: /* ER_READ_ONLY_MODE */
 	case 1792: /* ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION */
+		cls = STORE_REFUSED;
+		br = true; /* as PostgreSQL's 25006: a new session may reach a writable primary */
+		break;
 	case 1036: /* ER_OPEN_AS_READONLY: table is read only */
 	case 1223: /* ER_CANT_UPDATE_WITH_READLOCK: FLUSH TABLES WITH READ LOCK */
 	case 1021: /* ER_DISK_FULL */

@@ -164,8 +164,7 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		err->conn_broken = true;
 		/* 1045 access denied, 1049 unknown database: permanent; others transient */
 		unsigned int e = mysql_errno(m);
-		if (e != 1045 && e != 1049 && e != 1044)
-			err->cls = STORE_TRANSIENT;
+		err->cls = e == 1045 || e == 1049 || e == 1044 ? STORE_PERMANENT : STORE_TRANSIENT;
 		return -1;
 	}
 	char *init = xasprintf("SET time_zone = '+00:00', "

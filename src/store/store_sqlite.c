@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void set_err(store_conn *c, int rc, store_error *err)
 {
@@ -16,9 +17,16 @@ static void set_err(store_conn *c, int rc, store_error *err)
 	if ((ext & 0xff) != (rc & 0xff))
 		ext = rc;
 	store_class cls = store_classify_sqlite(ext, &broken);
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	/* SQLITE_ERROR covers the schema too: tables or columns missing (the
+	 * schema dropped, or older than this binary) is a refusal, not data */
+	if ((ext & 0xff) == 1 && msg &&
+	    (strncmp(msg, "no such table", 13) == 0 || strncmp(msg, "no such column", 14) == 0 ||
+	     strstr(msg, "has no column named")))
+		cls = STORE_REFUSED;
 	char code[16];
 	snprintf(code, sizeof code, "%d", ext);
-	store_error_set(err, cls, code, broken, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	store_error_set(err, cls, code, broken, "%s", msg);
 }
 
 static int progress(void *ud)

@@ -61,8 +61,18 @@ static void test_classify_pg(void **state)
 	assert_false(br);
 	assert_int_equal(store_classify_pg("23505", false, &br), STORE_PERMANENT);
 	assert_false(br);
-	assert_int_equal(store_classify_pg("42P01", false, &br), STORE_PERMANENT);
 	assert_int_equal(store_classify_pg("25P02", false, &br), STORE_PERMANENT);
+	assert_int_equal(store_classify_pg("22001", false, &br), STORE_PERMANENT); /* too long */
+	/* refusals: no data of ours causes them, so they are retried, never
+	 * isolated to a file (issue 9, cause 3) */
+	static const char *const refused[] = {"25006", "53100", "42501", "42P01",
+	                                      "42703", "3F000", "58030", "57P04"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		assert_int_equal(store_classify_pg(refused[i], false, &br), STORE_REFUSED);
+	assert_int_equal(store_classify_pg("25006", false, &br), STORE_REFUSED);
+	assert_true(br); /* a read-only session: retried on a new one */
+	assert_int_equal(store_classify_pg("53100", false, &br), STORE_REFUSED);
+	assert_false(br);
 	/* libpq connection-level failure: no SQLSTATE or CONNECTION_BAD */
 	assert_int_equal(store_classify_pg(NULL, false, &br), STORE_TRANSIENT);
 	assert_true(br);
@@ -85,7 +95,11 @@ static void test_classify_mysql(void **state)
 	assert_false(br);
 	assert_int_equal(store_classify_mysql(1062, &br), STORE_PERMANENT); /* duplicate key */
 	assert_false(br);
-	assert_int_equal(store_classify_mysql(1146, &br), STORE_PERMANENT);
+	assert_int_equal(store_classify_mysql(1406, &br), STORE_PERMANENT); /* data too long */
+	static const unsigned refused[] = {1290, 1836, 1792, 1036, 1223, 1021, 1114,
+	                                   1030, 1142, 1143, 1044, 1146, 1054};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+		assert_int_equal(store_classify_mysql(refused[i], &br), STORE_REFUSED);
 }
 
 static void test_classify_sqlite(void **state)
@@ -98,6 +112,12 @@ static void test_classify_sqlite(void **state)
 	assert_false(br);
 	assert_int_equal(store_classify_sqlite(19, &br), STORE_PERMANENT); /* CONSTRAINT */
 	assert_int_equal(store_classify_sqlite(1, &br), STORE_PERMANENT);
+	assert_int_equal(store_classify_sqlite(8, &br), STORE_REFUSED);            /* READONLY */
+	assert_int_equal(store_classify_sqlite(8 | (1 << 8), &br), STORE_REFUSED); /* _RECOVERY */
+	assert_int_equal(store_classify_sqlite(13, &br), STORE_REFUSED);           /* FULL */
+	assert_int_equal(store_classify_sqlite(11, &br), STORE_REFUSED);           /* CORRUPT */
+	assert_true(br);
+	assert_int_equal(store_classify_sqlite(26, &br), STORE_REFUSED); /* NOTADB */
 }
 
 static void test_pg_placeholders(void **state)
