@@ -25,7 +25,7 @@ DEMO_DB = build/demo/dagproc.db
 # leaks at exit are not what those builds are for.
 BUILD_ENV = ASAN_OPTIONS=detect_leaks=0
 
-.PHONY: all build deps asan demo check bench fuzz format format-check clean
+.PHONY: all build deps asan demo check bench soak fuzz format format-check clean
 
 all: build
 
@@ -56,6 +56,12 @@ demo: build
 check: build asan
 	@scripts/deps.sh browser
 	@tests/run.sh build
+
+# `make soak`: the model-based test of issue 9 for ~20 minutes over the three
+# backends, on seeds drawn from the clock (SOAK_MINUTES per backend).
+SOAK_MINUTES ?= 6.5
+soak: build
+	@tests/model/soak.sh build/dagproc $(SOAK_MINUTES)
 
 bench: build
 	@scripts/deps.sh core bench

@@ -138,6 +138,8 @@ suite() { # BUILD_DIR PREFIX
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
 	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"
 	run_counted "${prefix}converge" bash tests/converge_test.sh "$dir/dagproc"
+	# the model-based test of issue 9 (make soak runs it longer, on fresh seeds)
+	run_counted "${prefix}model sqlite" bash tests/model/model_test.sh "$dir/dagproc" sqlite 1 2 3
 	run_counted "${prefix}api" python3 tests/api_test.py "$dir/dagproc"
 	# the browser test needs Debian's chromium (scripts/deps.sh browser)
 	if command -v chromium >/dev/null 2>&1; then
@@ -151,6 +153,8 @@ suite() { # BUILD_DIR PREFIX
 		run_counted "${prefix}db daemon" bash tests/db/daemon_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db scale-out" bash tests/db/scaleout_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db refusals" bash tests/db/refusal_test.sh "$dir/dagproc" all
+		run_counted "${prefix}db model pg" bash tests/model/model_test.sh "$dir/dagproc" pg 1 2
+		run_counted "${prefix}db model mariadb" bash tests/model/model_test.sh "$dir/dagproc" mariadb 1 2
 	fi
 }
 

@@ -388,15 +388,122 @@ static void wake_loop(processor *p)
 	(void)w; /* EAGAIN: already woken */
 }
 
-static int row_fp(void *ud, size_t ncols, const char *const *v)
+/* What the tables hold of each recorded file, to decide whether its stored
+ * source hash may skip its parse at start (load_fingerprints). */
+typedef struct fp_row {
+	uint64_t hash;
+	long dag_count;      /* parse_stat: the DAGs it held when written */
+	bool errors;         /* parse_stat: it had import errors */
+	long live, live_err; /* dag: live rows at the file, those flagged with errors */
+	bool ie_row;         /* import_error: a row for it */
+	bool e034;           /* that row refuses a DAG id another file holds */
+} fp_row;
+
+typedef struct fp_load {
+	strmap idx; /* bundle \x1f rel -> index in rows */
+	fp_row *rows;
+	size_t n, cap;
+} fp_load;
+
+static fp_row *fp_at(fp_load *l, const char *bundle, const char *rel, bool add)
 {
-	strmap *m = ud;
-	if (ncols < 3 || !v[0] || !v[1] || !v[2] || !*v[2])
-		return 0;
-	char *k = pkey(v[0], v[1]);
-	strmap_put(m, k, (size_t)strtoull(v[2], NULL, 16));
+	char *k = pkey(bundle, rel);
+	size_t i;
+	fp_row *r = NULL;
+	if (strmap_get(&l->idx, k, &i)) {
+		r = &l->rows[i];
+	} else if (add) {
+		VEC_GROW(l->rows, l->n, l->cap);
+		r = &l->rows[l->n];
+		memset(r, 0, sizeof(*r));
+		strmap_put(&l->idx, k, l->n++);
+	}
 	free(k);
+	return r;
+}
+
+static int row_fp_stat(void *ud, size_t ncols, const char *const *v)
+{
+	if (ncols < 5 || !v[0] || !v[1] || !v[2] || !*v[2])
+		return 0;
+	fp_row *r = fp_at(ud, v[0], v[1], true);
+	r->hash = strtoull(v[2], NULL, 16);
+	r->dag_count = v[3] ? strtol(v[3], NULL, 10) : 0;
+	r->errors = v[4] && strtol(v[4], NULL, 10) > 0;
 	return 0;
+}
+
+static int row_fp_live(void *ud, size_t ncols, const char *const *v)
+{
+	if (ncols < 4 || !v[0] || !v[1])
+		return 0;
+	fp_row *r = fp_at(ud, v[0], v[1], false);
+	if (r) {
+		long n = v[3] ? strtol(v[3], NULL, 10) : 0;
+		r->live += n;
+		if (v[2] && (v[2][0] == 't' || v[2][0] == '1'))
+			r->live_err += n;
+	}
+	return 0;
+}
+
+static int row_fp_ie(void *ud, size_t ncols, const char *const *v)
+{
+	if (ncols < 3 || !v[0] || !v[1])
+		return 0;
+	fp_row *r = fp_at(ud, v[0], v[1], false);
+	if (r) {
+		r->ie_row = true;
+		r->e034 = v[2] && v[2][0] == '1';
+	}
+	return 0;
+}
+
+/* The source hashes of the files whose rows agree with their recorded
+ * result, so that an unchanged file may skip its parse at start: its import
+ * error row present exactly when it had errors; at least its DAG count of
+ * live rows pointing at it, all flagged with errors when it had errors and
+ * exactly that many, none flagged, when it had none. Any other file (a DAG
+ * row left stale by a rename, a row moved to another file) is parsed and
+ * written again, and so is a file refused with E034 (the id may be free now).
+ * Three scans joined here: a correlated subquery per file makes SQLite pick
+ * the is_stale index and go quadratic. */
+static int load_fingerprints(store_conn *c, strmap *fp, store_error *err)
+{
+	fp_load l = {0};
+	store_param live = store_p_bool(false), e034 = store_p_text("%error[E034]%");
+	int rc = store_query(c,
+	                     "SELECT bundle_name, relative_fileloc, file_hash, dag_count, "
+	                     "import_error_count FROM parse_stat",
+	                     NULL, 0, row_fp_stat, &l, err);
+	if (rc == 0)
+		rc = store_query(
+		    c,
+		    "SELECT bundle_name, relative_fileloc, has_import_errors, count(*) "
+		    "FROM dag WHERE is_stale = ? GROUP BY bundle_name, relative_fileloc, "
+		    "has_import_errors",
+		    &live, 1, row_fp_live, &l, err);
+	if (rc == 0)
+		rc = store_query(c,
+		                 "SELECT bundle_name, filename, CASE WHEN stacktrace LIKE ? THEN 1 "
+		                 "ELSE 0 END FROM import_error",
+		                 &e034, 1, row_fp_ie, &l, err);
+	if (rc == 0) {
+		for (size_t k = 0; k < l.idx.cap; k++) {
+			if (!l.idx.keys[k])
+				continue;
+			const fp_row *r = &l.rows[l.idx.vals[k]];
+			bool agree = r->errors
+			                 ? r->ie_row && !r->e034 && r->live_err == r->live &&
+			                       r->live >= r->dag_count
+			                 : !r->ie_row && !r->live_err && r->live == r->dag_count;
+			if (agree)
+				strmap_put(fp, l.idx.keys[k], (size_t)r->hash);
+		}
+	}
+	strmap_free(&l.idx);
+	free(l.rows);
+	return rc;
 }
 
 /* Compares what the database holds of each bundle's files with `seen` (one
@@ -455,25 +562,8 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 		return -1;
 	strmap fp = {0};
 	int rc = store_migrate(c, err);
-	/* the source hashes of the files whose rows agree with their recorded
-	 * result: no import error, and exactly their DAG count of live rows
-	 * without errors pointing at them (a DAG row left stale by a rename, a
-	 * row of another file's): any other file is parsed and written again.
-	 * Files with import errors are always parsed again (an E034 may have
-	 * become free, a row may be flagged wrongly). */
-	static const char fp_sql[] =
-	    "SELECT ps.bundle_name, ps.relative_fileloc, ps.file_hash FROM parse_stat ps "
-	    "WHERE ps.import_error_count = 0 "
-	    "AND NOT EXISTS (SELECT 1 FROM import_error ie WHERE ie.bundle_name = ps.bundle_name "
-	    "AND ie.filename = ps.relative_fileloc) "
-	    "AND NOT EXISTS (SELECT 1 FROM dag d WHERE d.bundle_name = ps.bundle_name "
-	    "AND d.relative_fileloc = ps.relative_fileloc AND d.is_stale = ? "
-	    "AND d.has_import_errors = ?) "
-	    "AND ps.dag_count = (SELECT count(*) FROM dag d WHERE d.bundle_name = ps.bundle_name "
-	    "AND d.relative_fileloc = ps.relative_fileloc AND d.is_stale = ?)";
-	store_param fpp[3] = {store_p_bool(false), store_p_bool(true), store_p_bool(false)};
 	if (rc == 0)
-		rc = store_query(c, fp_sql, fpp, 3, row_fp, &fp, err);
+		rc = load_fingerprints(c, &fp, err);
 	pool_release(p->db, c); /* not held while the scan runs */
 	if (rc == 0) {
 		pthread_mutex_lock(&p->mu);
