@@ -725,41 +725,41 @@ out:
 /* Files refused with E034 for an id that is free now                        */
 
 typedef struct refused_ctx {
-	const sync_file *files;
-	size_t n;
-	strmap batch;
+	strmap batch;    /* the batch's files: their import errors are new */
+	strmap released; /* the ids that left their files */
 	sync_requeue *rq;
 } refused_ctx;
+
+/* Whether a stack trace refuses one of the released ids with E034 (the line
+ * plan.c writes: "error[E034]: DAG id '<id>' is already defined by ..."). */
+static bool refuses_released(const refused_ctx *r, const char *st)
+{
+	static const char mark[] = "error[E034]: DAG id '";
+	for (const char *p = strstr(st, mark); p; p = strstr(p, mark)) {
+		p += sizeof(mark) - 1;
+		const char *q = strstr(p, "' is already defined by ");
+		if (!q)
+			break;
+		char *id = xstrndup(p, (size_t)(q - p));
+		bool hit = strmap_get(&r->released, id, NULL);
+		free(id);
+		if (hit)
+			return true;
+	}
+	return false;
+}
 
 static int row_refused(void *ud, size_t ncols, const char *const *v)
 {
 	refused_ctx *r = ud;
-	if (ncols < 2 || !v[0] || !v[1])
+	if (ncols < 3 || !v[0] || !v[1] || !v[2] || !refuses_released(r, v[2]))
 		return 0;
 	char *k = fkey(v[0], v[1]);
 	if (strmap_get(&r->batch, k, NULL))
-		free(k); /* parsed with this batch: its import error is new */
+		free(k);
 	else
 		sync_requeue_add(r->rq, k);
 	return 0;
-}
-
-/* LIKE pattern (with '!' as the escape) of the line plan.c writes for an E034
- * refusal of id: "error[E034]: DAG id '<id>' is already defined by ...".
- * SQLite's LIKE ignores ASCII case: a file refused for 'Etl' may be parsed
- * again when 'etl' is released, which costs a parse and nothing else. */
-static char *e034_pattern(const char *id)
-{
-	strbuf s;
-	sb_init(&s);
-	sb_adds(&s, "%error[E034]: DAG id '");
-	for (const char *p = id; *p; p++) {
-		if (*p == '%' || *p == '_' || *p == '!')
-			sb_addc(&s, '!');
-		sb_addc(&s, *p);
-	}
-	sb_adds(&s, "' is %");
-	return sb_detach(&s);
 }
 
 int apply_find_refused(store_conn *c, const sync_file *files, size_t n, const plan_out *o,
@@ -767,25 +767,23 @@ int apply_find_refused(store_conn *c, const sync_file *files, size_t n, const pl
 {
 	if (!o->nreleased)
 		return 0;
-	refused_ctx r = {.files = files, .n = n, .rq = rq};
+	refused_ctx r = {.rq = rq};
 	for (size_t f = 0; f < n; f++) {
 		char *k = fkey(files[f].bundle, files[f].rel);
 		strmap_put(&r.batch, k, f);
 		free(k);
 	}
-	int rc = 0;
-	/* one statement per id: the pattern cannot use an index, so it stays
-	 * off the common path (only when an id leaves its file) */
-	for (size_t i = 0; i < o->nreleased && rc == 0; i++) {
-		char *pat = e034_pattern(o->released[i]);
-		store_param p = store_p_text(pat);
-		count(st, false);
-		rc = store_query(c,
-		                 "SELECT bundle_name, filename FROM import_error WHERE stacktrace "
-		                 "LIKE ? ESCAPE '!'",
-		                 &p, 1, row_refused, &r, err);
-		free(pat);
-	}
+	for (size_t i = 0; i < o->nreleased; i++)
+		strmap_put(&r.released, o->released[i], i);
+	/* one scan of the import errors that refuse anything, whatever the
+	 * number of ids released (only when an id leaves its file) */
+	store_param p = store_p_text("%error[E034]%");
+	count(st, false);
+	int rc = store_query(c,
+	                     "SELECT bundle_name, filename, stacktrace FROM import_error WHERE "
+	                     "stacktrace LIKE ?",
+	                     &p, 1, row_refused, &r, err);
 	strmap_free(&r.batch);
+	strmap_free(&r.released);
 	return rc;
 }

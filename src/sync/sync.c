@@ -70,9 +70,13 @@ static int read_and_plan(store_conn *c, sync_file *files, size_t n, plan_current
 		plan_make(files, n, cur, o);
 		if (round > 0)
 			return 0;
+		/* only the files the batch writes: an unchanged file writes nothing,
+		 * not even its lease */
 		bool *want = xcalloc(n, sizeof(bool));
 		for (size_t f = 0; f < n; f++)
-			want[f] = o->files[f].writes || o->files[f].governed;
+			want[f] = o->files[f].writes;
+		for (size_t i = 0; i < o->nstat_put; i++)
+			want[o->stat_put[i]] = true;
 		size_t marked = 0;
 		int rc = sync_claim_leases(c, files, n, want, &marked, st, err);
 		free(want);

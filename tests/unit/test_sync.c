@@ -30,6 +30,8 @@ static char *url_text;
 /* The files the last sync_files asked to parse again ("bundle\x1frel"). */
 static sync_requeue last_rq;
 static store_error last_err;
+/* The processor name the files are written under (leases on PG/MySQL), or NULL. */
+static const char *lease_owner;
 
 #define BASH "airflow.providers.standard.operators.bash.BashOperator"
 
@@ -147,6 +149,7 @@ static int sync_files_rc(tfile *f, size_t n, sync_stats *st)
 		sf[i].mtime = 1000;
 		sf[i].size = 10;
 		sf[i].parsed_at = clock_epoch();
+		sf[i].lease_owner = lease_owner;
 	}
 	sync_requeue_free(&last_rq);
 	int rc = sync_write(pl, sf, n, st, &last_rq, &last_err);
@@ -698,6 +701,26 @@ static void test_released_id_requeues_refused_files(void **state)
 	tfree(f + 1, 1);
 }
 
+/* Invariant 5 with leases (PostgreSQL, MySQL): an unchanged file writes
+ * nothing, not even its lease. */
+static void test_unchanged_files_write_no_lease(void **state)
+{
+	(void)state;
+	lease_owner = "proc-a";
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_files(f, 2);
+	tfree(f, 2);
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_stats st = sync_files(f, 2);
+	lease_owner = NULL;
+	assert_int_equal(st.writes, 0);
+	assert_int_equal(st.files_unchanged, 2);
+	tfree(f, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +737,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_file_that_cannot_be_stored_keeps_its_rows, each_setup),
 	    cmocka_unit_test_setup(test_file_with_80000_tags, each_setup),
 	    cmocka_unit_test_setup(test_released_id_requeues_refused_files, each_setup),
+	    cmocka_unit_test_setup(test_unchanged_files_write_no_lease, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
