@@ -222,6 +222,15 @@ else
 fi
 rm -f "$work/dagproc.cfg"
 
+# SQLite is for one processor: a second one on the same database stops at
+# start, naming the running one (a lock on the database, not a pid file)
+wait_for 10 "SELECT count(*) > 0 FROM dag_processor" 1 >/dev/null
+"$bin" run --once --dags "$work/dags" --db "sqlite:///$db" >"$work/second.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q "another dagproc processor is running on the SQLite database $db: .*(host .*, pid $dpid)" "$work/second.log" &&
+	ok "a second processor on the same SQLite database exits 2 naming the first" ||
+	bad "second processor: exit $rc: $(cat "$work/second.log")"
+
 # SIGTERM: exit 0
 kill -TERM "$dpid"
 wait "$dpid"

@@ -12,6 +12,7 @@
  *     saw: written by another processor, or before a restore);
  *   - dispatch of due files to idle workers. */
 #include "processor/processor.h"
+#include "processor/single.h"
 
 #include <errno.h>
 #include <math.h>
@@ -167,6 +168,7 @@ struct processor {
 	int wakefd;
 
 	char *instance;           /* [dag_processor] instance_name, default hostname:pid */
+	int single_fd;            /* SQLite: the lock of proc_single_lock, or -1 */
 	double last_db_heartbeat; /* monotonic */
 
 	/* stats (own mutex: read by the API threads) */
@@ -1541,6 +1543,8 @@ static void processor_free(processor *p)
 	free(p->reparse);
 	if (p->wakefd >= 0)
 		close(p->wakefd);
+	if (p->single_fd >= 0)
+		close(p->single_fd); /* after the pool: no connection is left */
 	free(p->instance);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
@@ -1557,6 +1561,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	pthread_cond_init(&p->cv, NULL);
 	pthread_mutex_init(&p->smu, NULL);
 	p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->single_fd = -1;
 	if (cfg->dag_processor.instance_name && cfg->dag_processor.instance_name[0]) {
 		p->instance = xstrdup(cfg->dag_processor.instance_name);
 	} else {
@@ -1588,6 +1593,16 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	if (store_params_from_url(cfg->database.sql_conn, cfg, &p->url, &p->params, &err) != 0) {
 		log_error("[database] sql_conn: %s", err);
 		goto out;
+	}
+	if (p->params.dialect == STORE_SQLITE && p->params.sqlite_path &&
+	    strcmp(p->params.sqlite_path, ":memory:") != 0) {
+		char *why = NULL;
+		p->single_fd = proc_single_lock(p->params.sqlite_path, &why);
+		if (p->single_fd < 0) {
+			log_error("%s", why);
+			free(why);
+			goto out;
+		}
 	}
 	p->db = pool_create(&p->params);
 	retry_policy_from_params(&p->retry, &p->params);
