@@ -3,15 +3,15 @@
 #ifndef DAGPROC_API_H
 #define DAGPROC_API_H
 
-#include "processor/processor.h"
+#include "status/status.h"
 
 struct dagproc_config;
 
-/* Starts the server on [api] host:port with its own small read pool. p is the
+/* Starts the server on [api] host:port with its own small read pool. src is the
  * processor whose state /livez, /readyz, /metrics and parseDagFile use, or NULL for
- * `dagproc serve`. cfg and p must outlive api_stop. Returns 0, or -1 with *err set
+ * `dagproc serve`. cfg and src must outlive api_stop. Returns 0, or -1 with *err set
  * (one line, caller frees), e.g. when the port is taken. One server per process. */
-int api_start(const struct dagproc_config *cfg, processor *p, char **err)
+int api_start(const struct dagproc_config *cfg, const status_source *src, char **err)
     __attribute__((warn_unused_result));
 /* Stops the server, waiting for requests in flight; a no-op when not started. */
 void api_stop(void);

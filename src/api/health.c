@@ -40,7 +40,7 @@ MHD_RESULT api_health(struct MHD_Connection *conn)
 	json_t *dp = json_object();
 	if (api_srv.proc) {
 		proc_stats s;
-		proc_snapshot(api_srv.proc, &s);
+		api_srv.proc->snapshot(api_srv.proc->ctx, &s);
 		char hb[64];
 		iso_epoch(s.heartbeat, hb, sizeof(hb));
 		bool ok = clock_epoch() - s.heartbeat < LIVE_MAX_AGE;
@@ -81,7 +81,7 @@ MHD_RESULT api_livez(struct MHD_Connection *conn)
 	if (!api_srv.proc)
 		return text(conn, 200, "ok");
 	proc_stats s;
-	proc_snapshot(api_srv.proc, &s);
+	api_srv.proc->snapshot(api_srv.proc->ctx, &s);
 	double age = clock_epoch() - s.heartbeat;
 	if (age < LIVE_MAX_AGE)
 		return text(conn, 200, "ok");
@@ -100,7 +100,7 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 	double now = clock_epoch();
 	proc_stats s;
 	if (api_srv.proc)
-		proc_snapshot(api_srv.proc, &s);
+		api_srv.proc->snapshot(api_srv.proc->ctx, &s);
 	if (!ok) {
 		if (api_srv.proc && s.db_down_since > 0 && s.db_down_since < down_since)
 			down_since = s.db_down_since;
@@ -177,7 +177,7 @@ MHD_RESULT api_metrics(struct MHD_Connection *conn)
 	memset(&s, 0, sizeof(s));
 	bool proc = api_srv.proc != NULL;
 	if (proc)
-		proc_snapshot(api_srv.proc, &s);
+		api_srv.proc->snapshot(api_srv.proc->ctx, &s);
 	double now = clock_epoch();
 
 	metric(&b, "dagproc_files", "gauge", "DAG files known",

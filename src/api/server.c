@@ -271,7 +271,7 @@ static MHD_RESULT parse_file_route(struct MHD_Connection *conn, const char *toke
 		                      "no DAG processor runs in this process (dagproc serve)");
 		goto out;
 	}
-	if (proc_request_parse(api_srv.proc, bundle, rel) != 0) {
+	if (api_srv.proc->request_parse(api_srv.proc->ctx, bundle, rel) != 0) {
 		ret = api_send_detail(conn, 503, "the processor could not queue the file");
 		goto out;
 	}
@@ -469,7 +469,7 @@ static int listen_on(const char *host, int port, char **err)
 	return fd;
 }
 
-int api_start(const struct dagproc_config *cfg, processor *p, char **err)
+int api_start(const struct dagproc_config *cfg, const status_source *p, char **err)
 {
 	*err = NULL;
 	if (started) {

@@ -9,7 +9,7 @@
 #include "api/api_int.h"
 #include "config/config.h"
 #include "config/dburl.h"
-#include "processor/processor.h"
+#include "status/status.h"
 #include "store/pool.h"
 
 #if MHD_VERSION < 0x00097002
@@ -22,8 +22,8 @@ typedef struct api_server {
 	struct MHD_Daemon *daemon;
 	int listen_fd;
 	const struct dagproc_config *cfg;
-	processor *proc; /* NULL for `dagproc serve` */
-	pool *pool;      /* the API's own small read pool */
+	const status_source *proc; /* NULL for `dagproc serve` */
+	pool *pool;                /* the API's own small read pool */
 	struct db_url url;
 	store_params params;
 

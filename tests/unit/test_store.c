@@ -317,9 +317,13 @@ static void test_sqlite_txn_and_upsert(void **state)
 	assert_int_equal(n, 2);
 	/* a failed statement inside a transaction, then rollback: connection still fine */
 	assert_int_equal(store_begin(c, &err), 0);
+	assert_int_not_equal(
+	    store_exec(c, "INSERT INTO import_error (filename) VALUES (NULL)", NULL, 0, &err), 0);
+	assert_int_equal(err.cls, STORE_PERMANENT);
+	/* a table the schema lacks: the database refuses, not the data */
 	assert_int_not_equal(store_exec(c, "INSERT INTO no_such_table VALUES (1)", NULL, 0, &err),
 	                     0);
-	assert_int_equal(err.cls, STORE_PERMANENT);
+	assert_int_equal(err.cls, STORE_REFUSED);
 	store_rollback(c);
 	assert_int_equal(store_ping(c, &err), 0);
 	free(sql);

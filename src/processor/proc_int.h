@@ -1,0 +1,205 @@
+/* The processor's insides, shared by its files: the state (struct processor),
+ * the pending table's entries, and the functions one file calls in another.
+ *   processor.c  start and stop (processor_run)
+ *   loop.c       the main loop: scan events, dispatch, worker results, signals
+ *   pending.c    the pending table between the loop and the writer
+ *   writer.c     the writer thread: batches, retries, heartbeat, stale check
+ *   stats.c      the counters the API and the logs read
+ * Not for use outside src/processor. */
+#ifndef DAGPROC_PROC_INT_H
+#define DAGPROC_PROC_INT_H
+
+#include "processor/processor.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle/queue.h"
+#include "bundle/scan.h"
+#include "bundle/walk.h"
+#include "config/config.h"
+#include "config/dburl.h"
+#include "log/log.h"
+#include "store/pool.h"
+#include "store/retry.h"
+#include "store/store.h"
+#include "store/store_url.h"
+#include "sync/sync.h"
+#include "util/clock.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+#include "worker/worker.h"
+
+#define WRITER_BATCH 200
+
+#define VEC_GROW(v, n, cap)                                                                        \
+	do {                                                                                       \
+		if ((n) == (cap)) {                                                                \
+			(cap) = (cap) ? (cap)*2 : 16;                                              \
+			(v) = xrealloc((v), (cap) * sizeof(*(v)));                                 \
+		}                                                                                  \
+	} while (0)
+/* A partial batch waits this long for more results: a lone edit is written
+ * at once; while files are still queued for parsing (a first sync, a burst of
+ * edits) the writer waits longer for fuller, fewer transactions, which leaves
+ * the CPU to the workers. */
+#define WRITER_GATHER_SECONDS      0.01
+#define WRITER_GATHER_BUSY_SECONDS 0.1
+#define MAX_POLLFDS                1100
+#define DRAIN_SECONDS              5
+/* Parsing pauses while the results waiting for the writer hold more than
+ * this: memory stays bounded when the writer is slower than the workers (a
+ * large first sync) or the database is away; the parse queue keeps the rest,
+ * one entry per file. */
+#define PENDING_SOFT_LIMIT ((size_t)64 << 20)
+#define HEARTBEAT_SECONDS  10 /* dag_processor row, for `serve` and other processors */
+
+/* One file's latest result, waiting for the writer. */
+typedef struct pend {
+	char *key; /* bundle \x1f rel */
+	char *bundle, *rel, *abs;
+	bool deleted;
+	dagfile_result *res; /* owned (worker_result_free); NULL when deleted */
+	double mtime;
+	int64_t size;
+	double parsed_at;
+	uint64_t source_hash;
+	/* the file's generation this entry is of: a change event bumps it, and
+	 * an entry never replaces one of a newer generation */
+	uint64_t gen;
+	size_t bytes; /* what the entry holds, roughly (backpressure) */
+} pend;
+
+typedef struct job {
+	uint64_t id;
+	char *bundle, *rel;
+	double mtime;
+	int64_t size;
+	uint64_t gen; /* the file's generation when it was handed out */
+} job;
+
+struct processor {
+	struct dagproc_config *cfg;
+	proc_opts opts;
+	scan *scan;
+	queue *queue;
+	wpool *wpool;
+	pool *db;
+	struct db_url url;
+	store_params params;
+	retry_policy retry;
+
+	/* per file (bundle \x1f rel): its generation, bumped by every change
+	 * event (main thread); a parse result of an older generation is dropped,
+	 * since the event that made it old queued a newer parse */
+	strmap gens;
+	uint64_t gen_clock;
+
+	/* jobs in flight, by id */
+	job *jobs;
+	size_t njobs, capjobs;
+	uint64_t next_job;
+
+	/* pending results: shared with the writer */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pend **pend;
+	size_t npend, cappend;
+	strmap pidx;
+	size_t inflight;
+	size_t pend_bytes; /* held by pending entries, in the table or in flight */
+	bool stop_writer;
+	atomic_size_t queued_hint; /* files due for a worker and waiting, from the loop */
+	strmap *known;             /* per bundle: rels seen by the first scan (writer checks) */
+	bool known_ready; /* under mu: the first scan is done (the writer starts before it) */
+	size_t nknown;
+	char **known_bundles;
+	/* a later snapshot of the same kind, from the loop to the writer (under
+	 * mu; the writer takes it and frees it) */
+	strmap *sweep;
+	bool writer_started;
+	bool writer_abandoned; /* did not stop within DRAIN_SECONDS */
+	pthread_t writer;
+	/* source hashes of the files as last written (parse_stat), loaded once by
+	 * the writer: a file whose sources did not change since is not parsed
+	 * again at start. Main thread only, once fp_ready is set (under mu). */
+	strmap fp;
+	bool fp_ready;
+	double hold_until;     /* monotonic: dispatch waits for fp until then */
+	uint64_t options_hash; /* as the workers compute it (dagfile_options_hash) */
+	/* leases (PostgreSQL, MySQL): files other processors hold, from the
+	 * writer to the loop under mu, then the loop's own map (key -> index of
+	 * the owner's name), which dispatch skips */
+	char **lease_news; /* "key\x1eowner" */
+	size_t nlease_news;
+	char **live_owners; /* snapshot from the last heartbeat */
+	size_t nlive_owners;
+	bool live_ready;
+	strmap foreign;
+	char **owners;
+	size_t nowners;
+	/* parse requests from the API threads (under mu), and the eventfd that
+	 * wakes the loop for them */
+	char **requests;
+	size_t nrequests;
+	/* from the writer (under mu): files to parse again, refused with E034
+	 * for a DAG id that has left its file */
+	char **reparse;
+	size_t nreparse, capreparse;
+	int wakefd;
+
+	char *instance;           /* [dag_processor] instance_name, default hostname:pid */
+	int single_fd;            /* SQLite: the lock of proc_single_lock, or -1 */
+	status_source status;     /* what the API reads */
+	double last_db_heartbeat; /* monotonic */
+
+	/* stats (own mutex: read by the API threads) */
+	pthread_mutex_t smu;
+	proc_stats st;
+	double once_deadline;
+};
+
+/* pending.c: the pending table (under p->mu unless said otherwise) */
+char *pkey(const char *bundle, const char *rel);
+void pend_free(pend *e);
+void pend_release_locked(processor *p, pend *e);
+void pending_put_locked(processor *p, pend *e);
+void pending_put(processor *p, pend *e); /* takes p->mu */
+pend *pending_take_locked(processor *p, size_t i);
+void wait_locked(processor *p, double seconds);
+/* Wakes the main loop (it also wakes by itself within a second). */
+void wake_loop(processor *p);
+
+/* stats.c: the counters (own mutex, read by the API threads) */
+void stats_lock(processor *p);
+void stats_unlock(processor *p);
+void writer_set_state(processor *p, writer_state s);
+void db_went_down(processor *p, const store_error *err, size_t pending);
+void db_came_back(processor *p, size_t files);
+void record_write(processor *p, const sync_stats *s, bool ok, const store_error *err);
+
+/* writer.c: the writer thread */
+void *writer_main(void *arg);
+void stop_writer(processor *p);
+void free_snapshot(strmap *sets, size_t n);
+
+/* loop.c: the main loop */
+int main_loop(processor *p, int sigfd);
+void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev);
+void on_done(void *ud, uint64_t job_id, dagfile_result *res);
+/* The files of every bundle as the scan has them now. */
+strmap *snapshot_files(processor *p);
+
+#endif
