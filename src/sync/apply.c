@@ -13,7 +13,7 @@
 
 /* Rows per statement at most, whatever the limits allow: large enough to
  * amortise a round trip, small enough to keep a statement's parse cheap. */
-#define MAX_ROWS 1000
+#define MAX_ROWS 250
 
 static void count(sync_stats *st, bool write)
 {
