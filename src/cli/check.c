@@ -172,17 +172,36 @@ static void apply_unique_ids(check_item *items, size_t n)
 /* ------------------------------------------------------------------------ */
 /* Text output                                                               */
 
-static void print_source_line(strbuf *out, const char *text, size_t len, uint32_t line,
-                              uint32_t col, const colours *c)
+/* Where each line of a text starts, found once per file: a file with many
+ * diagnostics is not scanned again for each one. */
+typedef struct line_index {
+	size_t *start; /* start[k]: offset of line k + 1 */
+	size_t n;
+} line_index;
+
+static void line_index_build(line_index *li, const char *text, size_t len)
 {
-	uint32_t cur = 1;
-	size_t i = 0;
-	while (i < len && cur < line) {
-		if (text[i] == '\n')
-			cur++;
-		i++;
+	size_t cap = 64;
+	li->start = xmalloc(cap * sizeof(size_t));
+	li->n = 0;
+	li->start[li->n++] = 0;
+	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL;) {
+		p++;
+		if (li->n == cap) {
+			cap *= 2;
+			li->start = xrealloc(li->start, cap * sizeof(size_t));
+		}
+		li->start[li->n++] = (size_t)(p - text);
 	}
-	if (cur != line || i >= len)
+}
+
+static void print_source_line(strbuf *out, const char *text, size_t len, const line_index *li,
+                              uint32_t line, uint32_t col, const colours *c)
+{
+	if (line == 0 || line > li->n)
+		return;
+	size_t i = li->start[line - 1];
+	if (i >= len)
 		return;
 	size_t end = i;
 	while (end < len && text[end] != '\n' && text[end] != '\r')
@@ -215,6 +234,9 @@ static char *render_text(const check_item *it, const colours *c)
 	if (fs_read_file(it->abs, (size_t)64 << 20, &raw, &rawlen) == 0)
 		text = yaml_expand_env(raw, rawlen, &len);
 	free(raw);
+	line_index li = {0};
+	if (text)
+		line_index_build(&li, text, len);
 	for (int pass = 0; pass < 2; pass++) {
 		const diag *ds = pass ? r->warnings : r->errors;
 		size_t nd = pass ? r->nwarnings : r->nerrors;
@@ -231,9 +253,10 @@ static char *render_text(const check_item *it, const colours *c)
 				sb_printf(&out, " [dag %s]", d->dag_id);
 			sb_addc(&out, '\n');
 			if (d->line && text)
-				print_source_line(&out, text, len, d->line, d->col, c);
+				print_source_line(&out, text, len, &li, d->line, d->col, c);
 		}
 	}
+	free(li.start);
 	free(text);
 	return sb_detach(&out);
 }

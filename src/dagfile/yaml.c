@@ -53,7 +53,8 @@ typedef struct yloader {
 	size_t scratch_cap;
 	uint32_t *slots; /* duplicate-key hash table over scratch indices */
 	size_t slots_cap;
-	uint64_t total; /* nodes produced so far, aliases counted expanded */
+	uint64_t total;                  /* nodes produced so far, aliases counted expanded */
+	uint64_t total_bytes, max_bytes; /* their scalar bytes, and the limit */
 	bool has_pending;
 	yerr pending; /* first construction error, reported if parsing succeeds */
 } yloader;
@@ -887,16 +888,28 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 
 /* Attaches n (new or aliased) to the innermost container or as the root;
  * `weight` is what it adds to the expanded document. */
-static int attach(yloader *L, ynode *n, uint64_t weight, uint32_t line, uint32_t col)
+static int attach(yloader *L, ynode *n, uint64_t weight, uint64_t bytes, uint32_t line,
+                  uint32_t col)
 {
 	bool key = at_key(L);
 	L->total = sat_add(L->total, weight);
+	L->total_bytes = sat_add(L->total_bytes, bytes);
 	if (L->total > YAML_MAX_EXPANDED_NODES) {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
 		         "alias expansion too large (more than %u nodes; a \"billion laughs\" "
 		         "document?)",
 		         YAML_MAX_EXPANDED_NODES);
+		fail_at(L->doc, "E003", msg, line, col, NULL, 0, 0);
+		return -1;
+	}
+	if (L->total_bytes > L->max_bytes) {
+		char msg[160];
+		snprintf(
+		    msg, sizeof(msg),
+		    "alias expansion too large (more than %llu bytes from a %zu-byte document; "
+		    "an alias of a large node used many times?)",
+		    (unsigned long long)L->max_bytes, L->doc->text_len);
 		fail_at(L->doc, "E003", msg, line, col, NULL, 0, 0);
 		return -1;
 	}
@@ -940,6 +953,7 @@ static int on_scalar(yloader *L, yaml_event_t *ev)
 	n->len = ev->data.scalar.length;
 	n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
 	n->weight = 1;
+	n->bytes = n->len + 1;
 	if (!tag || !strcmp(tag, "!")) {
 		if (ev->data.scalar.plain_implicit)
 			resolve_plain(n);
@@ -948,7 +962,7 @@ static int on_scalar(yloader *L, yaml_event_t *ev)
 	}
 	if (ev->data.scalar.anchor && anchor_add(L, (const char *)ev->data.scalar.anchor, n))
 		return -1;
-	return attach(L, n, 1, n->line, n->col);
+	return attach(L, n, 1, n->bytes, n->line, n->col);
 }
 
 static bool container_tag_ok(const char *tag, bool map)
@@ -978,7 +992,7 @@ static int on_start(yloader *L, yaml_event_t *ev, bool map)
 	/* weight stays 0 until the end event: aliases to it meanwhile are cycles. */
 	if (anchor && anchor_add(L, anchor, n))
 		return -1;
-	if (attach(L, n, 1, n->line, n->col))
+	if (attach(L, n, 1, 1, n->line, n->col))
 		return -1;
 	if (L->nframes >= YAML_MAX_DEPTH) {
 		char msg[96];
@@ -1014,7 +1028,7 @@ static int on_alias(yloader *L, yaml_event_t *ev)
 		fail_at(L->doc, "E003", msg, line, col, NULL, 0, 0);
 		return -1;
 	}
-	return attach(L, n, n->weight, line, col);
+	return attach(L, n, n->weight, n->bytes, line, col);
 }
 
 /* ---- mappings: merge keys and duplicate keys ---- */
@@ -1254,9 +1268,13 @@ static void finish_map(yloader *L, yframe *f)
 		m->pairs = arena_alloc(L->a, cnt * sizeof(ypair));
 		memcpy(m->pairs, L->scratch, cnt * sizeof(ypair));
 	}
-	for (size_t i = 0; i < cnt; i++)
+	uint64_t b = 1;
+	for (size_t i = 0; i < cnt; i++) {
 		w = sat_add(w, sat_add(m->pairs[i].key->weight, m->pairs[i].val->weight));
+		b = sat_add(b, sat_add(m->pairs[i].key->bytes, m->pairs[i].val->bytes));
+	}
 	m->weight = w;
+	m->bytes = b;
 }
 
 static void finish_seq(yloader *L, yframe *f)
@@ -1269,9 +1287,13 @@ static void finish_seq(yloader *L, yframe *f)
 		s->items = arena_alloc(L->a, n * sizeof(ynode *));
 		memcpy(s->items, L->kids + f->base, n * sizeof(ynode *));
 	}
-	for (size_t i = 0; i < n; i++)
+	uint64_t b = 1;
+	for (size_t i = 0; i < n; i++) {
 		w = sat_add(w, s->items[i]->weight);
+		b = sat_add(b, s->items[i]->bytes);
+	}
 	s->weight = w;
+	s->bytes = b;
 }
 
 static void on_end(yloader *L)
@@ -1401,6 +1423,8 @@ int yaml_load(ydoc *doc, const char *text, size_t len)
 	memset(&L, 0, sizeof(L));
 	L.doc = doc;
 	L.a = &doc->arena;
+	L.max_bytes =
+	    sat_add(YAML_EXPANDED_BYTES_BASE, (uint64_t)doc->text_len * YAML_EXPANDED_BYTES_FACTOR);
 	if (!yaml_parser_initialize(&L.parser)) {
 		fail_at(doc, "E004", "out of memory while parsing YAML", 0, 0, NULL, 0, 0);
 		return -1;

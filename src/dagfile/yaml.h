@@ -45,6 +45,7 @@ struct ynode {
 	ypair *pairs;    /* YN_MAP; in document order, merge keys (<<) applied, */
 	                 /* duplicate keys resolved as PyYAML does (last wins) */
 	uint64_t weight; /* nodes in this subtree, aliases counted as expanded */
+	uint64_t bytes;  /* scalar bytes in this subtree (+1 a node), aliases expanded */
 	uint16_t origin; /* 0: the file being parsed; k: the k-th defaults.yml of
 	                  * the chain (set by the schema; the loader zeroes it) */
 };
@@ -66,6 +67,14 @@ typedef struct ydoc {
 /* Total node visits that alias expansion may produce before the document is
  * refused with E003 ("billion laughs"). */
 #define YAML_MAX_EXPANDED_NODES 1000000u
+
+/* Bytes of scalars (one more per node) that alias expansion may produce before
+ * the document is refused with E003: a few aliases of one large string are
+ * as much a bomb as many aliases of small nodes. The limit grows with the
+ * document: YAML_EXPANDED_BYTES_BASE plus YAML_EXPANDED_BYTES_FACTOR times its
+ * length, so a document without aliases never reaches it. */
+#define YAML_EXPANDED_BYTES_BASE   ((uint64_t)16 << 20)
+#define YAML_EXPANDED_BYTES_FACTOR 4u
 
 /* Deepest nesting of sequences and mappings accepted (E003 beyond it), so that
  * code walking the tree recursively cannot exhaust the stack. */
