@@ -47,6 +47,10 @@ int proc_single_lock(const char *sqlite_path, char **why)
 {
 	*why = NULL;
 	int fd = open(sqlite_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		/* a read-only database: locked all the same; the writes it refuses
+		 * are the writer's to report and retry */
+		fd = open(sqlite_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*why = xasprintf("cannot open the SQLite database %s: %s", sqlite_path,
 		                 strerror(errno));
