@@ -688,35 +688,40 @@ int apply_write(store_conn *c, const sync_file *files, size_t n, const plan_out 
 	upsert u;
 	int rc = -1;
 	/* dag rows before the rows that refer to them (serialized_dag, dag_tag,
-	 * dag_warning have foreign keys to dag) */
+	 * dag_warning have foreign keys to dag); each table's upsert buffer is
+	 * freed before the next one starts */
 	up_init(&u, c, st, "dag_bundle", bundle_cols, 2, 1);
-	if (write_bundles(&u, files, o, err) != 0)
-		goto out;
+	rc = write_bundles(&u, files, o, err);
+	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag", dag_cols, DAG_NCOLS, 1);
-	if (write_dags(&u, files, o, err) != 0 || write_flags(c, st, o, err) != 0)
-		goto out;
+	rc = write_dags(&u, files, o, err);
 	pb_free(&u.p);
+	if (rc != 0 || write_flags(c, st, o, err) != 0)
+		return -1;
 	up_init(&u, c, st, "serialized_dag", ser_cols, 5, 1);
-	if (write_ser(&u, o, ts, err) != 0)
-		goto out;
+	rc = write_ser(&u, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag_tag", tag_cols, 2, 2);
-	if (write_tags(&u, o, err) != 0)
-		goto out;
+	rc = write_tags(&u, o, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "import_error", ie_cols, 4, 2);
-	if (write_ies(&u, files, o, ts, err) != 0)
-		goto out;
+	rc = write_ies(&u, files, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag_warning", warn_cols, 4, 2);
-	if (write_warns(&u, o, ts, err) != 0)
-		goto out;
+	rc = write_warns(&u, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "parse_stat", ps_cols, PS_NCOLS, 2);
-	if (write_stats(&u, files, o, ts, err) != 0)
-		goto out;
-	rc = 0;
-out:
+	rc = write_stats(&u, files, o, ts, err);
 	pb_free(&u.p);
 	return rc;
 }

@@ -510,13 +510,17 @@ class Processor:
             self.proc = None
 
     def stop(self):
+        """SIGTERM; returns the exit status (None when it had to be killed)."""
+        rc = 0
         if self.proc:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                rc = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+                rc = None
             self.proc = None
+        return rc
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -635,7 +639,12 @@ def main():
                 a.keep = True
                 break
     finally:
-        proc.stop()
+        rc = proc.stop()
+    if rc != 0 and not failed:
+        failed = True
+        log("FAIL model seed %d backend %s: the processor's clean stop gave %s (a crash or a leak "
+            "under the sanitizers?)" % (a.seed, a.backend, rc))
+        log("   replay: %s (work folder kept: %s)" % (replay, work))
     if failed:
         with open(os.path.join(work, "processor.log")) as f:
             tail = f.readlines()[-30:]
