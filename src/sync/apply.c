@@ -181,7 +181,8 @@ static int run_pairs(store_conn *c, sync_stats *st, const char *prefix, const ch
                      const char *cb, pair *pairs, size_t n, store_row_fn fn, void *ud,
                      store_error *err)
 {
-	qsort(pairs, n, sizeof(*pairs), cmp_pair);
+	if (n)
+		qsort(pairs, n, sizeof(*pairs), cmp_pair);
 	for (size_t start = 0; start < n;) {
 		size_t k = pairs_chunk(c, pairs + start, n - start, 0);
 		strbuf s;
