@@ -126,6 +126,10 @@ static const struct config_setting settings[] = {
     {"dag_processor", "instance_name", CONFIG_STRING, "", 0,
      "name of this processor when several share a database; empty = hostname:pid",
      FIELD(dag_processor.instance_name), 0, 0, NULL, NULL},
+    {"dag_processor", "lease_seconds", CONFIG_INT, "30", 0,
+     "seconds a processor holds its files without renewing (PostgreSQL, MySQL); the "
+     "heartbeat runs every third of it",
+     FIELD(dag_processor.lease_seconds), 3, 3600, NULL, NULL},
 
     /* [api] */
     {"api", "enabled", CONFIG_BOOL, "true", 0, "serve the HTTP API from `dagproc run`",

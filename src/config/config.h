@@ -69,6 +69,7 @@ struct dagproc_config {
 		enum config_sort_mode file_parsing_sort_mode;
 		bool watch;
 		char *instance_name; /* "" = hostname:pid, resolved by the processor */
+		int lease_seconds;   /* file leases between processors (database clock) */
 	} dag_processor;
 	struct {
 		bool enabled;

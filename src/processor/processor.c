@@ -32,16 +32,7 @@ static void processor_free(processor *p)
 	strmap_free(&p->pidx);
 	strmap_free(&p->gens);
 	strmap_free(&p->fp);
-	strmap_free(&p->foreign);
-	for (size_t i = 0; i < p->nowners; i++)
-		free(p->owners[i]);
-	free(p->owners);
-	for (size_t i = 0; i < p->nlease_news; i++)
-		free(p->lease_news[i]);
-	free(p->lease_news);
-	for (size_t i = 0; i < p->nlive_owners; i++)
-		free(p->live_owners[i]);
-	free(p->live_owners);
+	leases_free(p);
 	for (size_t b = 0; b < p->nknown; b++) {
 		strmap_free(&p->known[b]);
 		free(p->known_bundles[b]);
@@ -99,7 +90,6 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		gethostname(host, sizeof(host) - 1);
 		p->instance = xasprintf("%s:%d", host, (int)getpid());
 	}
-	p->last_db_heartbeat = -HEARTBEAT_SECONDS;
 	p->st.started_at = clock_epoch();
 	p->st.heartbeat = p->st.started_at;
 	int rc = 2;
@@ -136,6 +126,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	}
 	p->db = pool_create(&p->params);
 	retry_policy_from_params(&p->retry, &p->params);
+	leases_init(p);
 
 	/* bundles */
 	size_t nb = 1 + cfg->core.bundles.n;

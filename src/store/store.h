@@ -186,7 +186,7 @@ char *store_sql_placeholders(size_t nrows, size_t width);
 const char *store_format_ts(double epoch, char *buf, size_t len);
 
 /* Schema (schema.c). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Creates or upgrades the schema, in a transaction (PostgreSQL, SQLite) or under a named
  * lock with idempotent DDL (MySQL, where DDL commits implicitly). */
 STORE_WUR int store_migrate(store_conn *c, store_error *err);

@@ -118,7 +118,7 @@ scenario() { # DIALECT START STOP URLVAR
 	rm -f "$work/dags/f04.yml"
 	# the leases last 30 s, the survivor looks every 10 s
 	check "$d: the survivor ($survivor) takes the killed processor's files over" "$d" 60
-	grep -q "holds no live lease any more: taking over" "$work/$survivor.log" &&
+	grep -q "is gone: [0-9]* of its files are free" "$work/$survivor.log" &&
 		ok "$d: the takeover is logged" || bad "$d: no takeover line in $survivor.log"
 
 	# a clean stop gives the leases up

@@ -493,7 +493,8 @@ class Processor:
         env = dict(os.environ)
         env.update({"DAGPROC__API__PORT": str(self.port), "DAGPROC__DATABASE__RETRY_BACKOFF_MAX": "1",
                     "DAGPROC__DATABASE__CONNECT_TIMEOUT": "3", "DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES": "2",
-                    "DAGPROC__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0"})
+                    "DAGPROC__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0",
+                    "DAGPROC__DAG_PROCESSOR__LEASE_SECONDS": "5"})
         self.starts += 1
         logf = open(os.path.join(self.work, "processor.log"), "a")
         logf.write("---- start %d\n" % self.starts)

@@ -52,6 +52,7 @@ static const char spec_example[] =
     "watch = true                  ; inotify: a changed file is reparsed at once\n"
     "instance_name =               ; default hostname:pid; used by several processors on one "
     "database\n"
+    "lease_seconds = 30            ; file leases between processors; heartbeat every third\n"
     "\n"
     "[api]\n"
     "enabled = true\n"
@@ -174,6 +175,7 @@ static void assert_defaults(const struct dagproc_config *c)
 	assert_int_equal(c->dag_processor.file_parsing_sort_mode, CONFIG_SORT_MODIFIED_TIME);
 	assert_true(c->dag_processor.watch);
 	assert_string_equal(c->dag_processor.instance_name, "");
+	assert_int_equal(c->dag_processor.lease_seconds, 30);
 	assert_true(c->api.enabled);
 	assert_string_equal(c->api.host, "127.0.0.1");
 	assert_int_equal(c->api.port, 8780);
@@ -196,7 +198,7 @@ static void test_table(void **state)
 	(void)state;
 	size_t n;
 	const struct config_setting *t = config_settings(&n);
-	assert_int_equal(n, 32);
+	assert_int_equal(n, 33);
 	for (size_t i = 0; i < n; i++) {
 		assert_non_null(t[i].help);
 		assert_true(strlen(t[i].help) > 5);
