@@ -479,7 +479,6 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
-	config_register_secrets(cfg);
 
 	/* signals are taken with sigwait; the server's threads inherit the mask */
 	sigset_t set;

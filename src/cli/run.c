@@ -113,7 +113,6 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 	o.noverrides = nov / 3;
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
-	config_register_secrets(cfg);
 	int rc = processor_run(cfg, &o);
 	sb_free(&bundles);
 	return rc;

@@ -914,15 +914,3 @@ char *config_reload_conflicts(const struct dagproc_config *old_cfg,
 	}
 	return sb_detach(&b);
 }
-
-void config_register_secrets(const struct dagproc_config *cfg)
-{
-	struct db_url u;
-	if (cfg->api.auth_token && *cfg->api.auth_token)
-		log_add_secret(cfg->api.auth_token);
-	if (cfg->database.sql_conn && config_parse_db_url(cfg->database.sql_conn, &u, NULL) == 0) {
-		if (u.password && *u.password)
-			log_add_secret(u.password);
-		db_url_free(&u);
-	}
-}

@@ -165,8 +165,4 @@ void config_dump(const struct dagproc_config *cfg, FILE *out);
 char *config_reload_conflicts(const struct dagproc_config *old_cfg,
                               const struct dagproc_config *new_cfg);
 
-/* Registers the secrets of cfg with the logger (the API token and the
- * decoded database password), so that they are masked in every log line. */
-void config_register_secrets(const struct dagproc_config *cfg);
-
 #endif

@@ -22,7 +22,7 @@ typedef struct store_params {
 	const char *host;        /* NULL: default (PG/MySQL: localhost or socket) */
 	int port;                /* 0: dialect default */
 	const char *user;        /* NULL: client default */
-	const char *password;    /* never printed; scrubbed from error messages */
+	const char *password;    /* never printed */
 	const char *database;    /* PG/MySQL database name */
 	const char *sqlite_path; /* SQLite file (":memory:" allowed) */
 	const char *unix_socket; /* MySQL socket path (optional) */
@@ -59,7 +59,7 @@ typedef struct store_error {
 	/* SQLSTATE (PostgreSQL), error number (MySQL), result code (SQLite), or
 	 * "pool_timeout" / "broken" for conditions detected by the store itself. */
 	char code[16];
-	char message[384]; /* never contains the password */
+	char message[384]; /* the driver's own words, one line (drivers never echo passwords) */
 	bool conn_broken;  /* the connection is unusable and must be closed */
 } store_error;
 

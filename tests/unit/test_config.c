@@ -313,7 +313,7 @@ static void test_file_errors(void **state)
 	                  "F:2: [logging] format: 'xml' is not one of text, json");
 	assert_load_error("[database]\nsql_conn = oracle://scott:tiger@db/orcl\n",
 	                  "F:2: [database] sql_conn: invalid database URL "
-	                  "'oracle://scott:***@db/orcl': unsupported database 'oracle' "
+	                  "'oracle://***': unsupported database "
 	                  "(expected sqlite, postgresql or mysql)");
 }
 
@@ -358,8 +358,9 @@ static void test_value_errors(void **state)
 	assert_non_null(err);
 	assert_null(strstr(err, "topsecret"));
 	assert_string_equal(err, "[database] sql_conn: invalid database URL "
-	                         "'postgresql://u:***@h:99999/db': port '99999' is not a number "
-	                         "between 1 and 65535");
+	                         "'postgresql://***': the port is not a number between 1 and "
+	                         "65535 (an unencoded '@' or '/' in the password? write them as "
+	                         "%40 and %2F)");
 	free(err);
 }
 
@@ -584,28 +585,6 @@ static void test_reload_conflicts(void **state)
 	config_free(b);
 }
 
-static void test_register_secrets(void **state)
-{
-	(void)state;
-	struct dagproc_config *c = config_new();
-	char *err = NULL;
-	FILE *f = tmpfile();
-	assert_int_equal(config_set(c, "api", "auth_token", "tok-zyxwvu", &err), 0);
-	assert_int_equal(
-	    config_set(c, "database", "sql_conn", "postgresql://u:p%40ssw0rd@h/db", &err), 0);
-	config_register_secrets(c);
-	log_set_stream(f);
-	log_info("token tok-zyxwvu password p@ssw0rd");
-	log_set_stream(NULL);
-	log_clear_secrets();
-	char buf[512] = {0};
-	rewind(f);
-	assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
-	fclose(f);
-	assert_non_null(strstr(buf, "token *** password ***\n"));
-	config_free(c);
-}
-
 /* ---- database URLs ---- */
 
 static void test_url_sqlite(void **state)
@@ -632,7 +611,7 @@ static void test_url_sqlite(void **state)
 	assert_string_equal(u.driver, "pysqlite");
 	db_url_free(&u);
 	assert_int_equal(config_parse_db_url("sqlite://host/x.db", &u, &err), -1);
-	assert_string_equal(err, "invalid database URL 'sqlite://host/x.db': sqlite URLs take no "
+	assert_string_equal(err, "invalid database URL 'sqlite://***': sqlite URLs take no "
 	                         "host, user or port: use sqlite:///relative.db or "
 	                         "sqlite:////absolute/path.db");
 	free(err);
@@ -740,42 +719,134 @@ static void assert_url_error(const char *url, const char *expected)
 static void test_url_errors(void **state)
 {
 	(void)state;
+	static const char port_why[] = "the port is not a number between 1 and 65535 (an "
+	                               "unencoded '@' or '/' in the password? write them as %40 "
+	                               "and %2F)";
+	char want[512];
 	assert_url_error("", "invalid database URL '': empty URL");
-	assert_url_error("dagproc.db", "invalid database URL 'dagproc.db': expected dialect://..., "
+	assert_url_error("dagproc.db", "invalid database URL '***': expected dialect://..., "
 	                               "e.g. postgresql://user:pass@host:5432/db or "
 	                               "sqlite:///dagproc.db");
-	assert_url_error("mssql://sa:pw@h/db", "invalid database URL 'mssql://sa:***@h/db': "
-	                                       "unsupported database 'mssql' (expected sqlite, "
+	assert_url_error("mssql://sa:pw@h/db", "invalid database URL 'mssql://***': "
+	                                       "unsupported database (expected sqlite, "
 	                                       "postgresql or mysql)");
-	assert_url_error("postgresql://u:secret@h:abc/db",
-	                 "invalid database URL 'postgresql://u:***@h:abc/db': port 'abc' is not a "
-	                 "number between 1 and 65535");
-	assert_url_error("postgresql://u:secret@h:0/db",
-	                 "invalid database URL 'postgresql://u:***@h:0/db': port '0' is not a "
-	                 "number between 1 and 65535");
+	snprintf(want, sizeof want, "invalid database URL 'postgresql://***': %s", port_why);
+	assert_url_error("postgresql://u:secret@h:abc/db", want);
+	assert_url_error("postgresql://u:secret@h:0/db", want);
+	/* issue 10: a URL that does not parse is printed as its scheme only */
+	assert_url_error("postgresql://u:Secret@host:notaport/db", want);
+	/* an unencoded '@' in the password: the rest of it would be the host or port */
+	assert_url_error("postgresql://u:p@ss:word@host/db", want);
+	assert_url_error("postgresql://u:p@ss@host/db",
+	                 "invalid database URL 'postgresql://***': '@' in the host name: write "
+	                 "an '@' of the user name or password as %40");
 	assert_url_error("postgresql://u:p@[::1/db", "invalid database URL "
-	                                             "'postgresql://u:***@[::1/db': unterminated "
+	                                             "'postgresql://***': unterminated "
 	                                             "'[' in IPv6 host");
 	assert_url_error("postgresql://u:p%00x@h/db",
-	                 "invalid database URL 'postgresql://u:***@h/db': password contains %00");
-	assert_url_error("mysql://h/db?=x", "invalid database URL 'mysql://h/db?=x': malformed "
+	                 "invalid database URL 'postgresql://***': password contains %00");
+	assert_url_error("mysql://h/db?=x", "invalid database URL 'mysql://***': malformed "
 	                                    "query string");
+	assert_url_error("mysql://u:secret@[::1]x/db",
+	                 "invalid database URL 'mysql://***': unexpected text after the host");
+	assert_url_error("p%sql://u:secret@h/db", "invalid database URL '***': unsupported "
+	                                          "database (expected sqlite, postgresql or "
+	                                          "mysql)");
+}
+
+/* SPEC §2: query parameters are connection options; an unknown one, a bad
+ * value or a repeated one is an error naming it, with the URL as printed
+ * everywhere (password masked). */
+static void test_url_params(void **state)
+{
+	(void)state;
+	struct db_url u;
+	char *err = NULL;
+	static const char *const good[] = {
+	    "postgresql://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem"
+	    "&sslkey=/k.pem&sslcrl=/crl.pem&target_session_attrs=read-write"
+	    "&application_name=x&options=-c%20search_path%3Dx&keepalives=1&keepalives_idle=5"
+	    "&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=9000",
+	    "postgresql:///db?host=/run/postgresql&connect_timeout=3",
+	    "mysql://u:pw@h/db?ssl=true&ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem"
+	    "&ssl_verify_server_cert=1",
+	    "mysql+mysqldb://u:pw@h/db?ssl_ca=/ca.pem&ssl_check_hostname=false",
+	    "mysql+pymysql://u:pw@h/db?ssl_verify_cert=true&ssl_verify_identity=yes",
+	    "mysql://u:pw@h/db?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem&charset=utf8mb4",
+	    "mysql://u:pw@localhost/db?unix_socket=/run/mysqld/mysqld.sock",
+	    "sqlite:////x.db?timeout=2.5",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		err = NULL;
+		if (config_parse_db_url(good[i], &u, &err) != 0)
+			fail_msg("%s: %s", good[i], err);
+		db_url_free(&u);
+	}
+	assert_url_error("postgresql://u:pw@h/db?sslmod=require",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmod=require': "
+	                 "unknown connection parameter 'sslmod' for postgresql (did you mean "
+	                 "sslmode?)");
+	assert_url_error("postgresql://u:pw@h/db?sslmode=verify_full",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmode=verify_full'"
+	                 ": connection parameter sslmode: 'verify_full' is not one of disable, "
+	                 "allow, prefer, require, verify-ca, verify-full");
+	assert_url_error("postgresql://u:pw@h/db?sslmode=require&sslmode=disable",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmode=require&"
+	                 "sslmode=disable': connection parameter sslmode is given twice");
+	assert_url_error("postgresql://u:pw@h/db?password=pw2",
+	                 "invalid database URL 'postgresql://u:***@h/db?password=***': "
+	                 "connection parameter password is not accepted: put the password in "
+	                 "the URL's user:password@ part");
+	assert_url_error("postgresql://u:pw@h/db?keepalives_idle=soon",
+	                 "invalid database URL 'postgresql://u:***@h/db?keepalives_idle="
+	                 "soon': connection parameter keepalives_idle: 'soon' is not a whole "
+	                 "number");
+	assert_url_error("mysql://u:pw@h/db?ssl=maybe",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl=maybe': connection "
+	                 "parameter ssl: 'maybe' is not a boolean (true or false)");
+	assert_url_error("mysql://u:pw@h/db?sslmode=require",
+	                 "invalid database URL 'mysql://u:***@h/db?sslmode=require': "
+	                 "unknown connection parameter 'sslmode' for mysql (did you mean "
+	                 "ssl_mode?)");
+	assert_url_error("mysql://u:pw@h/db?charset=latin1",
+	                 "invalid database URL 'mysql://u:***@h/db?charset=latin1': "
+	                 "connection parameter charset: 'latin1' is not one of utf8mb4, utf8, "
+	                 "utf8mb3");
+	assert_url_error("mysql://u:pw@db.example/db?unix_socket=/s",
+	                 "invalid database URL 'mysql://u:***@db.example/db?unix_socket=/s'"
+	                 ": connection parameter unix_socket is used only with the host "
+	                 "localhost or no host");
+	assert_url_error("sqlite:///x.db?mode=ro", "invalid database URL 'sqlite:///x.db?mode=ro'"
+	                                           ": unknown connection parameter 'mode' for "
+	                                           "sqlite");
+	assert_url_error("postgresql://u:pw@h/db?zzzzzzzz=1",
+	                 "invalid database URL 'postgresql://u:***@h/db?zzzzzzzz=1': "
+	                 "unknown connection parameter 'zzzzzzzz' for postgresql");
 }
 
 static void test_url_redacted(void **state)
 {
 	(void)state;
 	static const char *const cases[][2] = {
-	    {"postgresql://u:secret@h:5432/db?sslmode=require",
-	     "postgresql://u:***@h:5432/db?sslmode=require"},
+	    {"postgresql://u:secret@h/db?sslmode=require",
+	     "postgresql://u:***@h/db?sslmode=require"},
 	    {"mysql://root:a/b?c@h/db", "mysql://root:***@h/db"},
 	    {"postgresql://u@h/db", "postgresql://u@h/db"},
 	    {"postgresql://u:@h/db", "postgresql://u:@h/db"},
+	    {"postgres://a%40b:x@[::1]:6000/d%2Fb", "postgres://a%40b:***@[::1]:6000/d%2Fb"},
+	    {"postgresql+psycopg2:///db?host=/run/pg", "postgresql+psycopg2:///db?host=/run/pg"},
 	    {"sqlite:////abs/x.db", "sqlite:////abs/x.db"},
+	    {"sqlite:///rel.db", "sqlite:///rel.db"},
+	    {"sqlite://", "sqlite://"},
+	    /* parses (parameters are checked elsewhere): values of password keys masked */
 	    {"postgresql://h/db?user=u&password=secret&sslmode=x",
 	     "postgresql://h/db?user=u&password=***&sslmode=x"},
 	    {"postgresql://u:pw@h/db?PASSWORD=pw2", "postgresql://u:***@h/db?PASSWORD=***"},
-	    {"not a url", "not a url"},
+	    /* does not parse: the scheme and nothing else */
+	    {"postgresql://u:Secret@host:notaport/db", "postgresql://***"},
+	    {"postgresql://u:p@ss@host/db", "postgresql://***"},
+	    {"not a url", "***"},
+	    {"u:secret@host/db", "***"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *r = db_url_redacted(cases[i][0]);
@@ -785,6 +856,48 @@ static void test_url_redacted(void **state)
 	char *r = db_url_redacted(NULL);
 	assert_string_equal(r, "");
 	free(r);
+}
+
+/* Issue 10: passwords of 1 to 3 characters, in URLs that parse and in URLs that do
+ * not: the printed URL never holds the password, and nothing around it is changed. */
+static void test_url_short_passwords(void **state)
+{
+	(void)state;
+	static const char *const pw[] = {"p",  "o",   "s",   "t",    "1", "%", "ab", "ql",
+	                                 "::", "gre", "abc", "5432", "h", "/", "db"};
+	for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++) {
+		char url[128], want[128];
+		struct db_url u;
+		char *err = NULL;
+		/* percent-encode the password the way a user must */
+		char enc[32] = "";
+		for (const char *c = pw[i]; *c; c++)
+			snprintf(enc + strlen(enc), sizeof enc - strlen(enc),
+			         strchr("%/:@", *c) ? "%%%02X" : "%c", (unsigned char)*c);
+		snprintf(url, sizeof url, "postgresql://dagproc:%s@127.0.0.1:5432/postgres", enc);
+		char *r = db_url_redacted(url);
+		assert_string_equal(r, "postgresql://dagproc:***@127.0.0.1:5432/postgres");
+		free(r);
+		assert_int_equal(config_parse_db_url(url, &u, &err), 0);
+		assert_string_equal(u.password, pw[i]);
+		r = db_url_format(&u);
+		assert_string_equal(r, "postgresql://dagproc:***@127.0.0.1:5432/postgres");
+		free(r);
+		db_url_free(&u);
+		/* an error about a URL that does not parse */
+		snprintf(url, sizeof url, "mysql://dagproc:%s@127.0.0.1:port/%s", enc, enc);
+		assert_int_equal(config_parse_db_url(url, &u, &err), -1);
+		snprintf(want, sizeof want, "invalid database URL 'mysql://***': ");
+		assert_true(strncmp(err, want, strlen(want)) == 0);
+		free(err);
+		/* an error about a parameter of a URL that parses */
+		snprintf(url, sizeof url, "mysql://dagproc:%s@127.0.0.1/x?ssl=maybe", enc);
+		assert_int_equal(config_parse_db_url(url, &u, &err), -1);
+		static const char pfx[] = "invalid database URL "
+		                          "'mysql://dagproc:***@127.0.0.1/x?ssl=maybe': ";
+		assert_true(strncmp(err, pfx, sizeof pfx - 1) == 0);
+		free(err);
+	}
 }
 
 int main(void)
@@ -804,12 +917,13 @@ int main(void)
 	    cmocka_unit_test(test_describe),
 	    cmocka_unit_test_setup_teardown(test_dump_roundtrip_and_masking, setup, teardown),
 	    cmocka_unit_test(test_reload_conflicts),
-	    cmocka_unit_test(test_register_secrets),
 	    cmocka_unit_test(test_url_sqlite),
 	    cmocka_unit_test(test_url_postgresql),
 	    cmocka_unit_test(test_url_mysql),
 	    cmocka_unit_test(test_url_errors),
 	    cmocka_unit_test(test_url_redacted),
+	    cmocka_unit_test(test_url_params),
+	    cmocka_unit_test(test_url_short_passwords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
