@@ -147,6 +147,7 @@ store_class store_classify_mysql(unsigned int e, bool *broken)
 	case 1205: /* ER_LOCK_WAIT_TIMEOUT */
 	case 1213: /* ER_LOCK_DEADLOCK */
 	case 1969: /* ER_STATEMENT_TIMEOUT (max_statement_time), as PG's 57014 */
+	case 3024: /* MySQL's ER_QUERY_TIMEOUT (max_execution_time), likewise */
 	case 1317: /* ER_QUERY_INTERRUPTED (KILL QUERY) */
 		cls = STORE_TRANSIENT;
 		break;

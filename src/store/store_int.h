@@ -22,12 +22,14 @@ struct store_backend {
 struct store_conn {
 	const struct store_backend *be;
 	store_dialect dialect;
-	void *h;             /* PGconn *, MYSQL *, sqlite3 * */
-	bool broken;         /* set once an error says the connection is gone */
-	int64_t changes;     /* rows changed by the last exec */
-	double opened_at;    /* monotonic seconds */
-	double stmt_timeout; /* seconds, SQLite progress-handler deadline */
-	double deadline;     /* SQLite: monotonic deadline of the running statement */
+	void *h;                /* PGconn *, MYSQL *, sqlite3 * */
+	bool broken;            /* set once an error says the connection is gone */
+	int64_t changes;        /* rows changed by the last exec */
+	double opened_at;       /* monotonic seconds */
+	double stmt_timeout;    /* seconds, SQLite progress-handler deadline */
+	double deadline;        /* SQLite: monotonic deadline of the running statement */
+	store_net_timeouts net; /* PostgreSQL: reply_timeout bounds every statement */
+	store_flavour flavour;  /* MySQL protocol: MariaDB or MySQL, read at connect */
 	char version[64];
 	size_t max_params; /* set by the backend's connect; 0: STORE_DEFAULT_MAX_PARAMS */
 	size_t max_bytes;  /* likewise; 0: STORE_DEFAULT_MAX_BYTES */
