@@ -65,7 +65,9 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 		switch (c) {
 		case 'd': {
 			char *err = NULL;
-			if (config_set(cfg, "database", "sql_conn", optarg, &err) != 0) {
+			int r = config_set(cfg, "database", "sql_conn", optarg, &err);
+			cli_hide_password(optarg);
+			if (r != 0) {
 				fprintf(stderr, "dagproc db: --db: %s\n", err);
 				free(err);
 				return 2;

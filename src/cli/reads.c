@@ -291,10 +291,12 @@ static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *
 		switch (c) {
 		case 'd':
 			if (config_set(cfg, "database", "sql_conn", optarg, &err) != 0) {
+				cli_hide_password(optarg);
 				fprintf(stderr, "dagproc %s: --db: %s\n", cmd_names[cmd], err);
 				free(err);
 				return 2;
 			}
+			cli_hide_password(optarg);
 			break;
 		case 'c':
 			break;
@@ -451,6 +453,7 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		switch (c) {
 		case 'd':
 			rc = config_set(cfg, "database", "sql_conn", optarg, &err);
+			cli_hide_password(optarg);
 			break;
 		case 'H':
 			rc = config_set(cfg, "api", "host", optarg, &err);
@@ -479,6 +482,7 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
+	cli_secret_warnings(cfg);
 
 	/* signals are taken with sigwait; the server's threads inherit the mask */
 	sigset_t set;

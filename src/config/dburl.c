@@ -95,6 +95,16 @@ static char *pct_decode(const char *s, size_t n, bool plus_is_space)
 	return out;
 }
 
+bool db_url_password_span(const char *url, size_t *off, size_t *len)
+{
+	struct url_split s;
+	if (!url || split_url(url, &s) < 0 || !s.password || s.password_len == 0)
+		return false;
+	*off = (size_t)(s.password - url);
+	*len = s.password_len;
+	return true;
+}
+
 const char *db_dialect_name(enum db_dialect d)
 {
 	switch (d) {

@@ -44,6 +44,10 @@ void db_url_free(struct db_url *u);
 /* The value of the first query parameter named key, or NULL. */
 const char *db_url_param(const struct db_url *u, const char *key);
 
+/* Where the password is written in url (as typed, percent-encoded): *off and *len
+ * in bytes. False when the URL has no password or no "scheme://". */
+bool db_url_password_span(const char *url, size_t *off, size_t *len);
+
 /* "postgresql", "mysql" or "sqlite". */
 const char *db_dialect_name(enum db_dialect d);
 

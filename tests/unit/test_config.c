@@ -15,9 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* SPEC §2's defaults block, verbatim. */
+/* SPEC §2's defaults block, verbatim but for the settings other issues add. */
 static const char spec_example[] =
     "[core]\n"
     "dags_folder = ./dags          ; the default bundle, named \"dags-folder\"\n"
@@ -26,6 +27,10 @@ static const char spec_example[] =
     "unchecked_operator_modules =  ; module prefixes accepted without checks, comma separated\n"
     "pools = default_pool          ; pools that exist; others raise a \"non-existent pool\" "
     "warning\n"
+    "dag_env_deny =                ; globs of environment variables DAG files never see (added "
+    "to\n"
+    "                              ; DAGPROC__* and the secret-looking names denied by default)\n"
+    "dag_env_allow =               ; globs let through despite the default deny list\n"
     "\n"
     "[database]\n"
     "sql_conn = sqlite:///dagproc.db\n"
@@ -39,6 +44,8 @@ static const char spec_example[] =
     "connect_timeout = 10\n"
     "statement_timeout = 30\n"
     "once_timeout = 60\n"
+    "sql_conn_file =               ; read sql_conn from this file (container secrets)\n"
+    "sql_conn_cmd =                ; or from this command's output (as Airflow's _CMD settings)\n"
     "\n"
     "[dag_processor]\n"
     "refresh_interval = 300        ; full rescan of every bundle even with file watching\n"
@@ -58,6 +65,10 @@ static const char spec_example[] =
     "host = 127.0.0.1\n"
     "port = 8780\n"
     "auth_token =                  ; when set, /api/* needs \"Authorization: Bearer <token>\"\n"
+    "allow_unauthenticated = false ; needed to serve /api on a non-loopback host without a "
+    "token\n"
+    "tls_cert =                    ; HTTPS for the API when both are set\n"
+    "tls_key =\n"
     "\n"
     "[logging]\n"
     "level = info\n"
@@ -196,7 +207,7 @@ static void test_table(void **state)
 	(void)state;
 	size_t n;
 	const struct config_setting *t = config_settings(&n);
-	assert_int_equal(n, 32);
+	assert_int_equal(n, 41);
 	for (size_t i = 0; i < n; i++) {
 		assert_non_null(t[i].help);
 		assert_true(strlen(t[i].help) > 5);
@@ -585,6 +596,135 @@ static void test_reload_conflicts(void **state)
 	config_free(b);
 }
 
+/* ---- secrets kept elsewhere (issue 10) ---- */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_secret_sources(void **state)
+{
+	(void)state;
+	char sec[256], line[600], *err = NULL;
+	snprintf(sec, sizeof sec, "%s/db-secret", tmpdir);
+	write_file(sec, "postgresql://u:s3cr3t@db/x\n\n", 0600);
+
+	/* sql_conn_file in the file: the URL comes from the secret file */
+	struct dagproc_config *c = config_new();
+	snprintf(line, sizeof line, "[database]\nsql_conn_file = %s\n", sec);
+	assert_null(load_text(c, line));
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "postgresql://u:s3cr3t@db/x");
+	FILE *f = tmpfile();
+	config_dump(c, f);
+	char buf[4096] = {0};
+	rewind(f);
+	assert_true(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	assert_null(strstr(buf, "s3cr3t"));
+	assert_non_null(strstr(buf, "sql_conn = postgresql://u:***@db/x  ; from sql_conn_file "));
+	config_free(c);
+
+	/* sql_conn_cmd from the environment, auth_token_cmd likewise */
+	c = config_new();
+	char *env[] = {"DAGPROC__DATABASE__SQL_CONN_CMD=printf 'mysql://a:%s@h/d\\n' p",
+	               "DAGPROC__API__AUTH_TOKEN_CMD=echo tok-1234", NULL};
+	assert_int_equal(config_apply_env(c, env, &err), 0);
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "mysql://a:p@h/d");
+	assert_string_equal(c->api.auth_token, "tok-1234");
+	config_free(c);
+
+	/* the more specific place wins: environment over the file */
+	c = config_new();
+	assert_null(load_text(c, "[database]\nsql_conn = sqlite:///from-file.db\n"));
+	char *env2[] = {(char[300]){0}, NULL};
+	snprintf(env2[0], 300, "DAGPROC__DATABASE__SQL_CONN_FILE=%s", sec);
+	assert_int_equal(config_apply_env(c, env2, &err), 0);
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "postgresql://u:s3cr3t@db/x");
+	/* and the command line over both */
+	assert_int_equal(config_set(c, "database", "sql_conn", "sqlite:///cli.db", &err), 0);
+	assert_string_equal(c->database.sql_conn, "sqlite:///cli.db");
+	config_free(c);
+
+	/* errors: two in one place, unreadable, empty, failing or bad output */
+	static const struct {
+		const char *ini;
+		const char *want;
+	} bad[] = {
+	    {"[database]\nsql_conn = sqlite:///x.db\nsql_conn_cmd = echo sqlite://\n",
+	     "[database] sql_conn and [database] sql_conn_cmd are both set; set only one"},
+	    {"[database]\nsql_conn_file = /nonexistent/secret\n",
+	     "[database] sql_conn_file: cannot read /nonexistent/secret: No such file or "
+	     "directory"},
+	    {"[database]\nsql_conn_cmd = true\n",
+	     "[database] sql_conn_cmd: the command printed nothing"},
+	    {"[database]\nsql_conn_cmd = echo postgresql://u:hunter2@h/d; exit 3\n",
+	     "[database] sql_conn_cmd: the command exited with status 3"},
+	    {"[database]\nsql_conn_cmd = echo postgresql://u:hunter2@h:port/d\n",
+	     "[database] sql_conn_cmd: invalid database URL 'postgresql://***': the port is not "
+	     "a number between 1 and 65535 (an unencoded '@' or '/' in the password? write them "
+	     "as %40 and %2F)"},
+	    {"[api]\nauth_token = a\nauth_token_file = /x\n",
+	     "[api] auth_token and [api] auth_token_file are both set; set only one"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = config_new();
+		assert_null(load_text(c, bad[i].ini));
+		err = NULL;
+		assert_int_equal(config_resolve_secrets(c, &err), -1);
+		assert_string_equal(err, bad[i].want);
+		assert_null(strstr(err, "hunter2"));
+		free(err);
+		config_free(c);
+	}
+	unlink(sec);
+}
+
+/* A configuration file that holds a password and that others can read gets a warning. */
+static void test_exposure_warning(void **state)
+{
+	(void)state;
+	struct dagproc_config *c = config_new();
+	assert_null(load_text(c, "[database]\nsql_conn = postgresql://u:pw@h/db\n"));
+	assert_int_equal(chmod(cfgpath, 0644), 0);
+	char *w = config_exposure_warning(c);
+	assert_non_null(w);
+	char want[512];
+	snprintf(want, sizeof want,
+	         "%s holds a database password ([database] sql_conn) and other users can read "
+	         "it (mode 0644): chmod 600 %s, or keep the secret in [database] sql_conn_file / "
+	         "[api] auth_token_file",
+	         cfgpath, cfgpath);
+	assert_string_equal(w, want);
+	assert_null(strstr(w, "pw@"));
+	free(w);
+	assert_int_equal(chmod(cfgpath, 0600), 0);
+	assert_null(config_exposure_warning(c));
+	config_free(c);
+	/* no password: nothing to say, whatever the mode */
+	c = config_new();
+	assert_null(load_text(c, "[database]\nsql_conn = postgresql://u@h/db\n"));
+	assert_int_equal(chmod(cfgpath, 0644), 0);
+	assert_null(config_exposure_warning(c));
+	config_free(c);
+	c = config_new();
+	assert_null(load_text(c, "[api]\nauth_token = t0ken\n"));
+	assert_int_equal(chmod(cfgpath, 0640), 0);
+	w = config_exposure_warning(c);
+	assert_non_null(w);
+	assert_non_null(strstr(w, "holds the API token ([api] auth_token) and other users can read "
+	                          "it (mode 0640)"));
+	free(w);
+	config_free(c);
+}
+
 /* ---- database URLs ---- */
 
 static void test_url_sqlite(void **state)
@@ -917,6 +1057,8 @@ int main(void)
 	    cmocka_unit_test(test_describe),
 	    cmocka_unit_test_setup_teardown(test_dump_roundtrip_and_masking, setup, teardown),
 	    cmocka_unit_test(test_reload_conflicts),
+	    cmocka_unit_test_setup_teardown(test_secret_sources, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exposure_warning, setup, teardown),
 	    cmocka_unit_test(test_url_sqlite),
 	    cmocka_unit_test(test_url_postgresql),
 	    cmocka_unit_test(test_url_mysql),
