@@ -480,6 +480,12 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		cli_serve_usage(stderr);
 		return 2;
 	}
+	char *cerr = NULL;
+	if (api_check_config(cfg, &cerr, NULL) != 0) {
+		fprintf(stderr, "dagproc serve: %s\n", cerr);
+		free(cerr);
+		return 2;
+	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
 	cli_secret_warnings(cfg);

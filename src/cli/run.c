@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -110,6 +111,15 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 		ov[nov++] = "database", ov[nov++] = "sql_conn", ov[nov++] = sql_conn;
 	o.overrides = ov;
 	o.noverrides = nov / 3;
+	if (cfg->api.enabled && !o.once) {
+		/* refused before anything starts, not after the first scan */
+		char *err = NULL;
+		if (api_check_config(cfg, &err, NULL) != 0) {
+			fprintf(stderr, "dagproc run: %s\n", err);
+			free(err);
+			goto out;
+		}
+	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
 	cli_secret_warnings(cfg);
