@@ -711,6 +711,29 @@ int db_url_check_params(const struct db_url *u, char **err)
 		               "already");
 		return -1;
 	}
+	if (u->dialect == DB_MYSQL) {
+		/* TLS switched off and configured at once: which one is meant is unclear */
+		const char *off = NULL;
+		int b;
+		const char *v;
+		if ((v = db_url_param(u, "ssl")) && db_url_bool(v, &b) == 0 && !b)
+			off = "ssl";
+		else if ((v = db_url_param(u, "ssl_disabled")) && db_url_bool(v, &b) == 0 && b)
+			off = "ssl_disabled";
+		else if ((v = db_url_param(u, "ssl_mode")) && strcasecmp(v, "disabled") == 0)
+			off = "ssl_mode";
+		for (size_t i = 0; off && i < u->n_params; i++) {
+			const char *k = u->params[i].key;
+			if (strncmp(k, "ssl", 3) != 0 || strcmp(k, "ssl") == 0 ||
+			    strcmp(k, "ssl_disabled") == 0 || strcmp(k, "ssl_mode") == 0)
+				continue;
+			if (db_url_bool(u->params[i].value, &b) == 0 && !b)
+				continue; /* ssl_verify_server_cert=false and the like agree */
+			*err = xasprintf("connection parameter %s is given, but %s turns TLS off",
+			                 k, off);
+			return -1;
+		}
+	}
 	if (u->dialect == DB_MYSQL && u->host && strcmp(u->host, "localhost") != 0 &&
 	    db_url_param(u, "unix_socket")) {
 		*err = xstrdup("connection parameter unix_socket is used only with the host "

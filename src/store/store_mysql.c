@@ -178,8 +178,10 @@ store_flavour store_conn_flavour(const store_conn *c)
 /* TLS from the URL's options, in any spelling db_url_check_params accepts: off when
  * disabled, else on when any TLS option is given; required (the connection fails
  * rather than going on in clear text) unless ssl_mode=preferred; the server's
- * certificate and name verified when asked. */
-static void set_tls(MYSQL *m, const store_params *p)
+ * certificate and name verified when asked. Returns whether TLS is required: Connector/C
+ * 3.3 refuses a server without TLS only when verifying, so my_connect checks the others
+ * itself. */
+static bool set_tls(MYSQL *m, const store_params *p)
 {
 	int use = 0, enforce = 0, verify = 0, off = 0, preferred = 0, b;
 	for (size_t i = 0; i < p->nopts; i++) {
@@ -211,7 +213,7 @@ static void set_tls(MYSQL *m, const store_params *p)
 		}
 	}
 	if (off || !use)
-		return;
+		return false;
 	static const struct {
 		const char *key;
 		enum mysql_option opt;
@@ -228,6 +230,7 @@ static void set_tls(MYSQL *m, const store_params *p)
 		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
 	if (verify)
 		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+	return !preferred || enforce || verify;
 }
 
 static int my_connect(store_conn *c, const store_params *p, store_error *err)
@@ -253,7 +256,7 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off); /* a silent reconnect loses the txn */
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	set_tls(m, p);
+	bool tls_required = set_tls(m, p);
 	if (!mysql_real_connect(m, p->host ? p->host : "127.0.0.1", p->user, p->password,
 	                        p->database, (unsigned int)(p->port > 0 ? p->port : 3306),
 	                        p->unix_socket, 0)) {
@@ -262,6 +265,15 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		/* 1045 access denied, 1049 unknown database: permanent; others transient */
 		unsigned int e = mysql_errno(m);
 		err->cls = e == 1045 || e == 1049 || e == 1044 ? STORE_PERMANENT : STORE_TRANSIENT;
+		return -1;
+	}
+	const char *cipher = NULL;
+	if (tls_required &&
+	    (mariadb_get_infov(m, MARIADB_CONNECTION_SSL_CIPHER, &cipher) != 0 || !cipher)) {
+		/* Connector/C's own words for the case it catches (error 2026) */
+		store_error_set(
+		    err, STORE_TRANSIENT, "2026", true,
+		    "TLS/SSL error: SSL is required, but the server does not support it");
 		return -1;
 	}
 	c->flavour = store_mysql_flavour_of(mysql_get_server_info(m));

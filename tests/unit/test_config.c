@@ -914,6 +914,7 @@ static void test_url_params(void **state)
 	    "mysql+pymysql://u:pw@h/db?ssl_verify_cert=true&ssl_verify_identity=yes",
 	    "mysql://u:pw@h/db?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem&charset=utf8mb4",
 	    "mysql://u:pw@localhost/db?unix_socket=/run/mysqld/mysqld.sock",
+	    "mysql://u:pw@h/db?ssl=false&ssl_verify_server_cert=false",
 	    "sqlite:////x.db?timeout=2.5",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -956,6 +957,13 @@ static void test_url_params(void **state)
 	                 "invalid database URL 'mysql://u:***@db.example/db?unix_socket=/s'"
 	                 ": connection parameter unix_socket is used only with the host "
 	                 "localhost or no host");
+	assert_url_error("mysql://u:pw@h/db?ssl=false&ssl_ca=/ca.pem",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl=false&ssl_ca=/ca.pem': "
+	                 "connection parameter ssl_ca is given, but ssl turns TLS off");
+	assert_url_error("mysql://u:pw@h/db?ssl_mode=DISABLED&ssl_verify_server_cert=1",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl_mode=DISABLED&"
+	                 "ssl_verify_server_cert=1': connection parameter ssl_verify_server_cert "
+	                 "is given, but ssl_mode turns TLS off");
 	assert_url_error("sqlite:///x.db?mode=ro", "invalid database URL 'sqlite:///x.db?mode=ro'"
 	                                           ": unknown connection parameter 'mode' for "
 	                                           "sqlite");
