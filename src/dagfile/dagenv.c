@@ -15,7 +15,8 @@ extern char **environ;
 /* The processor's own settings: denied whatever dag_env_allow says. */
 static const char own_prefix[] = "DAGPROC__";
 
-/* Names that say they hold secrets, denied unless dag_env_allow names them. */
+/* Names that say they hold secrets, denied unless dag_env_allow names them; so is a
+ * variable whose value is a URL with a password. */
 static const char *const default_deny[] = {
     "*PASSWORD*",
     "*PASSWD*",
@@ -91,9 +92,31 @@ static bool matches(const char *name, const char *const *globs, size_t n)
 	return false;
 }
 
+/* A value holding scheme://user:password@..., whatever the variable's name
+ * (PG_URL, SQLALCHEMY_URI...): a credential as well. */
+static bool value_has_credentials(const char *v)
+{
+	for (const char *m = v ? strstr(v, "://") : NULL; m; m = strstr(m + 3, "://")) {
+		const char *p = m + 3;
+		size_t n = strcspn(p, "/@ \t\n");
+		if (p[n] != '@')
+			continue;
+		const char *colon = memchr(p, ':', n);
+		if (colon && colon + 1 < p + n)
+			return true;
+	}
+	return false;
+}
+
 static bool denied_z(const char *name)
 {
 	if (strncasecmp(name, own_prefix, sizeof own_prefix - 1) == 0)
+		return true;
+	for (size_t i = 0; i < g.npresent; i++)
+		if (strcmp(g.present[i], name) == 0)
+			return true;
+	if (!matches(name, (const char *const *)g.allow, g.nallow) &&
+	    value_has_credentials(getenv(name)))
 		return true;
 	if (matches(name, (const char *const *)g.deny, g.ndeny))
 		return true;

@@ -1,8 +1,9 @@
 /* The environment DAG files see (SPEC §5 "Environment", W005): which variables
  * $VAR expansion may read, and the environment the parsing workers get. Denied are
  * the processor's own settings (DAGPROC__*), always; by default the names that say
- * they are secrets (*PASSWORD*, *SECRET*, *TOKEN*, *_KEY, AIRFLOW__DATABASE__*, ...);
- * and [core] dag_env_deny. [core] dag_env_allow lets names through the default list.
+ * they are secrets (*PASSWORD*, *SECRET*, *TOKEN*, *_KEY, AIRFLOW__DATABASE__*, ...)
+ * and those whose value is a URL with a password (scheme://user:pw@...); and
+ * [core] dag_env_deny. [core] dag_env_allow lets names through the defaults.
  * Globs are fnmatch(3) patterns, matched without regard to case.
  *
  * The policy is process-wide: set it once, before any parse or thread starts. */
@@ -23,7 +24,8 @@ void dagenv_add_present(const char *const *names, size_t n);
 /* Clears everything (tests). */
 void dagenv_reset(void);
 
-/* Whether name (len bytes, not NUL-terminated) is denied by the policy. */
+/* Whether name (len bytes, not NUL-terminated) is denied by the policy (given its
+ * value in this process's environment, and the names dagenv_add_present gave). */
 bool dagenv_denied(const char *name, size_t len);
 
 /* The value $name expands to: the environment's, or NULL when unset or denied.

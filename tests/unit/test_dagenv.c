@@ -85,6 +85,24 @@ static void test_policy(void **state)
 	static const char *const deny[] = {"INTERNAL_*", "t_internal"};
 	static const char *const allow[] = {"GITHUB_TOKEN", "*_PUBLIC_KEY", "DAGPROC__*",
 	                                    "INTERNAL_OK"};
+	/* a value that is a URL with a password is a credential whatever the name */
+	setenv("T_SOME_URL", "postgresql://u:pw@h/db", 1);
+	setenv("T_PROXY", "see http://user:pass@proxy:3128 there", 1);
+	setenv("T_URL_NO_PW", "postgresql://u@h/db?x=a:b@c", 1);
+	setenv("T_URL_EMPTY_PW", "mysql://u:@h/db", 1);
+	assert_true(DENIED("T_SOME_URL"));
+	assert_true(DENIED("T_PROXY"));
+	assert_false(DENIED("T_URL_NO_PW"));
+	assert_false(DENIED("T_URL_EMPTY_PW"));
+	static const char *const allow_url[] = {"T_SOME_URL"};
+	dagenv_configure(NULL, 0, allow_url, 1);
+	assert_false(DENIED("T_SOME_URL"));
+	assert_true(DENIED("T_PROXY"));
+	unsetenv("T_SOME_URL");
+	unsetenv("T_PROXY");
+	unsetenv("T_URL_NO_PW");
+	unsetenv("T_URL_EMPTY_PW");
+
 	dagenv_configure(deny, 2, allow, 4);
 	assert_true(DENIED("INTERNAL_HOST"));
 	assert_true(DENIED("T_INTERNAL"));  /* case does not matter */
