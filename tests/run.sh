@@ -6,10 +6,10 @@
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
 # 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh,
 #    tests/converge_test.sh, tests/api_test.py and tests/secrets_test.sh against
-#    BUILD_DIR/dagproc, tests/browser_test.sh when
-#    chromium is installed, and (unless SKIP_DB=1) the store, sync, daemon and
-#    API outage suites against real
-#    PostgreSQL and MariaDB servers that tests/db/*.sh start themselves;
+#    BUILD_DIR/dagproc, tests/browser_test.sh when chromium is installed, and
+#    (unless SKIP_DB=1) the store, sync, daemon, API outage, scale-out, refusal,
+#    model, TLS and partition suites against real PostgreSQL and MariaDB
+#    servers that tests/db/*.sh start themselves;
 # 3. unless SKIP_ASAN=1: 1 and 2 again against the ASan+UBSan build
 #    (ASAN_BUILD_DIR, default build-asan; `make check` configures and builds it);
 # 4. unless SKIP_VALGRIND=1: valgrind over each unit test executable of
