@@ -1017,6 +1017,10 @@ static char *run_secret_cmd(const char *cmd, char **why)
 		return NULL;
 	}
 	if (pid == 0) {
+		/* a reload runs this from the daemon, whose signals are blocked */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
