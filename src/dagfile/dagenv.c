@@ -41,6 +41,7 @@ static struct {
 	size_t ndeny, nallow;
 	char **present; /* names added by dagenv_add_present */
 	size_t npresent;
+	uint64_t hash; /* dagenv_hash, once computed; 0 = not yet */
 } g;
 
 static void free_strs(char **v, size_t n)
@@ -75,6 +76,7 @@ void dagenv_configure(const char *const *deny, size_t ndeny, const char *const *
 	g.ndeny = ndeny;
 	g.allow = copy_strs(allow, nallow);
 	g.nallow = nallow;
+	g.hash = 0;
 }
 
 void dagenv_add_present(const char *const *names, size_t n)
@@ -82,6 +84,7 @@ void dagenv_add_present(const char *const *names, size_t n)
 	g.present = xrealloc(g.present, (g.npresent + n + 1) * sizeof *g.present);
 	for (size_t i = 0; i < n; i++)
 		g.present[g.npresent++] = xstrdup(names[i]);
+	g.hash = 0;
 }
 
 static bool matches(const char *name, const char *const *globs, size_t n)
@@ -220,6 +223,8 @@ void dagenv_free_list(char **list)
 
 uint64_t dagenv_hash(void)
 {
+	if (g.hash)
+		return g.hash;
 	XXH3_state_t *h = XXH3_createState();
 	XXH3_64bits_reset(h);
 	XXH3_64bits_update(h, "dagenv-1", 8);
@@ -236,5 +241,6 @@ uint64_t dagenv_hash(void)
 	dagenv_free_list(present);
 	uint64_t v = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
-	return v;
+	g.hash = v ? v : 1;
+	return g.hash;
 }

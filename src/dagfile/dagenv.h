@@ -41,8 +41,9 @@ char **dagenv_present_denied(size_t *n);
 char **dagenv_worker_environ(void);
 void dagenv_free_list(char **list);
 
-/* A hash of the policy and of dagenv_present_denied, part of the parse options'
- * fingerprint: a change of either changes results (W005). */
+/* A hash of the policy and of dagenv_present_denied, part of the fingerprint of
+ * every input with a '$' (dagfile_fingerprint): a change of either changes what
+ * such a file gives (W005). Computed once per policy: the environment is read then. */
 uint64_t dagenv_hash(void);
 
 #endif

@@ -295,7 +295,9 @@ static void hash_input(dagfile_fp_input *in, const char *text, size_t len)
 	if (in->dollar) {
 		size_t n;
 		char *e = yaml_expand_env(text, len, &n);
-		in->expanded_hash = XXH3_64bits(e, n);
+		/* what $VAR may read, and which denied variables are set, change the
+		 * result (W005) without changing the expanded text */
+		in->expanded_hash = XXH3_64bits_withSeed(e, n, dagenv_hash());
 		free(e);
 	}
 }
@@ -580,8 +582,6 @@ uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
 	for (size_t i = 0; i < npools; i++)
 		XXH3_64bits_update(h, pools[i], strlen(pools[i]) + 1);
 	XXH3_64bits_update(h, &max_file_size, sizeof(max_file_size));
-	uint64_t env = dagenv_hash(); /* what $VAR may read changes results (W005) */
-	XXH3_64bits_update(h, &env, sizeof(env));
 	uint64_t v = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
 	return v;
