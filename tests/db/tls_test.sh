@@ -89,6 +89,9 @@ pg | all)
 		"$bin" db migrate --db "$base" >/dev/null 2>&1
 		check "pg: sslmode=verify-full with the right CA connects" 0 \
 			"$base?sslmode=verify-full&sslrootcert=$c/ca.crt" "^server: postgresql 15"
+		check "pg: the other conninfo options pass (application_name, keepalives, options, target_session_attrs)" 0 \
+			"$base?sslmode=require&application_name=tls-check&keepalives_idle=5&keepalives_count=2&tcp_user_timeout=3000&target_session_attrs=read-write&options=-c%20search_path%3Dpublic" \
+			"^server: postgresql"
 		check "pg: a wrong CA fails in one line naming the cause" 1 \
 			"$base?sslmode=verify-full&sslrootcert=$c/other-ca.crt" \
 			"server certificate not trusted .*certificate verify failed"
