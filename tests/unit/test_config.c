@@ -903,13 +903,13 @@ static void test_url_params(void **state)
 	struct db_url u;
 	char *err = NULL;
 	static const char *const good[] = {
-	    "postgresql://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem"
-	    "&sslkey=/k.pem&sslcrl=/crl.pem&target_session_attrs=read-write"
-	    "&application_name=x&options=-c%20search_path%3Dx&keepalives=1&keepalives_idle=5"
-	    "&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=9000",
+	    ("postgresql://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem"
+	     "&sslkey=/k.pem&sslcrl=/crl.pem&target_session_attrs=read-write"
+	     "&application_name=x&options=-c%20search_path%3Dx&keepalives=1&keepalives_idle=5"
+	     "&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=9000"),
 	    "postgresql:///db?host=/run/postgresql&connect_timeout=3",
-	    "mysql://u:pw@h/db?ssl=true&ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem"
-	    "&ssl_verify_server_cert=1",
+	    ("mysql://u:pw@h/db?ssl=true&ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem"
+	     "&ssl_verify_server_cert=1"),
 	    "mysql+mysqldb://u:pw@h/db?ssl_ca=/ca.pem&ssl_check_hostname=false",
 	    "mysql+pymysql://u:pw@h/db?ssl_verify_cert=true&ssl_verify_identity=yes",
 	    "mysql://u:pw@h/db?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem&charset=utf8mb4",
