@@ -1154,6 +1154,14 @@ int config_resolve_secrets(struct dagproc_config *cfg, char **err)
 	return resolve_one(cfg, "api", "auth_token", err);
 }
 
+/* Whether an origin says the value came from key_file or key_cmd (resolve_one). */
+static bool from_elsewhere(const char *where, const char *key)
+{
+	size_t n = strlen(key);
+	return strncmp(where, key, n) == 0 && (strncmp(where + n, "_file ", 6) == 0 ||
+	                                       strncmp(where + n, "_cmd (", 6) == 0);
+}
+
 char *config_exposure_warning(const struct dagproc_config *cfg)
 {
 	struct stat st;
@@ -1164,7 +1172,7 @@ char *config_exposure_warning(const struct dagproc_config *cfg)
 	    &cfg->origin[setting_index(config_find("database", "sql_conn"))];
 	const struct config_origin *ot =
 	    &cfg->origin[setting_index(config_find("api", "auth_token"))];
-	if (oc->src == CONFIG_SRC_FILE && oc->where && strncmp(oc->where, "sql_conn_", 9) != 0) {
+	if (oc->src == CONFIG_SRC_FILE && oc->where && !from_elsewhere(oc->where, "sql_conn")) {
 		struct db_url u;
 		if (config_parse_db_url(cfg->database.sql_conn, &u, NULL) == 0) {
 			if (u.password && *u.password)
@@ -1173,7 +1181,7 @@ char *config_exposure_warning(const struct dagproc_config *cfg)
 		}
 	}
 	if (!what && ot->src == CONFIG_SRC_FILE && ot->where &&
-	    strncmp(ot->where, "auth_token_", 11) != 0 && cfg->api.auth_token &&
+	    !from_elsewhere(ot->where, "auth_token") && cfg->api.auth_token &&
 	    *cfg->api.auth_token)
 		what = "the API token ([api] auth_token)";
 	if (!what)
