@@ -1158,8 +1158,8 @@ int config_resolve_secrets(struct dagproc_config *cfg, char **err)
 static bool from_elsewhere(const char *where, const char *key)
 {
 	size_t n = strlen(key);
-	return strncmp(where, key, n) == 0 && (strncmp(where + n, "_file ", 6) == 0 ||
-	                                       strncmp(where + n, "_cmd (", 6) == 0);
+	return strncmp(where, key, n) == 0 &&
+	       (strncmp(where + n, "_file ", 6) == 0 || strncmp(where + n, "_cmd (", 6) == 0);
 }
 
 char *config_exposure_warning(const struct dagproc_config *cfg)
@@ -1181,8 +1181,7 @@ char *config_exposure_warning(const struct dagproc_config *cfg)
 		}
 	}
 	if (!what && ot->src == CONFIG_SRC_FILE && ot->where &&
-	    !from_elsewhere(ot->where, "auth_token") && cfg->api.auth_token &&
-	    *cfg->api.auth_token)
+	    !from_elsewhere(ot->where, "auth_token") && cfg->api.auth_token && *cfg->api.auth_token)
 		what = "the API token ([api] auth_token)";
 	if (!what)
 		return NULL;
