@@ -257,6 +257,18 @@ fi
 kill -TERM "$dpid"
 wait "$dpid"
 dpid=
+(
+	umask 0277 # even one that takes the owner's write bit
+	exec env DAGPROC__API__ENABLED=false "$BIN" run --once --dags "$work/dags" \
+		--db "sqlite:///$work/odd-umask.db"
+) >"$work/perm2.log" 2>&1
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(mode "$work/odd-umask.db")" = 600 ] &&
+	ok "umask 0277: run --once creates the database 0600 and writes it" ||
+	bad "umask 0277: exit $rc, mode $(mode "$work/odd-umask.db" 2>&1)" "$work/perm2.log"
+(umask 000 && "$BIN" db migrate --db "sqlite:///$work/migrated.db" >/dev/null 2>&1)
+[ "$(mode "$work/migrated.db")" = 600 ] && ok "umask 000: db migrate creates the database 0600" ||
+	bad "db migrate: mode $(mode "$work/migrated.db")"
 install -m 640 /dev/null "$work/old.db"
 (umask 000 && "$BIN" db migrate --db "sqlite:///$work/old.db" >/dev/null 2>&1)
 [ "$(mode "$work/old.db")" = 640 ] && ok "an existing database keeps its mode (0640)" ||
