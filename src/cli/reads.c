@@ -291,10 +291,12 @@ static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *
 		switch (c) {
 		case 'd':
 			if (config_set(cfg, "database", "sql_conn", optarg, &err) != 0) {
+				cli_hide_password(optarg);
 				fprintf(stderr, "dagproc %s: --db: %s\n", cmd_names[cmd], err);
 				free(err);
 				return 2;
 			}
+			cli_hide_password(optarg);
 			break;
 		case 'c':
 			break;
@@ -451,6 +453,7 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		switch (c) {
 		case 'd':
 			rc = config_set(cfg, "database", "sql_conn", optarg, &err);
+			cli_hide_password(optarg);
 			break;
 		case 'H':
 			rc = config_set(cfg, "api", "host", optarg, &err);
@@ -477,9 +480,15 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		cli_serve_usage(stderr);
 		return 2;
 	}
+	char *cerr = NULL;
+	if (api_check_config(cfg, &cerr, NULL) != 0) {
+		fprintf(stderr, "dagproc serve: %s\n", cerr);
+		free(cerr);
+		return 2;
+	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
-	config_register_secrets(cfg);
+	cli_secret_warnings(cfg);
 
 	/* signals are taken with sigwait; the server's threads inherit the mask */
 	sigset_t set;

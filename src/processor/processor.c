@@ -6,6 +6,7 @@
 #include "processor/single.h"
 
 #include "api/api.h"
+#include "dagfile/dagenv.h"
 
 static void processor_free(processor *p)
 {
@@ -149,7 +150,9 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	p->queue = queue_new((queue_sort)cfg->dag_processor.file_parsing_sort_mode,
 	                     cfg->dag_processor.min_file_process_interval, NULL);
 
-	/* workers */
+	/* workers, and what of the environment DAG files see (before any parse) */
+	dagenv_configure((const char *const *)cfg->core.dag_env_deny.v, cfg->core.dag_env_deny.n,
+	                 (const char *const *)cfg->core.dag_env_allow.v, cfg->core.dag_env_allow.n);
 	wpool_opts wo = {.nworkers = cfg->dag_processor.parsing_processes,
 	                 .memory_limit_mb = cfg->dag_processor.worker_memory_limit,
 	                 .timeout_s = cfg->dag_processor.dag_file_processor_timeout,
@@ -159,7 +162,11 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	                 .nunchecked = cfg->core.unchecked_operator_modules.n,
 	                 .pools = (const char *const *)cfg->core.pools.v,
 	                 .npools = cfg->core.pools.n,
-	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20,
+	                 .env_deny = (const char *const *)cfg->core.dag_env_deny.v,
+	                 .nenv_deny = cfg->core.dag_env_deny.n,
+	                 .env_allow = (const char *const *)cfg->core.dag_env_allow.v,
+	                 .nenv_allow = cfg->core.dag_env_allow.n};
 	p->wpool = wpool_new(&wo, on_done, p, &err);
 	if (!p->wpool) {
 		log_error("cannot start the workers: %s", err);

@@ -207,6 +207,77 @@ static char *expand(store_dialect d, const char *sql)
 	return sb_detach(&b);
 }
 
+/* One statement for d and f. MySQL (unlike MariaDB, PostgreSQL and SQLite) has no
+ * CREATE INDEX IF NOT EXISTS: there the statement loses the clause and is guarded by
+ * a look at information_schema.statistics instead. */
+static void ddl_of(store_dialect d, store_flavour f, const char *tmpl, store_ddl *out)
+{
+	static const char ine[] = "CREATE INDEX IF NOT EXISTS ";
+	memset(out, 0, sizeof *out);
+	if (d == STORE_MYSQL && f == STORE_FLAVOUR_MYSQL &&
+	    strncmp(tmpl, ine, sizeof ine - 1) == 0) {
+		const char *name = tmpl + sizeof ine - 1;
+		size_t nlen = strcspn(name, " ");
+		const char *on = strstr(name, " ON ");
+		if (on) {
+			const char *table = on + 4;
+			out->index = xstrndup(name, nlen);
+			out->table = xstrndup(table, strcspn(table, " ("));
+			char *plain = xasprintf("CREATE INDEX %s", name);
+			out->sql = expand(d, plain);
+			free(plain);
+			return;
+		}
+	}
+	out->sql = expand(d, tmpl);
+}
+
+store_ddl *store_schema_ddl(store_dialect d, store_flavour f, int v, size_t *n)
+{
+	*n = 0;
+	for (size_t m = 0; m < sizeof migrations / sizeof migrations[0]; m++) {
+		if (migrations[m].version != v)
+			continue;
+		size_t k = 0;
+		while (migrations[m].stmts[k])
+			k++;
+		store_ddl *out = xcalloc(k ? k : 1, sizeof *out);
+		for (size_t i = 0; i < k; i++)
+			ddl_of(d, f, migrations[m].stmts[i], &out[i]);
+		*n = k;
+		return out;
+	}
+	return NULL;
+}
+
+void store_ddl_free(store_ddl *ddl, size_t n)
+{
+	for (size_t i = 0; ddl && i < n; i++) {
+		free(ddl[i].sql);
+		free(ddl[i].index);
+		free(ddl[i].table);
+	}
+	free(ddl);
+}
+
+/* Runs one statement, unless it is a guarded CREATE INDEX whose index exists. */
+static int exec_ddl(store_conn *c, const store_ddl *ddl, store_error *err)
+{
+	if (ddl->index) {
+		int64_t n = 0;
+		store_param p[2] = {store_p_text(ddl->table), store_p_text(ddl->index)};
+		if (store_query_int(
+		        c,
+		        "SELECT count(*) FROM information_schema.statistics WHERE "
+		        "table_schema = DATABASE() AND table_name = ? AND index_name = ?",
+		        p, 2, &n, NULL, err) != 0)
+			return -1;
+		if (n > 0)
+			return 0;
+	}
+	return store_exec(c, ddl->sql, NULL, 0, err);
+}
+
 static int table_exists(store_conn *c, const char *table, bool *exists, store_error *err)
 {
 	const char *sql;
@@ -316,9 +387,16 @@ int store_migrate(store_conn *c, store_error *err)
 	for (size_t m = 0; m < sizeof migrations / sizeof migrations[0]; m++) {
 		if (migrations[m].version <= version)
 			continue;
-		for (const char *const *s = migrations[m].stmts; *s; s++)
-			if (exec_expanded(c, *s, err) != 0)
+		size_t n = 0;
+		store_ddl *ddl = store_schema_ddl(store_conn_dialect(c), store_conn_flavour(c),
+		                                  migrations[m].version, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (exec_ddl(c, &ddl[i], err) != 0) {
+				store_ddl_free(ddl, n);
 				goto out;
+			}
+		}
+		store_ddl_free(ddl, n);
 		store_param p[2] = {store_p_int(migrations[m].version),
 		                    store_p_text(store_format_ts(clock_epoch(), ts, sizeof ts))};
 		if (store_exec(c, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
