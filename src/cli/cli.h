@@ -23,6 +23,8 @@ int cli_warnings(int argc, char **argv, struct dagproc_config *cfg);
 void cli_warnings_usage(FILE *f);
 int cli_report(int argc, char **argv, struct dagproc_config *cfg);
 void cli_report_usage(FILE *f);
+int cli_processors(int argc, char **argv, struct dagproc_config *cfg);
+void cli_processors_usage(FILE *f);
 int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
 void cli_serve_usage(FILE *f);
 

@@ -148,10 +148,11 @@ static void heartbeat(processor *p, store_conn *c)
 		return;
 	p->renewed_at = t0;
 	names_acc names = {0}, mine = {0};
-	char *sql = xasprintf(
-	    "SELECT instance_name FROM dag_processor WHERE latest_heartbeat >= %s",
-	    store_conn_dialect(c) == STORE_PG ? "clock_timestamp() - make_interval(secs => ?)"
-	                                      : "NOW(6) - INTERVAL ? SECOND");
+	char *sql = xasprintf("SELECT instance_name FROM dag_processor WHERE stopped_at IS NULL "
+	                      "AND latest_heartbeat >= %s",
+	                      store_conn_dialect(c) == STORE_PG
+	                          ? "clock_timestamp() - make_interval(secs => ?)"
+	                          : "NOW(6) - INTERVAL ? SECOND");
 	store_param ls = store_p_int(p->lease_s), me = store_p_text(p->instance);
 	int rc = store_query(c, sql, &ls, 1, row_name, &names, &err);
 	free(sql);

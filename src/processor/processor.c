@@ -125,6 +125,13 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 			goto out;
 		}
 	}
+	/* several processors: no session holds locks longer than a lease (a
+	 * paused processor's open transaction is ended by the server) */
+	if (p->params.dialect != STORE_SQLITE) {
+		int ls = cfg->dag_processor.lease_seconds;
+		p->params.lock_timeout = ls / 3 > 1 ? ls / 3 : 1;
+		p->params.idle_tx_timeout = ls / 2 > 1 ? ls / 2 : 1;
+	}
 	p->db = pool_create(&p->params);
 	retry_policy_from_params(&p->retry, &p->params);
 	leases_init(p);

@@ -140,7 +140,8 @@ static const char *const v2[] = {
     " started_at {TS},"
     " latest_heartbeat {TS},"
     " version {K},"
-    " files_held INTEGER NOT NULL DEFAULT 0)"
+    " files_held INTEGER NOT NULL DEFAULT 0,"
+    " stopped_at {TS})"
     "{E}",
     "CREATE TABLE IF NOT EXISTS sync_lock (id INTEGER NOT NULL PRIMARY KEY){E}",
     "INSERT {IGN}INTO sync_lock (id) VALUES (1){ONC}",

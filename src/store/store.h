@@ -38,6 +38,10 @@ typedef struct store_params {
 	int statement_timeout;   /* seconds per statement, set per session; 0 = none */
 	int lock_timeout;        /* seconds to wait for a row/table lock; 0 = server default
 	                          * (SQLite: busy timeout, default 5 s) */
+	int idle_tx_timeout;     /* seconds a session may sit idle inside a transaction before
+	                          * the server ends it (PostgreSQL, MariaDB); 0 = four times
+	                          * the statement timeout. Several processors set it below
+	                          * their lease, so that a paused one never holds locks. */
 	/* pool knobs, SPEC §2 [database] */
 	int pool_size;            /* idle connections kept; 0 = 5 */
 	int max_overflow;         /* extra connections beyond pool_size; <0 = 10 */
@@ -78,9 +82,10 @@ store_flavour store_mysql_flavour_of(const char *server_info);
 /* The session set-up statement for a flavour and server version (as
  * mysql_get_server_version: 100611 for 10.6.11, 80035 for 8.0.35): UTC, strict
  * ANSI_QUOTES sql_mode, READ COMMITTED, the statement and lock timeouts (seconds; 0 =
- * none / server default) under the names each flavour accepts. Caller frees. */
+ * none / server default) under the names each flavour accepts, and MariaDB's
+ * idle_transaction_timeout (MySQL has none). Caller frees. */
 char *store_mysql_session_sql(store_flavour f, unsigned long version, int statement_timeout,
-                              int lock_timeout);
+                              int lock_timeout, int idle_tx_timeout);
 
 /* Fills p with SPEC §2 defaults for the given dialect (strings NULL). */
 void store_params_defaults(store_params *p, store_dialect d);

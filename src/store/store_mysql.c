@@ -148,7 +148,7 @@ store_flavour store_mysql_flavour_of(const char *server_info)
 }
 
 char *store_mysql_session_sql(store_flavour f, unsigned long version, int statement_timeout,
-                              int lock_timeout)
+                              int lock_timeout, int idle_tx_timeout)
 {
 	strbuf b;
 	sb_init(&b);
@@ -167,6 +167,8 @@ char *store_mysql_session_sql(store_flavour f, unsigned long version, int statem
 	}
 	if (lock_timeout > 0)
 		sb_printf(&b, ", innodb_lock_wait_timeout = %d", lock_timeout);
+	if (idle_tx_timeout > 0 && f == STORE_FLAVOUR_MARIADB)
+		sb_printf(&b, ", idle_transaction_timeout = %d", idle_tx_timeout);
 	return sb_detach(&b);
 }
 
@@ -277,8 +279,9 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		return -1;
 	}
 	c->flavour = store_mysql_flavour_of(mysql_get_server_info(m));
-	char *init = store_mysql_session_sql(c->flavour, mysql_get_server_version(m),
-	                                     p->statement_timeout, p->lock_timeout);
+	char *init =
+	    store_mysql_session_sql(c->flavour, mysql_get_server_version(m), p->statement_timeout,
+	                            p->lock_timeout, p->idle_tx_timeout);
 	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);
 	free(init);
 	/* a statement's text (parameters escaped, up to twice their size) must

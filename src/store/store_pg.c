@@ -248,7 +248,9 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 	              "-c idle_in_transaction_session_timeout=%d%s%s",
 	              p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
 	              p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
-	              p->statement_timeout > 0 ? p->statement_timeout * 4000 : 0,
+	              p->idle_tx_timeout > 0     ? p->idle_tx_timeout * 1000
+	              : p->statement_timeout > 0 ? p->statement_timeout * 4000
+	                                         : 0,
 	              user_options && *user_options ? " " : "", user_options ? user_options : "");
 	vals[6] = options;
 	PGconn *pg = PQconnectdbParams(keys, vals, 0);

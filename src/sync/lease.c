@@ -167,7 +167,8 @@ static int share_state(store_conn *c, const char *me, int lease_s, size_t *live,
                        store_error *err)
 {
 	store_dialect d = store_conn_dialect(c);
-	char *sql = xasprintf("SELECT count(*) FROM dag_processor WHERE latest_heartbeat >= %s",
+	char *sql = xasprintf("SELECT count(*) FROM dag_processor WHERE stopped_at IS NULL AND "
+	                      "latest_heartbeat >= %s",
 	                      d == STORE_PG ? "clock_timestamp() - make_interval(secs => ?)"
 	                                    : "NOW(6) - INTERVAL ? SECOND");
 	store_param ls = store_p_int(lease_s), mep = store_p_text(me);
@@ -325,7 +326,7 @@ int lease_heartbeat(store_conn *c, const lease_beat *b, int lease_s, size_t *liv
 	*held = 0;
 	static const char *const cols[] = {"instance_name", "hostname",         "pid",
 	                                   "started_at",    "latest_heartbeat", "version",
-	                                   "files_held"};
+	                                   "files_held",    "stopped_at"};
 	char started[32], now[32];
 	store_format_ts(b->started_at, started, sizeof(started));
 	store_format_ts(clock_epoch(), now, sizeof(now));
@@ -345,12 +346,12 @@ int lease_heartbeat(store_conn *c, const lease_beat *b, int lease_s, size_t *liv
 		free(sql);
 		sql = NULL;
 	}
-	store_param v[7] = {store_p_text(b->me),        store_p_text(b->host),
-	                    store_p_int(b->pid),        store_p_text(started),
-	                    store_p_text(now),          store_p_text(b->version),
-	                    store_p_int((int64_t)*held)};
-	sql = store_sql_upsert(d, "dag_processor", cols, 7, 1, 1);
-	if (store_exec(c, sql, v, 7, err) != 0)
+	store_param v[8] = {store_p_text(b->me),         store_p_text(b->host),
+	                    store_p_int(b->pid),         store_p_text(started),
+	                    store_p_text(now),           store_p_text(b->version),
+	                    store_p_int((int64_t)*held), store_p_null()};
+	sql = store_sql_upsert(d, "dag_processor", cols, 8, 1, 1);
+	if (store_exec(c, sql, v, 8, err) != 0)
 		goto fail;
 	free(sql);
 	sql = NULL;
@@ -368,7 +369,8 @@ int lease_heartbeat(store_conn *c, const lease_beat *b, int lease_s, size_t *liv
 		if (store_exec(c, sql, NULL, 0, err) != 0)
 			goto fail;
 		free(sql);
-		sql = xasprintf("SELECT count(*) FROM dag_processor WHERE latest_heartbeat >= %s",
+		sql = xasprintf("SELECT count(*) FROM dag_processor WHERE stopped_at IS NULL AND "
+		                "latest_heartbeat >= %s",
 		                d == STORE_PG ? "clock_timestamp() - make_interval(secs => ?)"
 		                              : "NOW(6) - INTERVAL ? SECOND");
 		store_param ls = store_p_int(lease_s);
@@ -541,10 +543,21 @@ int lease_free_files(store_conn *c, size_t limit,
 
 int lease_leave(store_conn *c, const char *me, store_error *err)
 {
-	store_param p = store_p_text(me);
-	if (store_conn_dialect(c) != STORE_SQLITE && lease_release(c, me, NULL, 0, err) != 0)
+	store_dialect d = store_conn_dialect(c);
+	if (d != STORE_SQLITE && lease_release(c, me, NULL, 0, err) != 0)
 		return -1;
-	return store_exec(c, "DELETE FROM dag_processor WHERE instance_name = ?", &p, 1, err);
+	/* the row stays (its last heartbeat is history), marked stopped: the
+	 * others no longer count it */
+	char now[32];
+	store_format_ts(clock_epoch(), now, sizeof(now));
+	char *sql = xasprintf("UPDATE dag_processor SET stopped_at = %s, files_held = 0 WHERE "
+	                      "instance_name = ?",
+	                      d == STORE_SQLITE ? "?" : sql_now(d));
+	store_param p[2] = {store_p_text(now), store_p_text(me)};
+	int rc =
+	    d == STORE_SQLITE ? store_exec(c, sql, p, 2, err) : store_exec(c, sql, p + 1, 1, err);
+	free(sql);
+	return rc;
 }
 
 typedef struct reap_acc {

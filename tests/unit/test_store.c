@@ -626,20 +626,23 @@ static void test_mysql_flavours(void **state)
 	assert_int_equal(store_mysql_flavour_of("8.0.35"), STORE_FLAVOUR_MYSQL);
 	assert_int_equal(store_mysql_flavour_of("8.4.0-commercial"), STORE_FLAVOUR_MYSQL);
 
-	char *m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 101106, 30, 5);
+	char *m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 101106, 30, 5, 0);
 	assert_string_equal(m, "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
 	                       "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
 	                       "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', tx_isolation = "
 	                       "'READ-COMMITTED', max_statement_time = 30, "
 	                       "innodb_lock_wait_timeout = 5");
 	free(m);
-	m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 110402, 0, 0);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 110402, 0, 0, 0);
 	assert_non_null(strstr(m, ", transaction_isolation = 'READ-COMMITTED', "
 	                          "max_statement_time = 0"));
 	assert_null(strstr(m, "tx_isolation"));
 	assert_null(strstr(m, "innodb_lock_wait_timeout"));
 	free(m);
-	m = store_mysql_session_sql(STORE_FLAVOUR_MYSQL, 80035, 30, 5);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 101106, 30, 2, 3);
+	assert_non_null(strstr(m, "innodb_lock_wait_timeout = 2, idle_transaction_timeout = 3"));
+	free(m);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MYSQL, 80035, 30, 5, 3);
 	assert_string_equal(m, "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
 	                       "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
 	                       "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', transaction_isolation = "
