@@ -155,6 +155,8 @@ suite() { # BUILD_DIR PREFIX
 		run_counted "${prefix}db scale-out" bash tests/db/scaleout_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db refusals" bash tests/db/refusal_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db model pg" bash tests/model/model_test.sh "$dir/dagproc" pg 1 2
+		MODEL_PROCESSORS=2 run_counted "${prefix}db model pg, 2 processors" \
+			bash tests/model/model_test.sh "$dir/dagproc" pg 3
 		run_counted "${prefix}db model mariadb" bash tests/model/model_test.sh "$dir/dagproc" mariadb 1 2
 		run_counted "${prefix}db tls" bash tests/db/tls_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db partition" bash tests/db/partition_test.sh "$dir/dagproc" all

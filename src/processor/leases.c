@@ -188,14 +188,22 @@ static void on_free(void *ud, const char *bundle, const char *rel)
 static void poll_free(processor *p, store_conn *c)
 {
 	store_error err;
-	names_acc keys = {0};
+	names_acc keys = {0}, again = {0};
 	if (lease_free_files(c, 1000, on_free, &keys, &err) != 0)
 		log_debug("leases: free files not read: %s", err.message);
+	if (lease_take_reparse(c, p->instance, on_free, &again, &err) != 0)
+		log_debug("leases: reparse flags not read: %s", err.message);
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < keys.n; i++)
 		post_locked(p, (lnews){.key = keys.v[i], .free = true});
+	/* files of mine another processor's write wants parsed again (E034) */
+	for (size_t i = 0; i < again.n; i++) {
+		VEC_GROW(p->reparse, p->nreparse, p->capreparse);
+		p->reparse[p->nreparse++] = again.v[i];
+	}
 	pthread_mutex_unlock(&p->mu);
 	free(keys.v);
+	free(again.v);
 }
 
 void leases_writer_work(processor *p)

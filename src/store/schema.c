@@ -129,6 +129,7 @@ static const char *const v2[] = {
     " owner {K},"
     " token BIGINT NOT NULL DEFAULT 0,"
     " expires_at {TS},"
+    " reparse {B} NOT NULL DEFAULT FALSE,"
     " PRIMARY KEY (bundle_name, relative_fileloc))"
     "{E}",
     "CREATE INDEX IF NOT EXISTS idx_file_lease_owner ON file_lease (owner)",

@@ -793,10 +793,32 @@ int apply_find_refused(store_conn *c, const sync_file *files, size_t n, const pl
 	 * number of ids released (only when an id leaves its file) */
 	store_param p = store_p_text("%error[E034]%");
 	count(st, false);
+	size_t before = rq->n;
 	int rc = store_query(c,
 	                     "SELECT bundle_name, filename, stacktrace FROM import_error WHERE "
 	                     "stacktrace LIKE ?",
 	                     &p, 1, row_refused, &r, err);
+	/* several processors: a refused file another one holds is flagged on
+	 * its lease, for its holder to parse again (lease.h, lease_take_reparse) */
+	if (rc == 0 && rq->n > before && n && files[0].lease_owner &&
+	    store_conn_dialect(c) != STORE_SQLITE) {
+		sync_pair *pp = xcalloc(rq->n - before, sizeof(sync_pair));
+		char **keys = xcalloc(rq->n - before, sizeof(char *));
+		for (size_t i = before; i < rq->n; i++) {
+			keys[i - before] = xstrdup(rq->keys[i]);
+			char *sep = strchr(keys[i - before], '\x1f');
+			*sep = '\0';
+			pp[i - before] = (sync_pair){keys[i - before], sep + 1};
+		}
+		store_param t = store_p_bool(true);
+		rc = apply_pairs(c, st, "UPDATE file_lease SET reparse = ? WHERE ", &t, 1,
+		                 "bundle_name", "relative_fileloc", pp, rq->n - before, NULL, NULL,
+		                 NULL, err);
+		for (size_t i = 0; i < rq->n - before; i++)
+			free(keys[i]);
+		free(keys);
+		free(pp);
+	}
 	strmap_free(&r.batch);
 	strmap_free(&r.released);
 	return rc;

@@ -600,3 +600,29 @@ int lease_reap_local(store_conn *c, const char *me, const char *host, size_t *re
 	free(a.names);
 	return rc;
 }
+
+int lease_take_reparse(store_conn *c, const char *me,
+                       void (*fn)(void *ud, const char *bundle, const char *rel), void *ud,
+                       store_error *err)
+{
+	if (store_conn_dialect(c) == STORE_SQLITE)
+		return 0;
+	store_param p[2] = {store_p_text(me), store_p_bool(true)};
+	free_ctx f = {fn, ud};
+	if (store_begin(c, err) != 0)
+		return -1;
+	if (store_query(c,
+	                "SELECT bundle_name, relative_fileloc FROM file_lease WHERE owner = ? AND "
+	                "reparse = ? FOR UPDATE",
+	                p, 2, row_free, &f, err) != 0)
+		goto fail;
+	store_param q[3] = {store_p_bool(false), store_p_text(me), store_p_bool(true)};
+	if (store_exec(c, "UPDATE file_lease SET reparse = ? WHERE owner = ? AND reparse = ?", q, 3,
+	               err) != 0 ||
+	    store_commit(c, err) != 0)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(c);
+	return -1;
+}

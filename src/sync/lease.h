@@ -49,6 +49,13 @@ STORE_WUR int lease_free_files(store_conn *c, size_t limit,
 STORE_WUR int lease_reap_local(store_conn *c, const char *me, const char *host, size_t *reaped,
                                store_error *err);
 
+/* The files me holds that a write of another processor flagged for a new
+ * parse (refused with E034 for a DAG id that has left its file), their flags
+ * cleared: fn(ud, bundle, rel). */
+STORE_WUR int lease_take_reparse(store_conn *c, const char *me,
+                                 void (*fn)(void *ud, const char *bundle, const char *rel),
+                                 void *ud, store_error *err);
+
 /* A clean stop: every lease of me given up and its dag_processor row gone,
  * so that the others take its files at their next look. */
 STORE_WUR int lease_leave(store_conn *c, const char *me, store_error *err);
