@@ -590,7 +590,10 @@ void leases_take_news(processor *p)
 
 size_t leases_claim_batch(processor *p)
 {
-	return (size_t)p->cfg->dag_processor.parsing_processes * 4 + 8;
+	/* enough to keep the workers busy between two of the writer's turns;
+	 * each claim counts the live processors again, so processors starting
+	 * together still divide the files */
+	return (size_t)p->cfg->dag_processor.parsing_processes * 64 + 64;
 }
 
 bool leases_settled(processor *p)

@@ -287,10 +287,19 @@ void *writer_main(void *arg)
 			               (atomic_load_explicit(&p->queued_hint, memory_order_relaxed)
 			                    ? WRITER_GATHER_BUSY_SECONDS
 			                    : WRITER_GATHER_SECONDS);
-			/* over the limit, parsing waits for this batch: no gathering */
+			/* over the limit, parsing waits for this batch: no gathering;
+			 * claims are never kept waiting (parsing waits for them) */
 			while (!p->stop_writer && !p->sweep && p->npend < WRITER_BATCH &&
-			       p->pend_bytes <= PENDING_SOFT_LIMIT && clock_mono() < until)
+			       p->pend_bytes <= PENDING_SOFT_LIMIT && !p->nwant &&
+			       clock_mono() < until)
 				wait_locked(p, until - clock_mono());
+		}
+		if (prepared && (p->nwant || p->nunhold)) {
+			pthread_mutex_unlock(&p->mu);
+			leases_writer_work(p);
+			pthread_mutex_lock(&p->mu);
+			if (p->npend < WRITER_BATCH && !p->sweep && !p->stop_writer)
+				continue; /* gather again: the claims' files are being parsed */
 		}
 		if (p->stop_writer)
 			break;

@@ -84,7 +84,7 @@ in_flight() { # NAME: its write waits for a lock
 }
 
 start() { # NAME: a processor with its own API port (for its /metrics)
-	ports[$1]=$(free_port)
+	[ -n "${ports[$1]:-}" ] || ports[$1]=$(free_port)
 	DAGPROC__DAG_PROCESSOR__INSTANCE_NAME=$1 DAGPROC__API__PORT=${ports[$1]} \
 		DAGPROC__DAG_PROCESSOR__LEASE_SECONDS=$LEASE DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=1 \
 		DAGPROC__DATABASE__RETRY_BACKOFF_MAX=1 DAGPROC__DATABASE__CONNECT_TIMEOUT=3 \
@@ -156,7 +156,9 @@ scenario() { # DIALECT START URLVAR
 		done
 	fi
 
-	# 1. the work is divided
+	# 1. the work is divided (started together: a head start of a second
+	# would let the first parse every file alone before the second counts)
+	ports=([a]=$(free_port) [b]=$(free_port) [c]=$(free_port))
 	start a
 	start b
 	check "two processors converge on $N files" 60
