@@ -67,7 +67,9 @@ soak: build
 bench: build
 	@scripts/deps.sh core bench
 	@bench/run.sh
+	@bench/adversarial.sh
 	@bench/sync_bench.sh
+	@bench/scaleout_bench.sh
 	@bench/api_bench.sh build/dagproc
 	@bench/fault_rss.sh
 
