@@ -1,0 +1,430 @@
+/* Task arguments and values: the operator or decorator a task names against the
+ * catalog, its arguments (unknown, mistyped, missing), the files dag-factory
+ * loads, and the __type__ objects it builds. */
+#include "dagfile/schema_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Task keys dag-factory consumes itself (never passed to the operator as such). */
+static const char *const task_system_keys[] = {"operator",
+                                               "decorator",
+                                               "dependencies",
+                                               "task_group_name",
+                                               "task_id",
+                                               "python_callable_name",
+                                               "python_callable_file",
+                                               "variables_as_arguments",
+                                               "expand",
+                                               "partial",
+                                               "execution_date_fn_name",
+                                               "execution_date_fn_file",
+                                               "response_check_name",
+                                               "response_check_file",
+                                               "response_check_lambda",
+                                               "success_check_name",
+                                               "success_check_file",
+                                               "success_check_lambda",
+                                               "failure_check_name",
+                                               "failure_check_file",
+                                               "failure_check_lambda",
+                                               "execution_timeout_secs",
+                                               "retry_delay_secs",
+                                               "sla_secs",
+                                               "execution_delta_secs"};
+
+/* The task key list, sorted once for binary search: it is consulted for
+ * every key of every task. */
+static const char *sorted_system_keys[NELEM(task_system_keys)];
+static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void sort_key_lists(void)
+{
+	memcpy(sorted_system_keys, task_system_keys, sizeof(task_system_keys));
+	qsort(sorted_system_keys, NELEM(task_system_keys), sizeof(char *), cmp_cstr);
+}
+
+bool sch_is_system_key(const char *k)
+{
+	pthread_once(&sorted_once, sort_key_lists);
+	return bsearch(&k, sorted_system_keys, NELEM(task_system_keys), sizeof(char *), cmp_cstr) !=
+	       NULL;
+}
+
+static bool is_callback_key(const char *k, const char *suffix)
+{
+	/* on_<event>_callback<suffix> and sla_miss_callback<suffix> */
+	size_t kl = strlen(k), sl = strlen(suffix);
+	static const char cb[] = "_callback";
+	if (kl < sl + sizeof(cb) - 1 || strcmp(k + kl - sl, suffix) != 0)
+		return false;
+	if (strncmp(k + kl - sl - (sizeof(cb) - 1), cb, sizeof(cb) - 1) != 0)
+		return false;
+	return strncmp(k, "on_", 3) == 0 || strncmp(k, "sla_miss", 8) == 0;
+}
+
+/* Files dag-factory loads: absolute and existing, else E040. */
+static void check_load_path(dctx *d, ynode *owner, ypair *p, const char *name_key)
+{
+	ynode *v = p->val;
+	if (!v || v->kind == YN_NULL)
+		return;
+	if (!ynode_is_scalar(v)) {
+		sch_err(d, "E040", v, "'%s' must be a path, not a %s", key_text(p),
+		        ynode_kind_name(v->kind));
+		return;
+	}
+	const char *path = v->str;
+	struct stat st;
+	if (path[0] != '/')
+		sch_err(d, "E040", v, "'%s' must be an absolute path: '%s'", key_text(p), path);
+	else if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		sch_err(d, "E040", v, "'%s': file not found: '%s'", key_text(p), path);
+	else if (name_key && !map_get(owner, name_key))
+		sch_err(d, "E040", v, "'%s' is given without '%s'", key_text(p), name_key);
+}
+
+/* E040 for the loadable paths among a mapping's keys (DAG, default_args, task). */
+void sch_check_paths_in(dctx *d, ynode *m)
+{
+	if (!is_map(m))
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		ypair *p = &m->pairs[i];
+		const char *k = key_text(p);
+		if (strcmp(k, "python_callable_file") == 0) {
+			check_load_path(d, m, p, "python_callable_name");
+		} else if (strcmp(k, "doc_md_python_callable_file") == 0) {
+			check_load_path(d, m, p, "doc_md_python_callable_name");
+		} else if (strcmp(k, "doc_md_file_path") == 0) {
+			check_load_path(d, m, p, NULL);
+		} else if (is_callback_key(k, "_file")) {
+			char name_key[128];
+			snprintf(name_key, sizeof(name_key), "%.*s_name", (int)(strlen(k) - 5), k);
+			check_load_path(d, m, p, name_key);
+		}
+	}
+}
+
+/* Known __type__ objects are checked: timedelta's keyword fields and assets. */
+void sch_check_typed_objects(dctx *d, ynode *v, int depth)
+{
+	if (!v || depth > 64)
+		return;
+	if (is_seq(v)) {
+		for (size_t i = 0; i < v->n; i++)
+			sch_check_typed_objects(d, v->items[i], depth + 1);
+		return;
+	}
+	if (!is_map(v))
+		return;
+	ynode *t = map_get(v, "__type__");
+	if (is_str(t)) {
+		if (strcmp(t->str, "datetime.timedelta") == 0) {
+			static const char *const fields[] = {
+			    "days",  "seconds", "microseconds", "milliseconds", "minutes",
+			    "hours", "weeks",   "__type__",     "__args__"};
+			for (size_t i = 0; i < v->n; i++) {
+				ypair *p = &v->pairs[i];
+				if (!in_list(key_text(p), fields, NELEM(fields))) {
+					const char *s = suggest_name(key_text(p), fields, 7);
+					sch_err(d, "E015", p->key,
+					        "datetime.timedelta has no field '%s'%s%s%s",
+					        key_text(p), s ? " (did you mean '" : "",
+					        s ? s : "", s ? "'?)" : "");
+				} else if (strcmp(key_text(p), "__type__") != 0 &&
+				           strcmp(key_text(p), "__args__") != 0 && p->val &&
+				           p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
+					sch_err(
+					    d, "E015", p->val,
+					    "datetime.timedelta field '%s' must be a number, not "
+					    "a %s",
+					    key_text(p), ynode_kind_name(p->val->kind));
+				}
+			}
+		} else if (strstr(t->str, "Asset") || strstr(t->str, "Dataset")) {
+			bool alias = strstr(t->str, "Alias") != NULL;
+			ynode *args = map_get(v, "__args__");
+			if (!map_get(v, "uri") && !map_get(v, "name") && !(is_seq(args) && args->n))
+				sch_err(d, "E015", v, "%s needs a %s", t->str,
+				        alias ? "'name'" : "'uri' or a 'name'");
+		}
+	}
+	for (size_t i = 0; i < v->n; i++)
+		sch_check_typed_objects(d, v->pairs[i].val, depth + 1);
+}
+
+static bool looks_number(const char *s)
+{
+	if (!*s)
+		return false;
+	char *end;
+	strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	return *end == '\0';
+}
+
+/* E015 only for clear mismatches; a Jinja string is accepted anywhere. */
+static bool value_fits(const cat_arg *a, const ynode *v)
+{
+	unsigned t = a->types;
+	if (t == CAT_T_ANY || !v || v->kind == YN_NULL)
+		return true;
+	switch (v->kind) {
+	case YN_STR:
+		if (t & CAT_T_STR)
+			return true;
+		if (a->templated || strstr(v->str, "{{"))
+			return true;
+		if ((t & (CAT_T_INT | CAT_T_FLOAT | CAT_T_TIMEDELTA)) && looks_number(v->str))
+			return true;
+		if ((t & CAT_T_BOOL) &&
+		    (strcasecmp(v->str, "true") == 0 || strcasecmp(v->str, "false") == 0))
+			return true;
+		if (t & CAT_T_DATETIME)
+			return date_iso_valid(v->str) || date_relative_valid(v->str);
+		return false;
+	case YN_INT:
+		return (t & (CAT_T_INT | CAT_T_FLOAT | CAT_T_BOOL | CAT_T_TIMEDELTA)) != 0;
+	case YN_FLOAT:
+		return (t & (CAT_T_FLOAT | CAT_T_TIMEDELTA)) != 0;
+	case YN_BOOL:
+		return (t & (CAT_T_BOOL | CAT_T_INT)) != 0;
+	case YN_DATE:
+	case YN_DATETIME:
+		return (t & (CAT_T_DATETIME | CAT_T_STR)) != 0;
+	case YN_SEQ:
+		return (t & CAT_T_LIST) != 0;
+	case YN_MAP:
+		if (map_get(v, "__join__")) /* evaluated to a string */
+			return (t & CAT_T_STR) != 0 || a->templated;
+		if (map_get(v, "__and__") || map_get(v, "__or__"))
+			return true; /* asset conditions */
+		if (map_get(v, "__type__")) {
+			if (is_timedelta_obj(v))
+				return (t & CAT_T_TIMEDELTA) != 0 || (t & CAT_T_DICT) != 0;
+			return true; /* objects we do not model */
+		}
+		return (t & CAT_T_DICT) != 0;
+	default:
+		return true;
+	}
+}
+
+static const char *types_text(unsigned t, char *buf, size_t n)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{CAT_T_STR, "string"},          {CAT_T_INT, "integer"},
+	             {CAT_T_FLOAT, "number"},        {CAT_T_BOOL, "boolean"},
+	             {CAT_T_LIST, "list"},           {CAT_T_DICT, "mapping"},
+	             {CAT_T_TIMEDELTA, "timedelta"}, {CAT_T_DATETIME, "datetime"}};
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NELEM(names); i++) {
+		if (!(t & names[i].bit))
+			continue;
+		int w = snprintf(buf + off, n - off, "%s%s", off ? " or " : "", names[i].name);
+		if (w < 0 || (size_t)w >= n - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+typedef struct arg_names {
+	const char **names;
+	size_t n, cap;
+	const cat_arg **required;
+	size_t nreq, capreq;
+} arg_names;
+
+static void collect_arg(const cat_arg *a, void *ud)
+{
+	arg_names *an = ud;
+	if (an->n == an->cap) {
+		an->cap = an->cap ? an->cap * 2 : 64;
+		an->names = xrealloc(an->names, an->cap * sizeof(*an->names));
+	}
+	an->names[an->n++] = a->name;
+	if (a->required) {
+		if (an->nreq == an->capreq) {
+			an->capreq = an->capreq ? an->capreq * 2 : 8;
+			an->required = xrealloc(an->required, an->capreq * sizeof(*an->required));
+		}
+		an->required[an->nreq++] = a;
+	}
+}
+
+static const char *class_name(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	return dot ? dot + 1 : path;
+}
+
+static bool provided(dctx *d, stask *t, const char *name)
+{
+	if (map_get(t->body, name))
+		return true;
+	if (map_get(d->default_args, name))
+		return true;
+	if (t->group >= 0) {
+		for (int g = t->group; g >= 0; g = d->groups[g].parent)
+			if (map_get(map_get(d->groups[g].body, "default_args"), name))
+				return true;
+	}
+	ynode *partial = map_get(t->body, "partial");
+	ynode *expand = map_get(t->body, "expand");
+	return map_get(partial, name) || map_get(expand, name);
+}
+
+struct opcache {
+	const cat_operator *op;
+	arg_names an;
+};
+
+static const arg_names *op_args(dctx *d, const cat_operator *op)
+{
+	for (size_t i = 0; i < d->nopcache; i++)
+		if (d->opcache[i].op == op)
+			return &d->opcache[i].an;
+	d->opcache = xrealloc(d->opcache, (d->nopcache + 1) * sizeof(*d->opcache));
+	struct opcache *oc = &d->opcache[d->nopcache++];
+	memset(oc, 0, sizeof(*oc));
+	oc->op = op;
+	catalog_each_arg(d->opts->cat, op, collect_arg, &oc->an);
+	return &oc->an;
+}
+
+void sch_opcache_free(dctx *d)
+{
+	for (size_t i = 0; i < d->nopcache; i++) {
+		free(d->opcache[i].an.names);
+		free(d->opcache[i].an.required);
+	}
+	free(d->opcache);
+	d->opcache = NULL;
+	d->nopcache = 0;
+}
+
+static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
+{
+	const catalog *c = d->opts->cat;
+	const arg_names an = *op_args(d, op);
+	ynode *b = t->body;
+	for (size_t i = 0; i < b->n; i++) {
+		ypair *p = &b->pairs[i];
+		const char *k = key_text(p);
+		if (sch_is_system_key(k) || is_callback_key(k, "_name") ||
+		    is_callback_key(k, "_file"))
+			continue;
+		const cat_arg *a = catalog_find_arg(c, op, k);
+		if (!a) {
+			if (op->var_kwargs)
+				continue;
+			const char *s = suggest_name(k, an.names, an.n);
+			sch_err(d, "E013", p->key,
+			        "Invalid arguments were passed to %s (task_id: %s): '%s'%s%s%s",
+			        class_name(op->path), t->id, k, s ? " (did you mean '" : "",
+			        s ? s : "", s ? "'?)" : "");
+			continue;
+		}
+		if (!value_fits(a, p->val)) {
+			char tb[96];
+			if (ynode_is_scalar(p->val))
+				sch_err(d, "E015", p->val,
+				        "argument '%s' of %s must be %s, not '%s'", k,
+				        class_name(op->path), types_text(a->types, tb, sizeof(tb)),
+				        p->val->str);
+			else
+				sch_err(d, "E015", p->val,
+				        "argument '%s' of %s must be %s, not a %s", k,
+				        class_name(op->path), types_text(a->types, tb, sizeof(tb)),
+				        type_name_of(p->val));
+		}
+	}
+	for (size_t i = 0; i < an.nreq; i++) {
+		const char *name = an.required[i]->name;
+		if (strcmp(name, "task_id") == 0 || provided(d, t, name))
+			continue;
+		/* dag-factory builds these from *_name/_file/_lambda */
+		if (strcmp(name, "python_callable") == 0 &&
+		    (map_get(b, "python_callable_name") || map_get(b, "python_callable_file")))
+			continue;
+		if (strcmp(name, "response_check") == 0 &&
+		    (map_get(b, "response_check_name") || map_get(b, "response_check_lambda")))
+			continue;
+		sch_err(d, "E014", t->pos,
+		        "%s.__init__() missing required argument '%s' (task_id: %s)",
+		        class_name(op->path), name, t->id);
+	}
+}
+
+void sch_check_task(dctx *d, int ti)
+{
+	stask *t = &d->tasks[ti];
+	ynode *b = t->body;
+	ynode *opn = map_get(b, "operator");
+	ynode *dec = map_get(b, "decorator");
+	if ((!opn || opn->kind == YN_NULL) && (!dec || dec->kind == YN_NULL)) {
+		sch_err(d, "E010", t->pos, "task '%s' has neither 'operator' nor 'decorator'",
+		        t->id);
+		return;
+	}
+	if (dec && dec->kind != YN_NULL) {
+		if (!is_str(dec)) {
+			sch_err(d, "E002", dec, "'decorator' must be an import path");
+			return;
+		}
+		t->decorator = true;
+		t->operator= dec->str;
+		return;
+	}
+	if (!is_str(opn)) {
+		sch_err(d, "E002", opn, "'operator' must be an import path, not a %s",
+		        ynode_kind_name(opn->kind));
+		return;
+	}
+	t->operator= opn->str;
+	const cat_operator *op = NULL;
+	const char *target = NULL;
+	cat_lookup r = catalog_lookup(d->opts->cat, opn->str, &op, &target);
+	const char *dot = strrchr(opn->str, '.');
+	int modlen = dot ? (int)(dot - opn->str) : (int)strlen(opn->str);
+	switch (r) {
+	case CAT_UNCHECKED:
+		return;
+	case CAT_NO_MODULE: {
+		const char *s = catalog_suggest(d->opts->cat, opn->str);
+		sch_err(d, "E011", opn, "ModuleNotFoundError: No module named '%.*s'%s%s%s", modlen,
+		        opn->str, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+		return;
+	}
+	case CAT_NO_CLASS: {
+		const char *s = catalog_suggest(d->opts->cat, opn->str);
+		sch_err(d, "E012", opn, "ImportError: cannot import name '%s' from '%.*s'%s%s%s",
+		        dot ? dot + 1 : opn->str, modlen, opn->str, s ? " (did you mean '" : "",
+		        s ? s : "", s ? "'?)" : "");
+		return;
+	}
+	case CAT_DEPRECATED:
+		sch_warn(d, "W002", "deprecated", opn,
+		         "operator path '%s' is deprecated in Airflow 3; use '%s'", opn->str,
+		         target ? target : "the provider's path");
+		break;
+	case CAT_FOUND:
+		break;
+	}
+	if (op)
+		check_operator_args(d, t, op);
+}

@@ -1,0 +1,481 @@
+/* Task groups and the task graph: group ids (parent chains, prefix_group_id),
+ * task ids, dependencies between tasks and groups, references in arguments
+ * (+task, .output, XcomArg) and cycles. */
+#include "dagfile/schema_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Graph                                                                     */
+
+static void add_up(stask *t, int u)
+{
+	for (size_t i = 0; i < t->nup; i++)
+		if (t->up[i] == u)
+			return;
+	if (t->nup == t->capup) {
+		t->capup = t->capup ? t->capup * 2 : 4;
+		t->up = xrealloc(t->up, t->capup * sizeof(int));
+	}
+	t->up[t->nup++] = u;
+}
+
+static bool in_group(const dctx *d, int task_group, int g)
+{
+	for (int x = task_group; x >= 0; x = d->groups[x].parent)
+		if (x == g)
+			return true;
+	return false;
+}
+
+static bool has_up_in_group(const dctx *d, const stask *t, int g)
+{
+	for (size_t i = 0; i < t->nup; i++)
+		if (in_group(d, d->tasks[t->up[i]].group, g))
+			return true;
+	return false;
+}
+
+static bool has_down_in_group(const dctx *d, int ti, int g)
+{
+	for (size_t j = 0; j < d->ntasks; j++) {
+		const stask *o = &d->tasks[j];
+		if (!in_group(d, o->group, g))
+			continue;
+		for (size_t i = 0; i < o->nup; i++)
+			if (o->up[i] == ti)
+				return true;
+	}
+	return false;
+}
+
+/* A reference from a task: -1 not found, else index; *group set when it names
+ * a group. */
+static int resolve_name(const dctx *d, const char *name, bool *is_group)
+{
+	*is_group = false;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (strcmp(d->tasks[i].name, name) == 0)
+			return (int)i;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (strcmp(d->tasks[i].id, name) == 0)
+			return (int)i;
+	for (size_t i = 0; i < d->ngroups; i++) {
+		if (strcmp(d->groups[i].name, name) == 0 || strcmp(d->groups[i].id, name) == 0) {
+			*is_group = true;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void unknown_ref(dctx *d, const ynode *at, const char *who, const char *name)
+{
+	size_t n = d->ntasks + d->ngroups;
+	const char **cands = xmalloc((n ? n : 1) * sizeof(*cands));
+	size_t k = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		cands[k++] = d->tasks[i].name;
+	for (size_t i = 0; i < d->ngroups; i++)
+		cands[k++] = d->groups[i].name;
+	const char *s = suggest_name(name, cands, k);
+	sch_err(d, "E020", at, "%s depends on unknown task or group '%s'%s%s%s", who, name,
+	        s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	free(cands);
+}
+
+typedef struct pending_dep {
+	int down_task;  /* >= 0: a task that depends on ...; -1: a group */
+	int down_group; /* the group whose roots depend on ... */
+	int up;
+	bool up_is_group;
+} pending_dep;
+
+/* References to other tasks in argument values: `+task` (decorators) and
+ * `task.output` / `XcomArg(task)` (operators, inside expand/partial). */
+static void scan_refs(dctx *d, int ti, ynode *v, bool plus_refs, int depth)
+{
+	if (!v || depth > 64)
+		return;
+	if (is_seq(v)) {
+		for (size_t i = 0; i < v->n; i++)
+			scan_refs(d, ti, v->items[i], plus_refs, depth + 1);
+		return;
+	}
+	if (is_map(v)) {
+		for (size_t i = 0; i < v->n; i++)
+			scan_refs(d, ti, v->pairs[i].val, plus_refs, depth + 1);
+		return;
+	}
+	if (!is_str(v))
+		return;
+	char name[256];
+	const char *s = v->str;
+	size_t n = 0;
+	if (plus_refs) {
+		if (s[0] != '+')
+			return;
+		s++;
+		while (s[n] && s[n] != '[' && n < sizeof(name) - 1)
+			n++;
+		if (s[n] != '\0' && s[n] != '[')
+			return;
+	} else {
+		size_t len = strlen(s);
+		if (len > 7 && strcmp(s + len - 7, ".output") == 0) {
+			n = len - 7;
+		} else if (strncmp(s, "XcomArg(", 8) == 0 && len > 9 && s[len - 1] == ')') {
+			s += 8;
+			n = len - 9;
+		} else {
+			return;
+		}
+	}
+	if (n == 0 || n >= sizeof(name))
+		return;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '.' ||
+		      name[i] == '-'))
+			return;
+	bool g;
+	int u = resolve_name(d, name, &g);
+	if (u < 0 || g) {
+		char who[300];
+		snprintf(who, sizeof(who), "task '%s'", d->tasks[ti].id);
+		if (u < 0)
+			unknown_ref(d, v, who, name);
+		return;
+	}
+	if (u != ti)
+		add_up(&d->tasks[ti], u);
+}
+
+static void collect_deps(dctx *d, ynode *deps, int down_task, int down_group, pending_dep **out,
+                         size_t *nout)
+{
+	if (!deps || deps->kind == YN_NULL)
+		return;
+	char who[300];
+	if (down_task >= 0)
+		snprintf(who, sizeof(who), "task '%s'", d->tasks[down_task].id);
+	else
+		snprintf(who, sizeof(who), "task group '%s'", d->groups[down_group].id);
+	ynode *single = NULL;
+	ynode **items;
+	size_t n;
+	if (is_str(deps)) {
+		single = deps;
+		items = &single;
+		n = 1;
+	} else if (is_seq(deps)) {
+		items = deps->items;
+		n = deps->n;
+	} else {
+		sch_err(d, "E002", deps, "'dependencies' of %s must be a list of names, not a %s",
+		        who, ynode_kind_name(deps->kind));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ynode *it = items[i];
+		if (!ynode_is_scalar(it) || it->kind == YN_NULL) {
+			sch_err(d, "E002", it, "a dependency of %s must be a name, not a %s", who,
+			        ynode_kind_name(it->kind));
+			continue;
+		}
+		bool g;
+		int u = resolve_name(d, it->str, &g);
+		if (u < 0) {
+			unknown_ref(d, it, who, it->str);
+			continue;
+		}
+		*out = xrealloc(*out, (*nout + 1) * sizeof(**out));
+		(*out)[(*nout)++] = (pending_dep){down_task, down_group, u, g};
+	}
+}
+
+static void apply_dep(dctx *d, const pending_dep *p)
+{
+	/* upstream side: a task, or the leaves of a group */
+	int *ups = NULL;
+	size_t nups = 0;
+	if (!p->up_is_group) {
+		ups = xmalloc(sizeof(int));
+		ups[nups++] = p->up;
+	} else {
+		ups = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (in_group(d, d->tasks[i].group, p->up) &&
+			    !has_down_in_group(d, (int)i, p->up))
+				ups[nups++] = (int)i;
+	}
+	if (p->down_task >= 0) {
+		for (size_t i = 0; i < nups; i++)
+			if (ups[i] != p->down_task)
+				add_up(&d->tasks[p->down_task], ups[i]);
+	} else {
+		/* the roots of the group, computed before adding any of these edges */
+		int *roots = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
+		size_t nroots = 0;
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (in_group(d, d->tasks[i].group, p->down_group) &&
+			    !has_up_in_group(d, &d->tasks[i], p->down_group))
+				roots[nroots++] = (int)i;
+		for (size_t r = 0; r < nroots; r++)
+			for (size_t i = 0; i < nups; i++)
+				if (ups[i] != roots[r])
+					add_up(&d->tasks[roots[r]], ups[i]);
+		free(roots);
+	}
+	free(ups);
+}
+
+static int cmp_dep_depth(const void *a, const void *b, void *ud)
+{
+	const dctx *d = ud;
+	const pending_dep *x = a, *y = b;
+	/* group-to-group wiring innermost first, then tasks depending on groups */
+	int dx = x->down_task >= 0 ? -1 : d->groups[x->down_group].depth;
+	int dy = y->down_task >= 0 ? -1 : d->groups[y->down_group].depth;
+	return dy - dx;
+}
+
+static void find_cycle(dctx *d)
+{
+	size_t n = d->ntasks;
+	int *color = xcalloc(n ? n : 1, sizeof(int)); /* 0 white 1 grey 2 black */
+	int *stack = xmalloc((n ? n : 1) * sizeof(int));
+	size_t *iter = xcalloc(n ? n : 1, sizeof(size_t));
+	for (size_t s = 0; s < n; s++) {
+		if (color[s])
+			continue;
+		size_t sp = 0;
+		stack[sp++] = (int)s;
+		color[s] = 1;
+		while (sp) {
+			int v = stack[sp - 1];
+			stask *t = &d->tasks[v];
+			if (iter[v] < t->nup) {
+				int u = t->up[iter[v]++];
+				if (color[u] == 0) {
+					color[u] = 1;
+					stack[sp++] = u;
+				} else if (color[u] == 1) {
+					/* cycle: u ... v (each upstream of the previous); print
+					 * it in the downstream direction */
+					size_t k = sp;
+					while (k > 0 && stack[k - 1] != u)
+						k--;
+					strbuf b;
+					sb_init(&b);
+					for (size_t j = sp; j-- > k - 1;)
+						sb_printf(&b, "%s -> ", d->tasks[stack[j]].id);
+					sb_adds(&b, d->tasks[v].id);
+					sch_err(d, "E021", d->tasks[u].pos, "dependency cycle: %s",
+					        b.data);
+					sb_free(&b);
+					goto out;
+				}
+			} else {
+				color[v] = 2;
+				sp--;
+			}
+		}
+	}
+out:
+	free(color);
+	free(stack);
+	free(iter);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Groups and tasks                                                          */
+
+static int find_group(const dctx *d, const char *name)
+{
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (strcmp(d->groups[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void suggest_group(dctx *d, const ynode *at, const char *what, const char *name)
+{
+	const char **c = xmalloc((d->ngroups ? d->ngroups : 1) * sizeof(*c));
+	for (size_t i = 0; i < d->ngroups; i++)
+		c[i] = d->groups[i].name;
+	const char *s = suggest_name(name, c, d->ngroups);
+	sch_err(d, "E024", at, "%s: unknown task group '%s'%s%s%s", what, name,
+	        s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	free(c);
+}
+
+/* The group a task_group_name / parent_group_name names: its index, or -1
+ * after an E024 with a "did you mean". */
+static int group_ref(dctx *d, ynode *name, const char *what)
+{
+	if (!ynode_is_scalar(name)) {
+		sch_err(d, "E024", name, "%s must be a name", what);
+		return -1;
+	}
+	int g = find_group(d, name->str);
+	if (g < 0)
+		suggest_group(d, name, what, name->str);
+	return g;
+}
+
+static void resolve_group(dctx *d, int gi)
+{
+	sgroup *g = &d->groups[gi];
+	if (g->state == 2)
+		return;
+	if (g->state == 1) {
+		sch_err(d, "E024", g->key,
+		        "task group '%s' is its own ancestor (parent_group_name cycle)", g->name);
+		g->parent = -1;
+		g->state = 2;
+		return;
+	}
+	g->state = 1;
+	ynode *pn = map_get(g->body, "parent_group_name");
+	if (pn && pn->kind != YN_NULL) {
+		int p = group_ref(d, pn, "parent_group_name");
+		if (p >= 0) {
+			resolve_group(d, p);
+			if (d->groups[gi].state == 2) /* cycle reported on the way */
+				return;
+			d->groups[gi].parent = p;
+		}
+	}
+	g = &d->groups[gi];
+	g->state = 2;
+	if (g->parent >= 0) {
+		sgroup *p = &d->groups[g->parent];
+		g->depth = p->depth + 1;
+		ynode *pf = map_get(g->body, "prefix_group_id");
+		bool prefix = !(pf && pf->kind == YN_BOOL && !pf->v.b);
+		g->id = prefix ? arena_printf(d->A, "%s.%s", p->id, g->name)
+		               : arena_strdup(d->A, g->name);
+	} else {
+		g->id = arena_strdup(d->A, g->name);
+	}
+}
+
+void sch_build_groups(dctx *d, ynode *gm)
+{
+	if (!is_map(gm) || gm->n == 0)
+		return;
+	d->groups = arena_zalloc(d->A, gm->n * sizeof(sgroup));
+	char why[160];
+	for (size_t i = 0; i < gm->n; i++) {
+		sgroup *g = &d->groups[d->ngroups];
+		g->name = gm->pairs[i].key->str;
+		g->key = gm->pairs[i].key;
+		g->body = gm->pairs[i].val;
+		g->parent = -1;
+		if (!airflow_id_valid(g->name, why, sizeof(why))) {
+			sch_err(d, "E033", g->key, "invalid task group name '%s': %s", g->name,
+			        why);
+			continue;
+		}
+		ypair *da = map_find(g->body, "default_args");
+		if (da) {
+			if (!is_map(da->val) && da->val->kind != YN_NULL)
+				sch_err(d, "E002", da->val, "'default_args' must be a mapping");
+			sch_check_paths_in(d, da->val);
+		}
+		d->ngroups++;
+	}
+	for (size_t i = 0; i < d->ngroups; i++)
+		resolve_group(d, (int)i);
+	/* a group caught in a parent cycle (E024) still needs an id */
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (!d->groups[i].id)
+			d->groups[i].id = arena_strdup(d->A, d->groups[i].name);
+}
+void sch_build_tasks(dctx *d, ynode *tm)
+{
+	if (!is_map(tm) || tm->n == 0)
+		return;
+	d->tasks = arena_zalloc(d->A, tm->n * sizeof(stask));
+	char why[160];
+	for (size_t i = 0; i < tm->n; i++) {
+		ypair *p = &tm->pairs[i];
+		stask *t = &d->tasks[d->ntasks];
+		t->name = p->key->str;
+		t->id_node = p->key;
+		t->body = p->val;
+		t->pos = p->val;
+		t->group = -1;
+		if (!airflow_id_valid(t->name, why, sizeof(why))) {
+			sch_err(d, "E033", t->id_node, "invalid task id '%s': %s", t->name, why);
+			continue;
+		}
+		ynode *gn = map_get(t->body, "task_group_name");
+		if (gn && gn->kind != YN_NULL) {
+			t->group = group_ref(d, gn, "task_group_name");
+		}
+		t->id = t->group >= 0 ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
+		                      : arena_strdup(d->A, t->name);
+		if (strlen(t->id) > 250)
+			sch_err(d, "E033", t->id_node, "task id '%s' is longer than 250 characters",
+			        t->id);
+		d->ntasks++;
+	}
+	/* full ids must be unique too (a task named like a group's task) */
+	for (size_t i = 0; i < d->ntasks; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(d->tasks[i].id, d->tasks[j].id) == 0)
+				sch_err(d, "E022", d->tasks[i].id_node, "duplicate task id '%s'",
+				        d->tasks[i].id);
+	for (size_t i = 0; i < d->ntasks; i++) {
+		sch_check_task(d, (int)i);
+		sch_check_paths_in(d, d->tasks[i].body);
+		for (size_t k = 0; k < d->tasks[i].body->n; k++)
+			sch_check_typed_objects(d, d->tasks[i].body->pairs[k].val, 0);
+	}
+}
+
+void sch_build_graph(dctx *d)
+{
+	pending_dep *deps = NULL;
+	size_t ndeps = 0;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		stask *t = &d->tasks[i];
+		collect_deps(d, map_get(t->body, "dependencies"), (int)i, -1, &deps, &ndeps);
+		if (t->decorator) {
+			for (size_t k = 0; k < t->body->n; k++) {
+				ypair *p = &t->body->pairs[k];
+				if (!sch_is_system_key(key_text(p)) || key_is(p, "expand") ||
+				    key_is(p, "partial"))
+					scan_refs(d, (int)i, p->val, true, 0);
+			}
+		} else {
+			scan_refs(d, (int)i, map_get(t->body, "expand"), false, 0);
+			scan_refs(d, (int)i, map_get(t->body, "partial"), false, 0);
+		}
+	}
+	for (size_t g = 0; g < d->ngroups; g++)
+		collect_deps(d, map_get(d->groups[g].body, "dependencies"), -1, (int)g, &deps,
+		             &ndeps);
+	/* task -> task first, then group wiring (innermost groups first), then tasks
+	 * that depend on groups */
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].down_task >= 0 && !deps[i].up_is_group)
+			apply_dep(d, &deps[i]);
+	pending_dep *rest = xmalloc((ndeps ? ndeps : 1) * sizeof(*rest));
+	size_t nrest = 0;
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].down_task < 0 || deps[i].up_is_group)
+			rest[nrest++] = deps[i];
+	qsort_r(rest, nrest, sizeof(*rest), cmp_dep_depth, d);
+	for (size_t i = 0; i < nrest; i++)
+		apply_dep(d, &rest[i]);
+	free(rest);
+	free(deps);
+	find_cycle(d);
+}
