@@ -19,6 +19,7 @@
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
 #include "util/strmap.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 typedef struct check_item {
@@ -264,36 +265,6 @@ static char *render_text(const check_item *it, const colours *c)
 /* ------------------------------------------------------------------------ */
 /* JSON output (SPEC §1)                                                     */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none: no
- * overlong forms, surrogates or code points past U+10FFFF (as jansson checks). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string, or null for NULL. Bytes that are not UTF-8 (a file name can
  * hold any) become U+FFFD, so the document stays valid JSON. */
 static void json_str(strbuf *b, const char *s)
@@ -304,7 +275,7 @@ static void json_str(strbuf *b, const char *s)
 	}
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0, k;
-	while (i < n && (k = utf8_seq(u + i, n - i)) != 0)
+	while (i < n && (k = utf8_decode(u + i, n - i, NULL)) != 0)
 		i += k;
 	if (i == n) {
 		serialize_string(b, s, n);
@@ -313,7 +284,7 @@ static void json_str(strbuf *b, const char *s)
 	strbuf clean;
 	sb_init(&clean);
 	for (i = 0; i < n;) {
-		k = utf8_seq(u + i, n - i);
+		k = utf8_decode(u + i, n - i, NULL);
 		if (k) {
 			sb_add(&clean, s + i, k);
 			i += k;

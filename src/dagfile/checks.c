@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/utf8.h"
+
 /* ---- helpers ---------------------------------------------------------- */
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
@@ -450,39 +452,6 @@ bool date_relative_valid(const char *s)
 
 /* ---- Airflow ids -------------------------------------------------------- */
 
-/* Decodes one UTF-8 sequence; returns its length or 0 when malformed. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t c = s[0];
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		c &= 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		c &= 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		c &= 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-	    (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /* Approximates Python's Unicode \w (str.isalnum() or '_') for code points
  * >= 0x80: letters and digits of every script pass; Latin-1 symbols,
  * combining marks, punctuation, symbols, spaces, emoji and private use fail. */
@@ -538,9 +507,10 @@ bool airflow_id_valid(const char *id, char *why, size_t whylen)
 		set_why(why, whylen, "is empty");
 		return false;
 	}
+	size_t left = strlen(id);
 	while (*p) {
 		uint32_t cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n = utf8_decode(p, left, &cp);
 		pos++;
 		if (n == 0) {
 			set_why(why, whylen, "is not valid UTF-8 at position %zu", pos);
@@ -571,6 +541,7 @@ bool airflow_id_valid(const char *id, char *why, size_t whylen)
 			return false;
 		}
 		p += n;
+		left -= n;
 	}
 	if (pos > AIRFLOW_ID_MAX) {
 		set_why(why, whylen, "is %zu characters long; at most %d", pos, AIRFLOW_ID_MAX);

@@ -332,6 +332,7 @@ static void free_diag(diag *d)
 {
 	free(d->dag_id);
 	free(d->message);
+	free(d->suggestion);
 }
 
 /* Sorts by position and drops repeats of one node's diagnostic (a `default`

@@ -16,6 +16,10 @@ typedef struct diag {
 	char *dag_id;       /* NULL when it belongs to no DAG */
 	char *message;
 	const char *warning_type; /* warnings: "non-existent pool", "deprecated", "unknown key" */
+	/* "did you mean": the text proposed in place of the node at line:col (a
+	 * key, a name, an import path), NULL when there is none. Kept as data so
+	 * that a fix can be built from it; not carried by the worker protocol. */
+	char *suggestion;
 } diag;
 
 typedef struct dag_task {

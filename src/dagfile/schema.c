@@ -11,13 +11,16 @@
 /* Diagnostics                                                               */
 
 static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, const ynode *n,
-                  const char *fmt, va_list ap)
+                  const char *near, const char *fmt, va_list ap)
 {
 	strbuf b;
 	sb_init(&b);
 	sb_vprintf(&b, fmt, ap);
+	if (near)
+		sb_printf(&b, " (did you mean '%s'?)", near);
 	uint32_t line = 0, col = 0;
-	if (n && n->origin == 0) {
+	bool in_file = n && n->origin == 0;
+	if (in_file) {
 		line = n->line;
 		col = n->col;
 	} else {
@@ -29,31 +32,47 @@ static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, co
 			col = d->dag_key->col;
 		}
 	}
-	if (warning) {
-		dagfile_push_diag(&d->res->warnings, &d->res->nwarnings, code, line, col, d->dag_id,
-		                  wtype, sb_detach(&b));
-	} else {
-		dagfile_push_diag(&d->res->errors, &d->res->nerrors, code, line, col, d->dag_id,
-		                  NULL, sb_detach(&b));
+	diag **arr = warning ? &d->res->warnings : &d->res->errors;
+	size_t *cnt = warning ? &d->res->nwarnings : &d->res->nerrors;
+	dagfile_push_diag(arr, cnt, code, line, col, d->dag_id, warning ? wtype : NULL,
+	                  sb_detach(&b));
+	/* the suggestion replaces the node's text only where the node is */
+	if (near && in_file)
+		(*arr)[*cnt - 1].suggestion = xstrdup(near);
+	if (!warning)
 		d->has_error = true;
-	}
 }
 
-__attribute__((format(printf, 4, 5))) void sch_err(dctx *d, const char *code, const ynode *n,
-                                                   const char *fmt, ...)
+void sch_err(dctx *d, const char *code, const ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, fmt, ap);
+	vdiag(d, false, code, NULL, n, NULL, fmt, ap);
 	va_end(ap);
 }
 
-__attribute__((format(printf, 5, 6))) void sch_warn(dctx *d, const char *code, const char *wtype,
-                                                    const ynode *n, const char *fmt, ...)
+void sch_warn(dctx *d, const char *code, const char *wtype, const ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, fmt, ap);
+	vdiag(d, true, code, wtype, n, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void sch_err_near(dctx *d, const char *code, const ynode *n, const char *near, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, false, code, NULL, n, near, fmt, ap);
+	va_end(ap);
+}
+
+void sch_warn_near(dctx *d, const char *code, const char *wtype, const ynode *n, const char *near,
+                   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, true, code, wtype, n, near, fmt, ap);
 	va_end(ap);
 }
 

@@ -136,10 +136,9 @@ void sch_check_typed_objects(dctx *d, ynode *v, int depth)
 				ypair *p = &v->pairs[i];
 				if (!in_list(key_text(p), fields, NELEM(fields))) {
 					const char *s = suggest_name(key_text(p), fields, 7);
-					sch_err(d, "E015", p->key,
-					        "datetime.timedelta has no field '%s'%s%s%s",
-					        key_text(p), s ? " (did you mean '" : "",
-					        s ? s : "", s ? "'?)" : "");
+					sch_err_near(d, "E015", p->key, s,
+					             "datetime.timedelta has no field '%s'",
+					             key_text(p));
 				} else if (strcmp(key_text(p), "__type__") != 0 &&
 				           strcmp(key_text(p), "__args__") != 0 && p->val &&
 				           p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
@@ -333,10 +332,9 @@ static void check_operator_args(dctx *d, stask *t, const cat_operator *op)
 			if (op->var_kwargs)
 				continue;
 			const char *s = suggest_name(k, an.names, an.n);
-			sch_err(d, "E013", p->key,
-			        "Invalid arguments were passed to %s (task_id: %s): '%s'%s%s%s",
-			        class_name(op->path), t->id, k, s ? " (did you mean '" : "",
-			        s ? s : "", s ? "'?)" : "");
+			sch_err_near(d, "E013", p->key, s,
+			             "Invalid arguments were passed to %s (task_id: %s): '%s'",
+			             class_name(op->path), t->id, k);
 			continue;
 		}
 		if (!value_fits(a, p->val)) {
@@ -406,15 +404,14 @@ void sch_check_task(dctx *d, int ti)
 		return;
 	case CAT_NO_MODULE: {
 		const char *s = catalog_suggest(d->opts->cat, opn->str);
-		sch_err(d, "E011", opn, "ModuleNotFoundError: No module named '%.*s'%s%s%s", modlen,
-		        opn->str, s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+		sch_err_near(d, "E011", opn, s, "ModuleNotFoundError: No module named '%.*s'",
+		             modlen, opn->str);
 		return;
 	}
 	case CAT_NO_CLASS: {
 		const char *s = catalog_suggest(d->opts->cat, opn->str);
-		sch_err(d, "E012", opn, "ImportError: cannot import name '%s' from '%.*s'%s%s%s",
-		        dot ? dot + 1 : opn->str, modlen, opn->str, s ? " (did you mean '" : "",
-		        s ? s : "", s ? "'?)" : "");
+		sch_err_near(d, "E012", opn, s, "ImportError: cannot import name '%s' from '%.*s'",
+		             dot ? dot + 1 : opn->str, modlen, opn->str);
 		return;
 	}
 	case CAT_DEPRECATED:

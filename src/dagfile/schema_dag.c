@@ -104,12 +104,8 @@ void sch_check_dag_keys(dctx *d)
 		if (is_dag_key(k))
 			continue;
 		const char *s = suggest_name(k, dag_keys, NELEM(dag_keys));
-		if (s)
-			sch_warn(d, "W003", "unknown key", p->key,
-			         "unknown DAG key '%s' (did you mean '%s'?); it is ignored", k, s);
-		else
-			sch_warn(d, "W003", "unknown key", p->key,
-			         "unknown DAG key '%s'; it is ignored", k);
+		sch_warn_near(d, "W003", "unknown key", p->key, s,
+		              "unknown DAG key '%s'; it is ignored", k);
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		ypair *p = &m->pairs[i];

@@ -82,8 +82,7 @@ static void unknown_ref(dctx *d, const ynode *at, const char *who, const char *n
 	for (size_t i = 0; i < d->ngroups; i++)
 		cands[k++] = d->groups[i].name;
 	const char *s = suggest_name(name, cands, k);
-	sch_err(d, "E020", at, "%s depends on unknown task or group '%s'%s%s%s", who, name,
-	        s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	sch_err_near(d, "E020", at, s, "%s depends on unknown task or group '%s'", who, name);
 	free(cands);
 }
 
@@ -309,8 +308,7 @@ static void suggest_group(dctx *d, const ynode *at, const char *what, const char
 	for (size_t i = 0; i < d->ngroups; i++)
 		c[i] = d->groups[i].name;
 	const char *s = suggest_name(name, c, d->ngroups);
-	sch_err(d, "E024", at, "%s: unknown task group '%s'%s%s%s", what, name,
-	        s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+	sch_err_near(d, "E024", at, s, "%s: unknown task group '%s'", what, name);
 	free(c);
 }
 

@@ -175,6 +175,13 @@ __attribute__((format(printf, 4, 5))) void sch_err(dctx *d, const char *code, co
                                                    const char *fmt, ...);
 __attribute__((format(printf, 5, 6))) void sch_warn(dctx *d, const char *code, const char *wtype,
                                                     const ynode *n, const char *fmt, ...);
+/* The one "did you mean" formatter: the same, with near (NULL: none) appended
+ * as " (did you mean 'near'?)" and kept in the diagnostic as its suggestion. */
+__attribute__((format(printf, 5, 6))) void sch_err_near(dctx *d, const char *code, const ynode *n,
+                                                        const char *near, const char *fmt, ...);
+__attribute__((format(printf, 6, 7))) void sch_warn_near(dctx *d, const char *code,
+                                                         const char *wtype, const ynode *n,
+                                                         const char *near, const char *fmt, ...);
 
 /* schema_merge.c */
 ynode *sch_merge(arena *A, ynode *base, ynode *over, bool top_level);

@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "util/xalloc.h"
+#include "util/utf8.h"
 
 #define TAG_PREFIX     "tag:yaml.org,2002:"
 #define TAG_PREFIX_LEN (sizeof(TAG_PREFIX) - 1)
@@ -164,33 +165,9 @@ static bool check_text(ydoc *doc, const char *text, size_t len)
 			i++;
 			continue;
 		}
-		if (c < 0x80) {
-			cp = c;
-			n = 1;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			if (i + 1 >= len || (s[i + 1] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
-			n = 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-			if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
-			     (s[i + 2] & 0x3F);
-			n = 3;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-			if (i + 3 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
-			     ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-			n = 4;
-		} else {
+		n = utf8_decode(s + i, len - i, &cp);
+		if (n == 0)
 			goto bad_utf8;
-		}
 		if (cp == 0) {
 			uint32_t l, col;
 			position_of(text, len, i, &l, &col);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dagfile/checks.h"
+#include "util/utf8.h"
 
 static void assert_cron_ok(const char *expr)
 {
@@ -338,6 +339,37 @@ static void test_suggest_name(void **state)
 	}
 }
 
+/* The one decoder: strict as Python's and jansson's. */
+static void test_utf8_decode(void **state)
+{
+	(void)state;
+	uint32_t cp = 0;
+	assert_int_equal(utf8_decode((const unsigned char *)"a", 1, &cp), 1);
+	assert_int_equal(cp, 'a');
+	assert_int_equal(utf8_decode((const unsigned char *)"\0", 1, &cp), 1);
+	assert_int_equal(cp, 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+	assert_int_equal(cp, 0xE9);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+	assert_int_equal(cp, 0x20AC);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x1F600);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, NULL), 4);
+	/* truncated by n, though the bytes follow */
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"a", 0, &cp), 0);
+	/* overlong forms, surrogates, past U+10FFFF, stray bytes */
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc0\x80", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc1\xbf", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe0\x80\x80", 3, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf0\x80\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf5\x80\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc3" "a", 2, &cp), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_airflow_id),
 	    cmocka_unit_test(test_edit_distance),
 	    cmocka_unit_test(test_suggest_name),
+	    cmocka_unit_test(test_utf8_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

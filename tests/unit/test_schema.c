@@ -268,6 +268,10 @@ static void test_e013_unknown_argument(void **state)
 	                         "      bash_command: echo\n"
 	                         "      retires: 3\n");
 	expect(&r, "E013", 6, 7, "did you mean 'retries'");
+	/* the suggestion is data too, for a fix to use */
+	const diag *e = find_diag(&r, "E013");
+	assert_non_null(e->suggestion);
+	assert_string_equal(e->suggestion, "retries");
 	dagfile_result_free(&r);
 }
 
