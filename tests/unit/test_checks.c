@@ -367,7 +367,10 @@ static void test_utf8_decode(void **state)
 	assert_int_equal(utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
 	assert_int_equal(utf8_decode((const unsigned char *)"\xf5\x80\x80\x80", 4, &cp), 0);
 	assert_int_equal(utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
-	assert_int_equal(utf8_decode((const unsigned char *)"\xc3" "a", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc3"
+	                                                    "a",
+	                             2, &cp),
+	                 0);
 }
 
 int main(void)
