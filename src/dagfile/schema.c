@@ -10,13 +10,19 @@
 /* ------------------------------------------------------------------------ */
 /* Diagnostics                                                               */
 
+/* near: a suggested replacement for the node's text; with why, it is the
+ * certain one ("removed in Airflow 3; use 'x'"), else a "did you mean". */
 static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, const ynode *n,
-                  const char *near, const char *fmt, va_list ap)
+                  const char *near, const char *why, const char *fmt, va_list ap)
 {
 	strbuf b;
 	sb_init(&b);
 	sb_vprintf(&b, fmt, ap);
-	if (near)
+	if (why && near)
+		sb_printf(&b, " (%s; use '%s')", why, near);
+	else if (why)
+		sb_printf(&b, " (%s)", why);
+	else if (near)
 		sb_printf(&b, " (did you mean '%s'?)", near);
 	uint32_t line = 0, col = 0;
 	bool in_file = n && n->origin == 0;
@@ -47,7 +53,7 @@ void sch_err(dctx *d, const char *code, const ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, NULL, fmt, ap);
+	vdiag(d, false, code, NULL, n, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -55,7 +61,7 @@ void sch_warn(dctx *d, const char *code, const char *wtype, const ynode *n, cons
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, NULL, fmt, ap);
+	vdiag(d, true, code, wtype, n, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -63,7 +69,7 @@ void sch_err_near(dctx *d, const char *code, const ynode *n, const char *near, c
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, near, fmt, ap);
+	vdiag(d, false, code, NULL, n, near, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -72,7 +78,25 @@ void sch_warn_near(dctx *d, const char *code, const char *wtype, const ynode *n,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, near, fmt, ap);
+	vdiag(d, true, code, wtype, n, near, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void sch_err_use(dctx *d, const char *code, const ynode *n, const char *use, const char *why,
+                 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, false, code, NULL, n, use, why, fmt, ap);
+	va_end(ap);
+}
+
+void sch_warn_use(dctx *d, const char *code, const char *wtype, const ynode *n, const char *use,
+                  const char *why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, true, code, wtype, n, use, why, fmt, ap);
 	va_end(ap);
 }
 

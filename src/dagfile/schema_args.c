@@ -396,28 +396,52 @@ void sch_check_task(dctx *d, int ti)
 	t->operator= opn->str;
 	const cat_operator *op = NULL;
 	const char *target = NULL;
-	cat_lookup r = catalog_lookup(d->opts->cat, opn->str, &op, &target);
+	const catalog *cat = d->opts->cat;
+	cat_lookup r = catalog_lookup(cat, opn->str, &op, &target);
 	const char *dot = strrchr(opn->str, '.');
 	int modlen = dot ? (int)(dot - opn->str) : (int)strlen(opn->str);
 	switch (r) {
 	case CAT_UNCHECKED:
 		return;
+	case CAT_NOT_COVERED:
+		sch_warn(d, "W004", "not checked", opn,
+		         "module '%.*s' is not in the operator catalog; arguments of %s not "
+		         "checked",
+		         modlen, opn->str, t->id);
+		return;
+	case CAT_REMOVED: {
+		char use[512];
+		const char *why = catalog_removal(cat, opn->str, use, sizeof(use));
+		if (catalog_module_exists(cat, opn->str, (size_t)modlen))
+			sch_err_use(d, "E012", opn, use[0] ? use : NULL, why,
+			            "ImportError: cannot import name '%s' from '%.*s'", dot + 1,
+			            modlen, opn->str);
+		else
+			sch_err_use(d, "E011", opn, use[0] ? use : NULL, why,
+			            "ModuleNotFoundError: No module named '%.*s'", modlen,
+			            opn->str);
+		return;
+	}
 	case CAT_NO_MODULE: {
-		const char *s = catalog_suggest(d->opts->cat, opn->str);
-		sch_err_near(d, "E011", opn, s, "ModuleNotFoundError: No module named '%.*s'",
-		             modlen, opn->str);
+		const char *s = catalog_suggest(cat, opn->str);
+		if (!dot)
+			sch_err_near(d, "E011", opn, s,
+			             "ImportError: %s doesn't look like a module path", opn->str);
+		else
+			sch_err_near(d, "E011", opn, s,
+			             "ModuleNotFoundError: No module named '%.*s'", modlen,
+			             opn->str);
 		return;
 	}
 	case CAT_NO_CLASS: {
-		const char *s = catalog_suggest(d->opts->cat, opn->str);
+		const char *s = catalog_suggest(cat, opn->str);
 		sch_err_near(d, "E012", opn, s, "ImportError: cannot import name '%s' from '%.*s'",
 		             dot ? dot + 1 : opn->str, modlen, opn->str);
 		return;
 	}
 	case CAT_DEPRECATED:
-		sch_warn(d, "W002", "deprecated", opn,
-		         "operator path '%s' is deprecated in Airflow 3; use '%s'", opn->str,
-		         target ? target : "the provider's path");
+		sch_warn_use(d, "W002", "deprecated", opn, target, "deprecated in Airflow 3",
+		             "operator path '%s' is an Airflow 2 name", opn->str);
 		break;
 	case CAT_FOUND:
 		break;

@@ -182,6 +182,15 @@ __attribute__((format(printf, 5, 6))) void sch_err_near(dctx *d, const char *cod
 __attribute__((format(printf, 6, 7))) void sch_warn_near(dctx *d, const char *code,
                                                          const char *wtype, const ynode *n,
                                                          const char *near, const char *fmt, ...);
+/* The same with a certain replacement: " (why; use 'use')", or " (why)" when
+ * use is NULL; use is kept as the suggestion. */
+__attribute__((format(printf, 6, 7))) void sch_err_use(dctx *d, const char *code, const ynode *n,
+                                                       const char *use, const char *why,
+                                                       const char *fmt, ...);
+__attribute__((format(printf, 7, 8))) void sch_warn_use(dctx *d, const char *code,
+                                                        const char *wtype, const ynode *n,
+                                                        const char *use, const char *why,
+                                                        const char *fmt, ...);
 
 /* schema_merge.c */
 ynode *sch_merge(arena *A, ynode *base, ynode *over, bool top_level);

@@ -765,7 +765,7 @@ static void test_broken_dag_does_not_hide_others(void **state)
 	                         "    - {task_id: t, operator: " BASH ", bash_command: echo}\n"
 	                         "bad:\n"
 	                         "  tasks:\n"
-	                         "    - {task_id: t, operator: nope.Op}\n");
+	                         "    - {task_id: t, operator: airflow.operators.nope.Op}\n");
 	expect(&r, "E011", 6, 30, NULL);
 	assert_non_null(find_dag(&r, "good"));
 	assert_null(find_dag(&r, "bad"));
