@@ -531,6 +531,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	}
 	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
 	                      cfg->core.unchecked_operator_modules.n);
+	catalog_set_strict(cat, cfg->core.strict_catalog);
 	dagfile_opts opts = {.cat = cat,
 	                     .pools = (const char *const *)cfg->core.pools.v,
 	                     .npools = cfg->core.pools.n,

@@ -66,6 +66,9 @@ static const struct config_setting settings[] = {
     {"core", "pools", CONFIG_LIST, "default_pool", 0,
      "pools that exist; others raise a \"non-existent pool\" warning", FIELD(core.pools), 0, 0,
      NULL, NULL},
+    {"core", "strict_catalog", CONFIG_BOOL, "false", 0,
+     "true: a module the operator catalog does not cover is E011, not W004",
+     FIELD(core.strict_catalog), 0, 0, NULL, NULL},
 
     /* [database] */
     {"database", "sql_conn", CONFIG_STRING, "sqlite:///dagproc.db", CONFIG_SECRET,

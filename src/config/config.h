@@ -44,6 +44,7 @@ struct dagproc_config {
 		struct config_list operator_catalog;
 		struct config_list unchecked_operator_modules;
 		struct config_list pools;
+		bool strict_catalog; /* a module outside the catalog's coverage is E011 */
 	} core;
 	struct {
 		char *sql_conn; /* validated by config_parse_db_url */

@@ -484,7 +484,7 @@ struct embedded_file {
 extern const struct embedded_file builtin_catalog[];
 
 uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
-                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *unchecked, size_t nunchecked, bool strict_catalog,
                               const char *const *pools, size_t npools, size_t max_file_size)
 {
 	XXH3_state_t *h = XXH3_createState();
@@ -503,6 +503,8 @@ uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
 	}
 	for (size_t i = 0; i < nunchecked; i++)
 		XXH3_64bits_update(h, unchecked[i], strlen(unchecked[i]) + 1);
+	const char strict = strict_catalog ? 'S' : 's';
+	XXH3_64bits_update(h, &strict, 1);
 	XXH3_64bits_update(h, "\x1e", 1);
 	for (size_t i = 0; i < npools; i++)
 		XXH3_64bits_update(h, pools[i], strlen(pools[i]) + 1);

@@ -113,13 +113,13 @@ uint64_t dagfile_fingerprint(uint64_t options_hash, const char *path, const dagf
 /* Bump when the same inputs give different results (validation or
  * serialization changed): stored source hashes then no longer match, and a
  * restart reparses every file once. */
-#define DAGFILE_RESULTS_REVISION "dagproc-results-1"
+#define DAGFILE_RESULTS_REVISION "dagproc-results-2"
 
 /* options_hash for dagfile_opts: the built-in and extra catalogs' contents,
- * the unchecked module prefixes, the pools, the size limit and the results
+ * the unchecked module prefixes, strict_catalog, the pools, the size limit and the results
  * revision. */
 uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
-                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *unchecked, size_t nunchecked, bool strict_catalog,
                               const char *const *pools, size_t npools, size_t max_file_size);
 
 /* Hex of the 128-bit hash (33 bytes with NUL). */

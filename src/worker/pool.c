@@ -489,6 +489,7 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	    .nunchecked = o->nunchecked,
 	    .pools = (char **)o->pools,
 	    .npools = o->npools,
+	    .strict_catalog = o->strict_catalog,
 	};
 	sb_init(&p->init_frame);
 	wproto_encode_init(&p->init_frame, &in);

@@ -95,6 +95,7 @@ void wproto_encode_init(strbuf *b, const wproto_init *in)
 	put_strs(b, in->catalog_files, in->ncatalog_files);
 	put_strs(b, in->unchecked, in->nunchecked);
 	put_strs(b, in->pools, in->npools);
+	put_u32(b, in->strict_catalog ? 1u : 0u);
 	end_frame(b, at);
 }
 
@@ -362,6 +363,7 @@ int wproto_decode_init(const char *payload, size_t n, wproto_init *out)
 	out->catalog_files = get_strs(&r, &out->ncatalog_files);
 	out->unchecked = get_strs(&r, &out->nunchecked);
 	out->pools = get_strs(&r, &out->npools);
+	out->strict_catalog = get_u32(&r) != 0;
 	if (r.bad || r.left) {
 		wproto_init_free(out);
 		return -1;

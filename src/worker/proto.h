@@ -39,6 +39,7 @@ typedef struct wproto_init {
 	size_t nunchecked;
 	char **pools;
 	size_t npools;
+	bool strict_catalog; /* [core] strict_catalog */
 } wproto_init;
 
 typedef struct wproto_job {

@@ -56,6 +56,7 @@ typedef struct wpool_opts {
 	size_t nunchecked;
 	const char *const *pools; /* [core] pools */
 	size_t npools;
+	bool strict_catalog;  /* [core] strict_catalog */
 	size_t max_file_size; /* bytes (max_file_size MiB * 2^20) */
 } wpool_opts;
 

@@ -115,14 +115,18 @@ static void test_lookup_readings(void **state)
 	must_find(c, KPO);
 	/* A module pattern keeps the class name; a class pattern matches any module
 	 * of its provider. */
-	assert_int_equal(catalog_lookup(c, "airflow.operators.bash_operator.BashOperator", NULL, NULL),
-	                 CAT_REMOVED);
+	assert_int_equal(
+	    catalog_lookup(c, "airflow.operators.bash_operator.BashOperator", NULL, NULL),
+	    CAT_REMOVED);
 	catalog_removal(c, "airflow.operators.python_operator.BranchPythonOperator", use,
 	                sizeof(use));
-	assert_string_equal(use, "airflow.providers.standard.operators.python.BranchPythonOperator");
-	assert_non_null(catalog_removal(
-	    c, "airflow.providers.snowflake.operators.snowflake.SnowflakeOperator", use, sizeof(use)));
-	assert_string_equal(use, "airflow.providers.common.sql.operators.sql.SQLExecuteQueryOperator");
+	assert_string_equal(use,
+	                    "airflow.providers.standard.operators.python.BranchPythonOperator");
+	assert_non_null(
+	    catalog_removal(c, "airflow.providers.snowflake.operators.snowflake.SnowflakeOperator",
+	                    use, sizeof(use)));
+	assert_string_equal(use,
+	                    "airflow.providers.common.sql.operators.sql.SQLExecuteQueryOperator");
 	catalog_removal(c, "airflow.operators.subdag_operator.SubDagOperator", use, sizeof(use));
 	assert_string_equal(use, "");
 
@@ -140,24 +144,27 @@ static void test_lookup_readings(void **state)
 	    catalog_lookup(c, "customized.operators.breakfast_operators.MakeBreadOperator", &op,
 	                   &target),
 	    CAT_NOT_COVERED);
-	assert_int_equal(catalog_lookup(c, "airflow_dbt.operators.dbt_operator.DbtRunOperator",
-	                                NULL, NULL),
-	                 CAT_NOT_COVERED);
-	assert_int_equal(catalog_lookup(c, "airflow.providers.apache.hive.operators.hive.HiveOperator",
+	assert_int_equal(
+	    catalog_lookup(c, "airflow_dbt.operators.dbt_operator.DbtRunOperator", NULL, NULL),
+	    CAT_NOT_COVERED);
+	assert_int_equal(catalog_lookup(c,
+	                                "airflow.providers.apache.hive.operators.hive.HiveOperator",
 	                                NULL, NULL),
 	                 CAT_NOT_COVERED);
 	/* A missing module of a covered package (Airflow itself, a catalogued
 	 * provider) is not installed. */
 	assert_int_equal(catalog_lookup(c, "airflow.operator.python.PythonOperator", NULL, NULL),
 	                 CAT_NO_MODULE);
+	assert_int_equal(catalog_lookup(c,
+	                                "airflow.providers.amazon.aws.operators.s4.S3ListOperator",
+	                                NULL, NULL),
+	                 CAT_NO_MODULE);
 	assert_int_equal(
-	    catalog_lookup(c, "airflow.providers.amazon.aws.operators.s4.S3ListOperator", NULL, NULL),
-	    CAT_NO_MODULE);
-	assert_int_equal(catalog_lookup(c, "airflow.providers.common.sql.sensors.sql.SqlSensor",
-	                                &op, NULL),
-	                 CAT_FOUND);
+	    catalog_lookup(c, "airflow.providers.common.sql.sensors.sql.SqlSensor", &op, NULL),
+	    CAT_FOUND);
 	assert_true(op->is_sensor);
-	assert_int_equal(catalog_lookup(c, "airflow.providers.amazon.aws.operators.s3.S3ListOperator",
+	assert_int_equal(catalog_lookup(c,
+	                                "airflow.providers.amazon.aws.operators.s3.S3ListOperator",
 	                                NULL, NULL),
 	                 CAT_FOUND);
 	assert_int_equal(catalog_lookup(c,

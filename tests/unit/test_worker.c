@@ -378,7 +378,8 @@ static void test_init_and_job_roundtrip(void **state)
 	                  .catalog_files = cats,
 	                  .ncatalog_files = 2,
 	                  .pools = pools,
-	                  .npools = 1};
+	                  .npools = 1,
+	                  .strict_catalog = true};
 	strbuf b;
 	sb_init(&b);
 	wproto_encode_init(&b, &in);
@@ -391,6 +392,7 @@ static void test_init_and_job_roundtrip(void **state)
 	assert_string_equal(out.catalog_files[1], "");
 	assert_int_equal(out.nunchecked, 0);
 	assert_string_equal(out.pools[0], "default_pool");
+	assert_true(out.strict_catalog);
 	wproto_init_free(&out);
 
 	b.len = 0;
