@@ -71,6 +71,88 @@ static bool is_callback_key(const char *k, const char *suffix)
 	return strncmp(k, "on_", 3) == 0 || strncmp(k, "sla_miss", 8) == 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The __type__ classes dagproc understands                                  */
+
+/* By exact class path, as dag-factory's cast_with_type imports them. Anything
+ * else is kept as data: it may be a class of the user's environment. */
+static const struct {
+	const char *path;
+	sch_type kind;
+} known_types[] = {
+    {"datetime.timedelta", ST_TIMEDELTA},
+    {"dateutil.relativedelta.relativedelta", ST_RELATIVEDELTA},
+    {"datetime.datetime", ST_DATE},
+    {"datetime.date", ST_DATE},
+    {"pendulum.datetime", ST_DATE},
+    {"pendulum.DateTime", ST_DATE},
+    {"pendulum.date", ST_DATE},
+    {"pendulum.Date", ST_DATE},
+    {"pendulum.parse", ST_DATE},
+    {"pendulum.from_format", ST_DATE},
+    {"pendulum.from_timestamp", ST_DATE},
+    {"pendulum.instance", ST_DATE},
+    {"airflow.utils.timezone.datetime", ST_DATE},
+    {"airflow.utils.timezone.parse", ST_DATE},
+    {"airflow.sdk.timezone.datetime", ST_DATE},
+    {"airflow.sdk.timezone.parse", ST_DATE},
+    {"builtins.list", ST_LIST},
+    {"airflow.timetables.trigger.CronTriggerTimetable", ST_CRON_TT},
+    {"airflow.timetables.interval.CronDataIntervalTimetable", ST_CRON_TT},
+    {"airflow.timetables.trigger.MultipleCronTriggerTimetable", ST_MULTI_CRON_TT},
+    {"airflow.timetables.trigger.DeltaTriggerTimetable", ST_DELTA_TT},
+    {"airflow.timetables.interval.DeltaDataIntervalTimetable", ST_DELTA_TT},
+    {"airflow.timetables.events.EventsTimetable", ST_TIMETABLE},
+    {"airflow.timetables.simple.NullTimetable", ST_TIMETABLE},
+    {"airflow.timetables.simple.OnceTimetable", ST_TIMETABLE},
+    {"airflow.timetables.simple.ContinuousTimetable", ST_TIMETABLE},
+    {"airflow.timetables.simple.AssetTriggeredTimetable", ST_TIMETABLE},
+    {"airflow.timetables.assets.AssetOrTimeSchedule", ST_ASSET_OR_TIME},
+    {"airflow.timetables.datasets.DatasetOrTimeSchedule", ST_ASSET_OR_TIME},
+    {"airflow.sdk.Asset", ST_ASSET},
+    {"airflow.sdk.definitions.asset.Asset", ST_ASSET},
+    {"airflow.datasets.Dataset", ST_ASSET},
+    {"airflow.sdk.AssetAlias", ST_ASSET_ALIAS},
+    {"airflow.sdk.definitions.asset.AssetAlias", ST_ASSET_ALIAS},
+    {"airflow.datasets.DatasetAlias", ST_ASSET_ALIAS},
+    {"airflow.sdk.AssetAll", ST_ASSET_COND},
+    {"airflow.sdk.AssetAny", ST_ASSET_COND},
+    {"airflow.sdk.definitions.asset.AssetAll", ST_ASSET_COND},
+    {"airflow.sdk.definitions.asset.AssetAny", ST_ASSET_COND},
+    {"airflow.datasets.DatasetAll", ST_ASSET_COND},
+    {"airflow.datasets.DatasetAny", ST_ASSET_COND},
+};
+
+sch_type sch_type_of(const ynode *n)
+{
+	if (!is_map(n))
+		return ST_NONE;
+	ynode *t = map_get(n, "__type__");
+	if (!t)
+		return ST_NONE;
+	if (!is_str(t))
+		return ST_UNKNOWN;
+	for (size_t i = 0; i < NELEM(known_types); i++)
+		if (strcmp(t->str, known_types[i].path) == 0)
+			return known_types[i].kind == ST_LIST && !map_get(n, "items")
+			           ? ST_UNKNOWN
+			           : known_types[i].kind;
+	return ST_UNKNOWN;
+}
+
+bool sch_string_value(const ynode *n, strbuf *sb)
+{
+	if (is_str(n)) {
+		sb_add(sb, n->str, n->len);
+		return true;
+	}
+	ynode *j = is_map(n) ? map_get(n, "__join__") : NULL;
+	if (!j)
+		return false;
+	serialize_join_text(sb, j);
+	return true;
+}
+
 /* Files dag-factory loads: absolute and existing, else E040. */
 static void check_load_path(dctx *d, ynode *owner, ypair *p, const char *name_key)
 {
@@ -114,7 +196,8 @@ void sch_check_paths_in(dctx *d, ynode *m)
 	}
 }
 
-/* Known __type__ objects are checked: timedelta's keyword fields and assets. */
+/* Known __type__ objects are checked (the table above): timedelta's keyword
+ * fields, an asset's uri or name, an alias's name. */
 void sch_check_typed_objects(dctx *d, ynode *v, int depth)
 {
 	if (!v || depth > 64)
@@ -126,36 +209,33 @@ void sch_check_typed_objects(dctx *d, ynode *v, int depth)
 	}
 	if (!is_map(v))
 		return;
-	ynode *t = map_get(v, "__type__");
-	if (is_str(t)) {
-		if (strcmp(t->str, "datetime.timedelta") == 0) {
-			static const char *const fields[] = {
-			    "days",  "seconds", "microseconds", "milliseconds", "minutes",
-			    "hours", "weeks",   "__type__",     "__args__"};
-			for (size_t i = 0; i < v->n; i++) {
-				ypair *p = &v->pairs[i];
-				if (!in_list(key_text(p), fields, NELEM(fields))) {
-					const char *s = suggest_name(key_text(p), fields, 7);
-					sch_err_near(d, "E015", p->key, s,
-					             "datetime.timedelta has no field '%s'",
-					             key_text(p));
-				} else if (strcmp(key_text(p), "__type__") != 0 &&
-				           strcmp(key_text(p), "__args__") != 0 && p->val &&
-				           p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
-					sch_err(
-					    d, "E015", p->val,
-					    "datetime.timedelta field '%s' must be a number, not "
-					    "a %s",
-					    key_text(p), ynode_kind_name(p->val->kind));
-				}
+	sch_type kind = sch_type_of(v);
+	const char *tname = type_name_of(v);
+	ynode *args = map_get(v, "__args__");
+	if (kind == ST_TIMEDELTA) {
+		static const char *const fields[] = {"days",         "seconds",  "microseconds",
+		                                     "milliseconds", "minutes",  "hours",
+		                                     "weeks",        "__type__", "__args__"};
+		for (size_t i = 0; i < v->n; i++) {
+			ypair *p = &v->pairs[i];
+			if (!in_list(key_text(p), fields, NELEM(fields))) {
+				const char *s = suggest_name(key_text(p), fields, 7);
+				sch_err_near(d, "E015", p->key, s,
+				             "datetime.timedelta has no field '%s'", key_text(p));
+			} else if (strcmp(key_text(p), "__type__") != 0 &&
+			           strcmp(key_text(p), "__args__") != 0 && p->val &&
+			           p->val->kind != YN_INT && p->val->kind != YN_FLOAT) {
+				sch_err(d, "E015", p->val,
+				        "datetime.timedelta field '%s' must be a number, not a %s",
+				        key_text(p), ynode_kind_name(p->val->kind));
 			}
-		} else if (strstr(t->str, "Asset") || strstr(t->str, "Dataset")) {
-			bool alias = strstr(t->str, "Alias") != NULL;
-			ynode *args = map_get(v, "__args__");
-			if (!map_get(v, "uri") && !map_get(v, "name") && !(is_seq(args) && args->n))
-				sch_err(d, "E015", v, "%s needs a %s", t->str,
-				        alias ? "'name'" : "'uri' or a 'name'");
 		}
+	} else if (kind == ST_ASSET) {
+		if (!map_get(v, "uri") && !map_get(v, "name") && !(is_seq(args) && args->n))
+			sch_err(d, "E015", v, "%s needs a 'uri' or a 'name'", tname);
+	} else if (kind == ST_ASSET_ALIAS) {
+		if (!map_get(v, "name") && !(is_seq(args) && args->n))
+			sch_err(d, "E015", v, "%s needs a 'name'", tname);
 	}
 	for (size_t i = 0; i < v->n; i++)
 		sch_check_typed_objects(d, v->pairs[i].val, depth + 1);

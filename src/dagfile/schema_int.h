@@ -69,6 +69,30 @@ typedef struct dctx {
 	size_t nopcache;
 } dctx;
 
+/* schema_args.c: the __type__ classes dagproc understands (one table) */
+typedef enum sch_type {
+	ST_NONE,          /* not a __type__ object */
+	ST_UNKNOWN,       /* a class not in the table: kept as data, never checked */
+	ST_TIMEDELTA,     /* datetime.timedelta: its keyword fields */
+	ST_RELATIVEDELTA, /* dateutil's relativedelta */
+	ST_DATE,          /* a constructor of dates (datetime.datetime, pendulum.datetime, ...) */
+	ST_LIST,          /* builtins.list with `items`: dag-factory makes it a list */
+	ST_CRON_TT,       /* CronTriggerTimetable, CronDataIntervalTimetable */
+	ST_MULTI_CRON_TT, /* MultipleCronTriggerTimetable */
+	ST_DELTA_TT,      /* DeltaTriggerTimetable, DeltaDataIntervalTimetable */
+	ST_TIMETABLE,     /* the other timetables */
+	ST_ASSET_OR_TIME, /* AssetOrTimeSchedule, DatasetOrTimeSchedule */
+	ST_ASSET,         /* Asset, Dataset: a uri or a name */
+	ST_ASSET_ALIAS,   /* AssetAlias, DatasetAlias: a name */
+	ST_ASSET_COND,    /* AssetAll, AssetAny and their Dataset names */
+} sch_type;
+/* The kind of n's __type__ (exact class path), ST_NONE when n is no
+ * __type__ object. */
+sch_type sch_type_of(const ynode *n);
+/* A value that is a string once dag-factory has loaded it: a string, or a
+ * {__join__: [...]} mapping (sb gets its text). */
+bool sch_string_value(const ynode *n, strbuf *sb);
+
 /* ------------------------------------------------------------------------ */
 /* Node helpers                                                              */
 
@@ -163,7 +187,7 @@ static inline const char *type_name_of(const ynode *n)
 
 static inline bool is_timedelta_obj(const ynode *v)
 {
-	return is_map(v) && strcmp(type_name_of(v), "datetime.timedelta") == 0;
+	return sch_type_of(v) == ST_TIMEDELTA;
 }
 
 /* ------------------------------------------------------------------------ */

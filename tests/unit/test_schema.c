@@ -431,7 +431,7 @@ static void test_e030_schedule(void **state)
 	    "{__type__: datetime.timedelta, hours: 1}",
 	    "['s3://bucket/a', 's3://bucket/b']",
 	    ("{datasets: ['a'], timetable: {__type__: "
-	     "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *'}}")};
+	     "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *', timezone: UTC}}")};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char y[512];
 		snprintf(y, sizeof(y), "d:\n  schedule: %s\n", good[i]);
