@@ -250,6 +250,29 @@ static void chain_read(defaults_chain *c, const char *path, const dagfile_opts *
 	free(root);
 }
 
+/* dag-factory merges default_args key by key and unions tags across the
+ * chain: anything else there stops it (AttributeError, TypeError). */
+static bool defaults_shape_ok(const ynode *root, const char *path, dagfile_result *res)
+{
+	const ynode *da = ynode_get(root, "default_args");
+	if (da && da->kind != YN_MAP) {
+		dagfile_add_error(
+		    res, "E050", 0, 0, NULL,
+		    "invalid defaults file %s:%u:%u: 'default_args' must be a mapping, "
+		    "not a %s",
+		    path, da->line, da->col, ynode_kind_name(da->kind));
+		return false;
+	}
+	const ynode *tags = ynode_get(root, "tags");
+	if (tags && tags->kind != YN_SEQ) {
+		dagfile_add_error(res, "E050", 0, 0, NULL,
+		                  "invalid defaults file %s:%u:%u: 'tags' must be a list, not a %s",
+		                  path, tags->line, tags->col, ynode_kind_name(tags->kind));
+		return false;
+	}
+	return true;
+}
+
 /* Parses the defaults files read by chain_read. */
 static void chain_parse(defaults_chain *c, dagfile_result *res)
 {
@@ -270,6 +293,8 @@ static void chain_parse(defaults_chain *c, dagfile_result *res)
 			                  p, ynode_kind_name(doc->root->kind));
 			yaml_doc_free(doc);
 		} else if (!doc->root || doc->root->kind == YN_NULL) {
+			yaml_doc_free(doc);
+		} else if (!defaults_shape_ok(doc->root, p, res)) {
 			yaml_doc_free(doc);
 		} else {
 			mark_origin(doc->root, (uint16_t)(c->n + 1), 0);

@@ -141,7 +141,7 @@ static void process_dag(dctx *d, ypair *dp, ynode *default_block)
 			else
 				sch_check_typed_objects(d, p->val, 0);
 		}
-		sch_check_paths_in(d, da->val);
+		sch_check_paths_in(d, da->val, SCH_PATHS_DEFAULT_ARGS);
 	}
 	sch_check_dag_keys(d);
 	sch_build_groups(d, map_get(d->dag, "task_groups"));

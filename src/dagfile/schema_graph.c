@@ -384,7 +384,7 @@ void sch_build_groups(dctx *d, ynode *gm)
 		if (da) {
 			if (!is_map(da->val) && da->val->kind != YN_NULL)
 				sch_err(d, "E002", da->val, "'default_args' must be a mapping");
-			sch_check_paths_in(d, da->val);
+			sch_check_paths_in(d, da->val, SCH_PATHS_DEFAULT_ARGS);
 		}
 		d->ngroups++;
 	}
@@ -432,7 +432,7 @@ void sch_build_tasks(dctx *d, ynode *tm)
 				        d->tasks[i].id);
 	for (size_t i = 0; i < d->ntasks; i++) {
 		sch_check_task(d, (int)i);
-		sch_check_paths_in(d, d->tasks[i].body);
+		sch_check_paths_in(d, d->tasks[i].body, SCH_PATHS_TASK);
 		for (size_t k = 0; k < d->tasks[i].body->n; k++)
 			sch_check_typed_objects(d, d->tasks[i].body->pairs[k].val, 0);
 	}

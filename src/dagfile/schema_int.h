@@ -225,7 +225,20 @@ void sch_check_dag_keys(dctx *d);
 
 /* schema_args.c */
 bool sch_is_system_key(const char *k);
-void sch_check_paths_in(dctx *d, ynode *m);
+/* Where a mapping of loadable paths sits: the files dag-factory loads differ. */
+typedef enum sch_paths {
+	SCH_PATHS_DAG,          /* the DAG: doc_md_*, its own callbacks */
+	SCH_PATHS_DEFAULT_ARGS, /* default_args of the DAG or of a task group */
+	SCH_PATHS_TASK,         /* a task */
+} sch_paths;
+void sch_check_paths_in(dctx *d, ynode *m, sch_paths where);
+void sch_check_import_path(dctx *d, const ynode *v, const char *what);
+void sch_check_callbacks_in(dctx *d, ynode *m);
+/* schema_dag.c: a callback value (import path or {callback: ...}) */
+void sch_check_callback(dctx *d, ypair *p);
+/* schema_dag.c: DAG keys dag-factory does not use (unknown, not passed to
+ * DAG(), deprecated): not serialized as if they were set. */
+bool sch_dag_key_ignored(const char *k);
 void sch_check_typed_objects(dctx *d, ynode *v, int depth);
 void sch_check_task(dctx *d, int ti);
 void sch_opcache_free(dctx *d);
