@@ -276,7 +276,7 @@ json_ok "json: E020 at the node, with its DAG, not listed as a DAG" "$out" "
 and 'bad_dag' not in dags and \"did you mean 'extract'\" in errors[0]['message']"
 
 mkdir -p "$tmp/u8"
-printf 'u8_dag:\n  tasks:\n    - task_id: t\n      operator: nope.Op\n' >"$tmp/u8/$(printf 'b\377d.yml')"
+printf 'u8_dag:\n  tasks:\n    - task_id: t\n      operator: airflow.operators.nope.Op\n' >"$tmp/u8/$(printf 'b\377d.yml')"
 dp u8name check --format json u8
 json_ok "json: a file name that is not UTF-8 keeps its path (U+FFFD) and stays valid JSON" "$out" '
 [f["path"] for f in files] == ["u8/b\ufffdd.yml"] and [e["code"] for e in errors] == ["E011"]'

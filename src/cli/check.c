@@ -153,9 +153,10 @@ static void apply_unique_ids(check_item *items, size_t n)
 				continue;
 			}
 			free(key);
-			dagfile_add_error(r, "E034", r->dags[d].line, 1, id,
-			                  "DAG id '%s' is already defined by %s", id,
-			                  items[holder].shown);
+			dagfile_add_error(
+			    r, "E034", r->dags[d].line, r->dags[d].col ? r->dags[d].col : 1, id,
+			    "DAG id '%s' is already defined by %s", id, items[holder].shown);
+			dagfile_sort_diags(r);
 			/* the DAG is no longer correct: drop it from the result */
 			dag_result gone = r->dags[d];
 			memmove(&r->dags[d], &r->dags[d + 1],

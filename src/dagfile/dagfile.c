@@ -382,6 +382,14 @@ static void tidy(diag *arr, size_t *n)
 	*n = w;
 }
 
+void dagfile_sort_diags(dagfile_result *r)
+{
+	if (r->nerrors > 1)
+		qsort(r->errors, r->nerrors, sizeof(*r->errors), cmp_diag);
+	if (r->nwarnings > 1)
+		qsort(r->warnings, r->nwarnings, sizeof(*r->warnings), cmp_diag);
+}
+
 void dagfile_parse_text(const char *path, const char *text, size_t len, const dagfile_opts *opts,
                         dagfile_result *out)
 {

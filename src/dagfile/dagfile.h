@@ -46,7 +46,7 @@ typedef struct dag_result {
 	char *owners;                              /* comma-separated as Airflow's dag.owner */
 	int64_t max_active_tasks, max_active_runs; /* -1 when unset */
 	bool is_paused_upon_creation, has_paused_upon_creation;
-	uint32_t line; /* line of the DAG's key in the file */
+	uint32_t line, col; /* position of the DAG's key in the file */
 } dag_result;
 
 typedef struct dagfile_result {
@@ -94,6 +94,9 @@ void dagfile_result_free(dagfile_result *r);
 void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint32_t col,
                        const char *dag_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* Sorts errors and warnings by position (after dagfile_add_error). */
+void dagfile_sort_diags(dagfile_result *r);
 
 /* One input of a file's source hash: its bytes' XXH3-64, and whether it has a
  * '$' (then also the hash of its text with $VAR expanded). */

@@ -102,13 +102,62 @@ void sch_warn_use(dctx *d, const char *code, const char *wtype, const ynode *n, 
 
 /* ------------------------------------------------------------------------ */
 
-static void process_dag(dctx *d, ypair *dp, ynode *default_block)
+/* Python's type() of a non-string YAML key, for Airflow's validate_key
+ * message ("The key has to be a string and is <class 'int'>:1"). */
+static const char *py_class(const ynode *n)
+{
+	switch (n->kind) {
+	case YN_INT:
+		return "<class 'int'>";
+	case YN_FLOAT:
+		return "<class 'float'>";
+	case YN_BOOL:
+		return "<class 'bool'>";
+	case YN_DATE:
+		return "<class 'datetime.date'>";
+	case YN_DATETIME:
+		return "<class 'datetime.datetime'>";
+	default:
+		return "<class 'str'>";
+	}
+}
+
+void sch_check_id(dctx *d, const ynode *key, const char *what)
 {
 	char why[160];
+	if (key->kind != YN_STR)
+		sch_err(d, "E033", key, "invalid %s %s: The key has to be a string and is %s:%s",
+		        what, key->str, py_class(key), key->str);
+	else if (strlen(key->str) != key->len)
+		sch_err(d, "E033", key, "invalid %s '%s\\x00...': it contains a NUL character",
+		        what, key->str);
+	else if (!airflow_id_valid(key->str, why, sizeof(why)))
+		sch_err(d, "E033", key, "invalid %s '%s': %s", what, key->str, why);
+}
+
+/* default_args keys dag-factory 1.0 removed: default_args drop them unused. */
+void sch_check_default_args(dctx *d, ynode *da)
+{
+	static const struct {
+		const char *key, *use;
+	} removed[] = {{"retry_delay_sec", "retry_delay"}, {"sla_secs", "sla"}};
+	for (size_t i = 0; is_map(da) && i < da->n; i++) {
+		ypair *p = &da->pairs[i];
+		for (size_t k = 0; k < NELEM(removed); k++)
+			if (key_is(p, removed[k].key))
+				sch_warn_use(d, "W003", "unknown key", p->key, removed[k].use,
+				             "removed in dag-factory 1.0, with a timedelta",
+				             "'%s' in default_args is ignored", removed[k].key);
+	}
+	sch_check_callbacks_in(d, da);
+	sch_check_paths_in(d, da, SCH_PATHS_DEFAULT_ARGS);
+}
+
+static void process_dag(dctx *d, ypair *dp, ynode *default_block)
+{
 	d->dag_id = dp->key->str;
 	d->dag_key = dp->key;
-	if (!airflow_id_valid(d->dag_id, why, sizeof(why)))
-		sch_err(d, "E033", dp->key, "invalid DAG id '%s': %s", d->dag_id, why);
+	sch_check_id(d, dp->key, "DAG id");
 	ynode *body = dp->val;
 	if (body && body->kind == YN_NULL)
 		body = map_new(d->A, 0, dp->key);
@@ -131,6 +180,14 @@ static void process_dag(dctx *d, ypair *dp, ynode *default_block)
 	d->dag->col = body->col;
 	d->dag->origin = 0;
 
+	/* dag-factory merges the default block's default_args first: a null or
+	 * other non-mapping there stops it before any DAG */
+	ypair *bda = map_find(default_block, "default_args");
+	if (bda && !is_map(bda->val))
+		sch_err(d, "E002", bda->key,
+		        "'default_args' of the default block must be a "
+		        "mapping, not a %s",
+		        type_name_of(bda->val));
 	ypair *da = map_find(d->dag, "default_args");
 	if (da && is_map(da->val)) {
 		d->default_args = da->val;
@@ -141,7 +198,7 @@ static void process_dag(dctx *d, ypair *dp, ynode *default_block)
 			else
 				sch_check_typed_objects(d, p->val, 0);
 		}
-		sch_check_paths_in(d, da->val, SCH_PATHS_DEFAULT_ARGS);
+		sch_check_default_args(d, da->val);
 	}
 	sch_check_dag_keys(d);
 	sch_build_groups(d, map_get(d->dag, "task_groups"));
@@ -190,7 +247,8 @@ void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, si
 		if (key_is(p, "default") || key_is(p, "task_groups"))
 			continue;
 		if (!p->key || !ynode_is_scalar(p->key) || p->key->kind == YN_NULL) {
-			sch_err(&file, "E002", p->key, "a DAG id must be a string");
+			sch_err(&file, "E002", p->key, "a DAG id must be a string, not a %s",
+			        p->key ? type_name_of(p->key) : "nothing");
 			continue;
 		}
 		dctx d = file;

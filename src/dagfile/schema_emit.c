@@ -69,6 +69,7 @@ void sch_emit_dag(dctx *d)
 	memset(g, 0, sizeof(*g));
 	g->dag_id = xstrdup(d->dag_id);
 	g->line = d->dag_key->line;
+	g->col = d->dag_key->col;
 	g->max_active_runs = g->max_active_tasks = -1;
 	ynode *m = d->dag;
 
@@ -79,7 +80,10 @@ void sch_emit_dag(dctx *d)
 	ynode *v = map_get(m, "max_active_runs");
 	if (v && v->kind == YN_INT)
 		g->max_active_runs = v->v.i;
-	v = map_get(m, "max_active_tasks");
+	/* dag-factory gives DAG() concurrency as max_active_tasks, over it */
+	v = map_get(m, "concurrency");
+	if (!v)
+		v = map_get(m, "max_active_tasks");
 	if (v && v->kind == YN_INT)
 		g->max_active_tasks = v->v.i;
 	v = map_get(m, "is_paused_upon_creation");
@@ -143,11 +147,27 @@ void sch_emit_dag(dctx *d)
 	serialize_string(&b, d->dag_id, strlen(d->dag_id));
 	/* the DAG's own keys, sorted, without tasks/task_groups/dag_id */
 	size_t nk = 0;
-	const ypair **keys = xmalloc((m->n ? m->n : 1) * sizeof(*keys));
-	for (size_t i = 0; i < m->n; i++)
-		if (!key_is(&m->pairs[i], "tasks") && !key_is(&m->pairs[i], "task_groups") &&
-		    !key_is(&m->pairs[i], "dag_id"))
-			keys[nk++] = &m->pairs[i];
+	const ypair **keys = xmalloc((m->n + 1) * sizeof(*keys));
+	/* keys dag-factory does not use are not serialized as if they were set;
+	 * concurrency is serialized as the max_active_tasks it becomes */
+	ypair conc = {0};
+	for (size_t i = 0; i < m->n; i++) {
+		const ypair *p = &m->pairs[i];
+		if (key_is(p, "tasks") || key_is(p, "task_groups") || key_is(p, "dag_id"))
+			continue;
+		if (key_is(p, "concurrency")) {
+			conc.key = str_node(d->A, "max_active_tasks", p->key);
+			conc.val = p->val;
+			continue;
+		}
+		if (key_is(p, "max_active_tasks") && map_get(m, "concurrency"))
+			continue;
+		if (sch_dag_key_ignored(key_text(p)))
+			continue;
+		keys[nk++] = p;
+	}
+	if (conc.key)
+		keys[nk++] = &conc;
 	/* insertion sort by key text: DAG mappings are small */
 	for (size_t i = 1; i < nk; i++) {
 		const ypair *x = keys[i];

@@ -351,15 +351,72 @@ static void resolve_group(dctx *d, int gi)
 	}
 	g = &d->groups[gi];
 	g->state = 2;
+	/* Airflow's TaskGroup.group_id: the parent's prefix_group_id decides
+	 * whether the parent's id comes first (child_id) */
 	if (g->parent >= 0) {
 		sgroup *p = &d->groups[g->parent];
 		g->depth = p->depth + 1;
-		ynode *pf = map_get(g->body, "prefix_group_id");
-		bool prefix = !(pf && pf->kind == YN_BOOL && !pf->v.b);
-		g->id = prefix ? arena_printf(d->A, "%s.%s", p->id, g->name)
-		               : arena_strdup(d->A, g->name);
+		g->id = sch_group_prefixes(p) ? arena_printf(d->A, "%s.%s", p->id, g->name)
+		                              : arena_strdup(d->A, g->name);
 	} else {
 		g->id = arena_strdup(d->A, g->name);
+	}
+}
+
+/* prefix_group_id as Python's truth test reads it (default True). */
+bool sch_group_prefixes(const sgroup *g)
+{
+	ynode *pf = map_get(g->body, "prefix_group_id");
+	if (!pf)
+		return true;
+	switch (pf->kind) {
+	case YN_NULL:
+		return false;
+	case YN_BOOL:
+		return pf->v.b;
+	case YN_INT:
+		return pf->v.i != 0;
+	case YN_FLOAT:
+		return pf->v.f != 0;
+	case YN_STR:
+		return pf->len != 0;
+	case YN_SEQ:
+	case YN_MAP:
+		return pf->n != 0;
+	default:
+		return true;
+	}
+}
+
+/* TaskGroup's keyword arguments (dag-factory passes every key of the group
+ * but its own) and their attrs validators. */
+static void check_group_keys(dctx *d, sgroup *g)
+{
+	static const char *const own[] = {"dependencies", "parent_group_name", "task_group_name",
+	                                  "operator",     "group_name",        "group_id",
+	                                  "dag"};
+	static const char *const args[] = {
+	    "tooltip",    "prefix_group_id",         "default_args",      "ui_color",
+	    "ui_fgcolor", "add_suffix_on_collision", "group_display_name"};
+	static const char *const strs[] = {"tooltip", "ui_color", "ui_fgcolor",
+	                                   "group_display_name"};
+	for (size_t i = 0; is_map(g->body) && i < g->body->n; i++) {
+		ypair *p = &g->body->pairs[i];
+		const char *k = key_text(p);
+		if (in_list(k, own, NELEM(own)))
+			continue;
+		if (!in_list(k, args, NELEM(args))) {
+			sch_err_near(
+			    d, "E013", p->key, suggest_name(k, args, NELEM(args)),
+			    "TaskGroup.__init__() got an unexpected keyword argument '%s' (task "
+			    "group %s)",
+			    k, g->name);
+			continue;
+		}
+		if (in_list(k, strs, NELEM(strs)) && p->val && !is_str(p->val))
+			sch_err(d, "E015", p->val,
+			        "'%s' of task group %s must be a string, not a %s", k, g->name,
+			        type_name_of(p->val));
 	}
 }
 
@@ -375,16 +432,17 @@ void sch_build_groups(dctx *d, ynode *gm)
 		g->key = gm->pairs[i].key;
 		g->body = gm->pairs[i].val;
 		g->parent = -1;
-		if (!airflow_id_valid(g->name, why, sizeof(why))) {
-			sch_err(d, "E033", g->key, "invalid task group name '%s': %s", g->name,
-			        why);
+		if (g->key->kind != YN_STR || strlen(g->name) != g->key->len ||
+		    !airflow_id_valid(g->name, why, sizeof(why))) {
+			sch_check_id(d, g->key, "task group name");
 			continue;
 		}
+		check_group_keys(d, g);
 		ypair *da = map_find(g->body, "default_args");
 		if (da) {
 			if (!is_map(da->val) && da->val->kind != YN_NULL)
 				sch_err(d, "E002", da->val, "'default_args' must be a mapping");
-			sch_check_paths_in(d, da->val, SCH_PATHS_DEFAULT_ARGS);
+			sch_check_default_args(d, da->val);
 		}
 		d->ngroups++;
 	}
@@ -409,16 +467,29 @@ void sch_build_tasks(dctx *d, ynode *tm)
 		t->body = p->val;
 		t->pos = p->val;
 		t->group = -1;
-		if (!airflow_id_valid(t->name, why, sizeof(why))) {
-			sch_err(d, "E033", t->id_node, "invalid task id '%s': %s", t->name, why);
+		if (t->id_node->kind != YN_STR || strlen(t->name) != t->id_node->len ||
+		    !airflow_id_valid(t->name, why, sizeof(why))) {
+			sch_check_id(d, t->id_node, "task id");
 			continue;
 		}
-		ynode *gn = map_get(t->body, "task_group_name");
+		ypair *gp = map_find(t->body, "task_group_name");
+		ynode *gn = gp ? gp->val : NULL;
 		if (gn && gn->kind != YN_NULL) {
-			t->group = group_ref(d, gn, "task_group_name");
+			/* dag-factory looks a task's group up only when the DAG has groups */
+			ynode *defined = map_get(d->dag, "task_groups");
+			if (is_map(defined) && defined->n)
+				t->group = group_ref(d, gn, "task_group_name");
+			else
+				sch_warn(
+				    d, "W003", "unknown key", gp->key,
+				    "'task_group_name' is ignored: the DAG defines no task_groups, "
+				    "so dag-factory builds task '%s' outside any group",
+				    t->name);
 		}
-		t->id = t->group >= 0 ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
-		                      : arena_strdup(d->A, t->name);
+		/* Airflow's child_id: the group's own prefix_group_id decides */
+		t->id = t->group >= 0 && sch_group_prefixes(&d->groups[t->group])
+		            ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
+		            : arena_strdup(d->A, t->name);
 		if (strlen(t->id) > 250)
 			sch_err(d, "E033", t->id_node, "task id '%s' is longer than 250 characters",
 			        t->id);

@@ -216,6 +216,11 @@ __attribute__((format(printf, 7, 8))) void sch_warn_use(dctx *d, const char *cod
                                                         const char *use, const char *why,
                                                         const char *fmt, ...);
 
+/* schema.c: E033 for a DAG id, task id or group name Airflow refuses: not a
+ * string, a NUL in it, characters outside [A-Za-z0-9_.-] and letters, over 250 */
+void sch_check_id(dctx *d, const ynode *key, const char *what);
+void sch_check_default_args(dctx *d, ynode *da);
+
 /* schema_merge.c */
 ynode *sch_merge(arena *A, ynode *base, ynode *over, bool top_level);
 ynode *sch_normalize_layer(dctx *d, ynode *layer);
@@ -248,6 +253,7 @@ void sch_check_date(dctx *d, ypair *p);
 void sch_check_schedule(dctx *d, ypair *p);
 
 /* schema_graph.c */
+bool sch_group_prefixes(const sgroup *g);
 void sch_build_groups(dctx *d, ynode *gm);
 void sch_build_tasks(dctx *d, ynode *tm);
 void sch_build_graph(dctx *d);

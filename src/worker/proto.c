@@ -139,6 +139,7 @@ static void put_dag(strbuf *b, const dag_result *g)
 	put_u8(b, (uint8_t)((g->is_paused_upon_creation ? 1 : 0) |
 	                    (g->has_paused_upon_creation ? 2 : 0)));
 	put_u32(b, g->line);
+	put_u32(b, g->col);
 }
 
 void wproto_encode_result(strbuf *b, uint64_t job_id, const dagfile_result *r)
@@ -344,6 +345,7 @@ static void get_dag(rd *r, dag_result *g)
 	g->is_paused_upon_creation = (fl & 1) != 0;
 	g->has_paused_upon_creation = (fl & 2) != 0;
 	g->line = get_u32(r);
+	g->col = get_u32(r);
 }
 
 static int expect_type(rd *r, enum wproto_type type)
@@ -412,7 +414,7 @@ int wproto_decode_result(const char *payload, size_t n, uint64_t *job_id, dagfil
 	*job_id = get_u64(&r);
 	out->path = get_str(&r);
 	/* a DAG takes at least its strings' lengths, the hash and the fixed fields */
-	out->ndags = get_count(&r, 6 * 4 + 16 + 3 * 4 + 8 + 8 + 1 + 4);
+	out->ndags = get_count(&r, 6 * 4 + 16 + 3 * 4 + 8 + 8 + 1 + 4 + 4);
 	if (out->ndags)
 		out->dags = xcalloc(out->ndags, sizeof(*out->dags));
 	for (size_t i = 0; i < out->ndags && !r.bad; i++)
