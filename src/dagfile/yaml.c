@@ -168,20 +168,17 @@ static bool check_text(ydoc *doc, const char *text, size_t len)
 		n = utf8_decode(s + i, len - i, &cp);
 		if (n == 0)
 			goto bad_utf8;
-		if (cp == 0) {
-			uint32_t l, col;
-			position_of(text, len, i, &l, &col);
-			fail_at(doc, "E003", "file contains a NUL byte (not a text file)", l, col,
-			        NULL, 0, 0);
-			return false;
-		}
 		if (!yaml_printable(cp)) {
 			uint32_t l, col;
+			char msg[96];
 			position_of(text, len, i, &l, &col);
-			/* libyaml's reader problem, reported before any syntax error as
-			 * PyYAML's reader does */
-			fail_at(doc, "E001", "control characters are not allowed", l, col, NULL, 0,
-			        0);
+			/* PyYAML's reader (check_printable), reported before any syntax
+			 * error as it reads the whole stream first; a NUL byte included */
+			snprintf(
+			    msg, sizeof(msg),
+			    "unacceptable character #x%04x: special characters are not allowed",
+			    (unsigned)cp);
+			fail_at(doc, "E001", msg, l, col, NULL, 0, 0);
 			return false;
 		}
 		i += n;
@@ -720,6 +717,47 @@ static void resolve_tagged(yloader *L, ynode *n, const char *tag)
 		n->kind = YN_NULL;
 		return;
 	}
+	/* PyYAML's FullLoader (dag-factory's loader) adds the python/ scalars: */
+	if (!strncmp(t, "python/", 7)) {
+		const char *py = t + 7;
+		if (!strcmp(py, "none")) {
+			n->kind = YN_NULL; /* construct_yaml_null ignores the value */
+			return;
+		}
+		if (!strcmp(py, "str") || !strcmp(py, "unicode") || !strcmp(py, "bytes") ||
+		    !strcmp(py, "complex"))
+			return; /* kept as their text: nothing here reads them as numbers */
+		if (!strcmp(py, "bool")) {
+			t = "bool";
+		} else if (!strcmp(py, "int") || !strcmp(py, "long")) {
+			t = "int";
+		} else if (!strcmp(py, "float")) {
+			t = "float";
+		} else if (!strncmp(py, "name:", 5)) {
+			/* a Python object by name: FullLoader finds it only in a module
+			 * already imported, which a file cannot know; kept as the name */
+			if (n->len) {
+				msg = arena_printf(
+				    L->a,
+				    "expected the empty value, but found '%.*s' (while "
+				    "constructing a Python name)",
+				    (int)(n->len > 200 ? 200 : n->len), n->str);
+				defer_error(L, msg, n->line, n->col, NULL, 0, 0);
+				return;
+			}
+			if (!py[5]) {
+				defer_error(L, "expected non-empty name appended to the tag",
+				            n->line, n->col, NULL, 0, 0);
+				return;
+			}
+			n->str = arena_strdup(L->a, py + 5);
+			n->len = strlen(n->str);
+			n->quoted = true;
+			return;
+		} else {
+			goto unknown;
+		}
+	}
 	if (!strcmp(t, "merge")) {
 		n->v.i = YMARK_MERGE;
 		return;
@@ -949,9 +987,11 @@ static bool container_tag_ok(const char *tag, bool map)
 	if (strncmp(tag, TAG_PREFIX, TAG_PREFIX_LEN) != 0)
 		return false;
 	tag += TAG_PREFIX_LEN;
+	/* SafeConstructor's, and FullLoader's python/dict, list and tuple */
 	if (map)
-		return !strcmp(tag, "map") || !strcmp(tag, "set");
-	return !strcmp(tag, "seq") || !strcmp(tag, "omap") || !strcmp(tag, "pairs");
+		return !strcmp(tag, "map") || !strcmp(tag, "set") || !strcmp(tag, "python/dict");
+	return !strcmp(tag, "seq") || !strcmp(tag, "omap") || !strcmp(tag, "pairs") ||
+	       !strcmp(tag, "python/list") || !strcmp(tag, "python/tuple");
 }
 
 static int on_start(yloader *L, yaml_event_t *ev, bool map)
@@ -1125,8 +1165,9 @@ static uint64_t key_hash(const ynode *n)
 	return h ^ (h >> 29);
 }
 
-/* As a Python dict built from the pairs in order: a key keeps the place of its
- * first occurrence and takes the last occurrence's pair. Compacts p in place. */
+/* As a Python dict built from the pairs in order: the first occurrence's key
+ * keeps its place and takes the last occurrence's value (so `1:` then
+ * `true:` is one key 1). Compacts p in place. */
 static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 {
 	size_t out = 0, mask, cap;
@@ -1137,7 +1178,7 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 				if (keys_equal(p[j].key, p[i].key))
 					break;
 			if (j < out)
-				p[j] = p[i];
+				p[j].val = p[i].val; /* a Python dict keeps the first key */
 			else
 				p[out++] = p[i];
 		}
@@ -1164,7 +1205,7 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 				break;
 			}
 			if (keys_equal(p[s].key, cur.key)) {
-				p[s] = cur;
+				p[s].val = cur.val; /* a Python dict keeps the first key */
 				break;
 			}
 			h = (h + 1) & mask;

@@ -401,13 +401,15 @@ static void test_duplicate_keys(void **state)
 	assert_int_equal(r->n, 3); /* 1 == 0x1 == true as Python dict keys */
 	assert_string_equal(r->pairs[0].key->str, "a");
 	assert_int_equal(r->pairs[0].val->v.i, 3);
-	assert_pos(r->pairs[0].key, 3, 1);
+	/* a Python dict keeps the first key and takes the last value */
+	assert_pos(r->pairs[0].key, 1, 1);
 	assert_pos(r->pairs[0].val, 3, 4);
 	assert_string_equal(r->pairs[1].key->str, "b");
+	assert_int_equal(r->pairs[2].key->kind, YN_INT);
 	assert_string_equal(r->pairs[2].val->str, "z");
 	/* lookup by key text, whatever the key's kind */
-	assert_string_equal(ynode_get(r, "true")->str, "z");
-	assert_null(ynode_get(r, "1"));
+	assert_string_equal(ynode_get(r, "1")->str, "z");
+	assert_null(ynode_get(r, "true"));
 	done(d);
 
 	d = load_ok("1: one\n'1': str\n");
@@ -430,7 +432,8 @@ static void test_large_mapping(void **state)
 	assert_string_equal(d->root->pairs[123].key->str, "key_123");
 	assert_int_equal(d->root->pairs[123].val->v.i, 10123);
 	assert_int_equal(ynode_get(d->root, "key_9999")->v.i, 19999);
-	assert_true(secs < 2.0);
+	/* measured, not asserted: speed belongs in `make bench` */
+	print_message("20000 keys loaded in %.3f s\n", secs);
 	done(d);
 	sb_free(&b);
 }
@@ -576,15 +579,17 @@ static void test_bad_utf8(void **state)
 	const char trunc[] = "x: \xe2\x82";
 	d = load_fail(trunc, sizeof(trunc) - 1, "E003");
 	done(d);
+	/* a NUL byte is PyYAML's reader error, like other special characters */
 	const char nul[] = "a: 1\r\nb: x\0y\n";
-	d = load_fail(nul, sizeof(nul) - 1, "E003");
-	assert_non_null(strstr(d->error, "NUL"));
+	d = load_fail(nul, sizeof(nul) - 1, "E001");
+	assert_string_equal(d->error,
+	                    "unacceptable character #x0000: special characters are not allowed");
 	assert_int_equal(d->error_line, 2);
 	assert_int_equal(d->error_col, 5);
 	done(d);
 	const char ctl[] = "a: x\x01y\n";
 	d = load_fail(ctl, sizeof(ctl) - 1, "E001");
-	assert_non_null(strstr(d->error, "control characters are not allowed"));
+	assert_non_null(strstr(d->error, "#x0001: special characters are not allowed"));
 	done(d);
 	/* BOM and non-ASCII text are fine */
 	d = load_ok("\xef\xbb\xbf"
