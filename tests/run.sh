@@ -5,11 +5,11 @@
 #
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
 # 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh,
-#    tests/converge_test.sh and
-#    tests/api_test.py against BUILD_DIR/dagproc, tests/browser_test.sh when
-#    chromium is installed, and (unless SKIP_DB=1) the store, sync, daemon and
-#    API outage suites against real
-#    PostgreSQL and MariaDB servers that tests/db/*.sh start themselves;
+#    tests/converge_test.sh, tests/api_test.py and tests/secrets_test.sh against
+#    BUILD_DIR/dagproc, tests/browser_test.sh when chromium is installed, and
+#    (unless SKIP_DB=1) the store, sync, daemon, API outage, scale-out, refusal,
+#    model, TLS and partition suites against real PostgreSQL and MariaDB
+#    servers that tests/db/*.sh start themselves;
 # 3. unless SKIP_ASAN=1: 1 and 2 again against the ASan+UBSan build
 #    (ASAN_BUILD_DIR, default build-asan; `make check` configures and builds it);
 # 4. unless SKIP_VALGRIND=1: valgrind over each unit test executable of
@@ -141,6 +141,7 @@ suite() { # BUILD_DIR PREFIX
 	# the model-based test of issue 9 (make soak runs it longer, on fresh seeds)
 	run_counted "${prefix}model sqlite" bash tests/model/model_test.sh "$dir/dagproc" sqlite 1 2 3
 	run_counted "${prefix}api" python3 tests/api_test.py "$dir/dagproc"
+	run_counted "${prefix}secrets" bash tests/secrets_test.sh "$dir/dagproc"
 	# the browser test needs Debian's chromium (scripts/deps.sh browser)
 	if command -v chromium >/dev/null 2>&1; then
 		run_counted "${prefix}browser" bash tests/browser_test.sh "$dir/dagproc"
@@ -154,7 +155,11 @@ suite() { # BUILD_DIR PREFIX
 		run_counted "${prefix}db scale-out" bash tests/db/scaleout_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db refusals" bash tests/db/refusal_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db model pg" bash tests/model/model_test.sh "$dir/dagproc" pg 1 2
+		MODEL_PROCESSORS=2 run_counted "${prefix}db model pg, 2 processors" \
+			bash tests/model/model_test.sh "$dir/dagproc" pg 3
 		run_counted "${prefix}db model mariadb" bash tests/model/model_test.sh "$dir/dagproc" mariadb 1 2
+		run_counted "${prefix}db tls" bash tests/db/tls_test.sh "$dir/dagproc" all
+		run_counted "${prefix}db partition" bash tests/db/partition_test.sh "$dir/dagproc" all
 	fi
 }
 

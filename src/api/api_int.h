@@ -29,6 +29,7 @@ typedef enum api_endpoint {
 	API_EP_DAGS,
 	API_EP_WARNINGS,
 	API_EP_REPORT,
+	API_EP_PROCESSORS,
 } api_endpoint;
 
 /* One query argument as received (already URL-decoded). */
@@ -119,6 +120,11 @@ typedef struct api_counts {
 	long dags, tasks, import_errors, warnings, files;
 } api_counts;
 int api_read_counts(store_conn *c, api_counts *out, api_status *st);
+/* The processors recorded in dag_processor (several may share a database):
+ * {"dag_processors": [{"instance_name", "hostname", "pid", "version", "files_held",
+ * "started_at", "latest_heartbeat"}], "total_entries"}, newest heartbeat first. */
+int api_read_processors(store_conn *c, const api_query *q, json_t **out, api_status *st);
+
 /* The newest dag_processor heartbeat (ISO), for `serve`'s health; *out NULL if none. */
 int api_read_processor_heartbeat(store_conn *c, char **out, api_status *st);
 

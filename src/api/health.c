@@ -64,9 +64,26 @@ MHD_RESULT api_health(struct MHD_Connection *conn)
 		                    hb ? json_string(hb) : json_null());
 		free(hb);
 	}
-	json_t *doc = json_pack("{s:{s:s}, s:n, s:n, s:o}", "metadatabase", "status",
-	                        db_ok ? "healthy" : "unhealthy", "scheduler", "triggerer",
-	                        "dag_processor", dp);
+	/* beyond Airflow's document: every processor sharing the database */
+	json_t *procs = NULL;
+	if (db_ok) {
+		store_conn *c = NULL;
+		api_status st = {0};
+		api_query q;
+		api_query_init(&q);
+		q.limit = 100;
+		json_t *list = NULL;
+		if (api_acquire(&c, &st) == 0) {
+			if (api_read_processors(c, &q, &list, &st) == 0)
+				procs = json_incref(json_object_get(list, "dag_processors"));
+			json_decref(list);
+			api_release(c, &st);
+		}
+	}
+	json_t *doc =
+	    json_pack("{s:{s:s}, s:n, s:n, s:o, s:o}", "metadatabase", "status",
+	              db_ok ? "healthy" : "unhealthy", "scheduler", "triggerer", "dag_processor",
+	              dp, "dag_processors", procs ? procs : json_array());
 	return api_send_json(conn, 200, doc);
 }
 

@@ -127,6 +127,13 @@ static const sort_col report_cols[] = {
     {NULL, NULL},
 };
 
+static const sort_col proc_cols[] = {
+    {"instance_name", "instance_name"},
+    {"latest_heartbeat", "latest_heartbeat"},
+    {"files_held", "files_held"},
+    {NULL, NULL},
+};
+
 static const struct {
 	const sort_col *cols;
 	const char *def;
@@ -136,6 +143,7 @@ static const struct {
     [API_EP_DAGS] = {dag_cols, "dag_id", "d.dag_id"},
     [API_EP_WARNINGS] = {warn_cols, "dag_id", "w.dag_id, w.warning_type"},
     [API_EP_REPORT] = {report_cols, "-last_duration", "bundle_name, relative_fileloc"},
+    [API_EP_PROCESSORS] = {proc_cols, "-latest_heartbeat", "instance_name"},
 };
 
 static void allowed_list(const sort_col *cols, char *buf, size_t len)

@@ -414,6 +414,37 @@ int api_read_report(store_conn *c, const api_query *q, json_t **out, api_status 
 	return rc;
 }
 
+static json_t *processor_shape(const char *const *v, json_t *tags)
+{
+	(void)tags;
+	char b1[64], b2[64];
+	char b3[64];
+	return json_pack(
+	    "{s:s?, s:s?, s:I, s:s?, s:I, s:s?, s:s?, s:s?}", "instance_name", v[0], "hostname",
+	    v[1], "pid", (json_int_t)(v[2] ? strtoll(v[2], NULL, 10) : 0), "version", v[3],
+	    "files_held", (json_int_t)(v[4] ? strtoll(v[4], NULL, 10) : 0), "started_at",
+	    api_iso_ts(v[5], b1, sizeof(b1)), "latest_heartbeat", api_iso_ts(v[6], b2, sizeof(b2)),
+	    "stopped_at", api_iso_ts(v[7], b3, sizeof(b3)));
+}
+
+int api_read_processors(store_conn *c, const api_query *q, json_t **out, api_status *st)
+{
+	static const list_spec ls = {
+	    API_EP_PROCESSORS,
+	    "SELECT instance_name, hostname, pid, version, files_held, started_at, "
+	    "latest_heartbeat, stopped_at FROM dag_processor",
+	    "SELECT COUNT(*) FROM dag_processor",
+	    "dag_processors",
+	    8,
+	    false,
+	    processor_shape};
+	filter f;
+	filter_init(&f);
+	int rc = read_list(c, &ls, q, &f, out, st);
+	filter_free(&f);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 
 int api_read_counts(store_conn *c, api_counts *out, api_status *st)

@@ -17,12 +17,24 @@
 #include "log/log.h"
 #include "store/store_url.h"
 #include "util/clock.h"
+#include "util/fsutil.h"
 
 #define API_THREADS      4
 #define FAST_FAIL_WINDOW 0.5 /* s: after a failure, answer 503 at once for this long */
 
 api_server api_srv = {.listen_fd = -1};
 static bool started;
+/* the PEM texts given to libmicrohttpd, kept while it runs */
+static char *tls_cert, *tls_key;
+
+static void drop_tls(void)
+{
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_cert);
+	free(tls_key);
+	tls_cert = tls_key = NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Database access                                                           */
@@ -469,12 +481,122 @@ static int listen_on(const char *host, int port, char **err)
 	return fd;
 }
 
+/* Whether every address host names is a loopback one (127.0.0.0/8, ::1, also as
+ * ::ffff:127.x): only then does an unauthenticated /api stay on this machine. */
+static bool host_is_loopback(const char *host)
+{
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, "1", &hints, &res) != 0 || !res)
+		return false;
+	bool all = true;
+	for (struct addrinfo *ai = res; ai && all; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)ai->ai_addr;
+			all = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+		} else if (ai->ai_family == AF_INET6) {
+			const struct in6_addr *a =
+			    &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+			all = IN6_IS_ADDR_LOOPBACK(a) ||
+			      (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		} else {
+			all = false;
+		}
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
+#define TLS_FILE_MAX (1u << 20)
+
+/* A PEM file's text (libmicrohttpd takes them in memory). */
+static char *read_pem(const char *key, const char *path, char **err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(path, TLS_FILE_MAX, &text, &len) != 0) {
+		*err = xasprintf("[api] %s: cannot read %s: %s", key, path,
+		                 errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+		return NULL;
+	}
+	if (!strstr(text, "-----BEGIN ")) {
+		*err = xasprintf("[api] %s: %s is not a PEM file", key, path);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+int api_check_config(const struct dagproc_config *cfg, char **err, char **warning)
+{
+	*err = NULL;
+	if (warning)
+		*warning = NULL;
+	const char *cert = cfg->api.tls_cert ? cfg->api.tls_cert : "";
+	const char *key = cfg->api.tls_key ? cfg->api.tls_key : "";
+	if (!*cert != !*key) {
+		*err =
+		    xstrdup("[api] tls_cert and [api] tls_key are set together (HTTPS) or not at "
+		            "all");
+		return -1;
+	}
+	if (*cert) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			*err = xstrdup("[api] tls_cert: this libmicrohttpd has no TLS support");
+			return -1;
+		}
+		char *a = read_pem("tls_cert", cert, err);
+		if (!a)
+			return -1;
+		char *b = read_pem("tls_key", key, err);
+		free(a);
+		if (!b)
+			return -1;
+		explicit_bzero(b, strlen(b));
+		free(b);
+	}
+	bool token = cfg->api.auth_token && *cfg->api.auth_token;
+	if (token || host_is_loopback(cfg->api.host))
+		return 0;
+	if (!cfg->api.allow_unauthenticated) {
+		*err = xasprintf("[api] host %s is not a loopback address and [api] auth_token is "
+		                 "not set: set auth_token (or auth_token_file), or "
+		                 "[api] allow_unauthenticated = true to serve /api to anyone who "
+		                 "can reach %s:%d",
+		                 cfg->api.host, cfg->api.host, cfg->api.port);
+		return -1;
+	}
+	if (warning)
+		*warning = xasprintf("api: serving /api on %s:%d without authentication ([api] "
+		                     "allow_unauthenticated = true): anyone who can reach it reads "
+		                     "every DAG and import error",
+		                     cfg->api.host, cfg->api.port);
+	return 0;
+}
+
 int api_start(const struct dagproc_config *cfg, const status_source *p, char **err)
 {
 	*err = NULL;
+	char *warning = NULL;
 	if (started) {
 		*err = xstrdup("the API server is already running");
 		return -1;
+	}
+	if (api_check_config(cfg, err, &warning) != 0)
+		return -1;
+	if (warning) {
+		log_warn("%s", warning);
+		free(warning);
+	}
+	bool tls = cfg->api.tls_cert && *cfg->api.tls_cert;
+	if (tls) {
+		tls_cert = read_pem("tls_cert", cfg->api.tls_cert, err);
+		tls_key = tls_cert ? read_pem("tls_key", cfg->api.tls_key, err) : NULL;
+		if (!tls_key) {
+			drop_tls();
+			return -1;
+		}
 	}
 	memset(&api_srv, 0, sizeof(api_srv));
 	api_srv.listen_fd = -1;
@@ -503,22 +625,31 @@ int api_start(const struct dagproc_config *cfg, const status_source *p, char **e
 	api_srv.listen_fd = listen_on(cfg->api.host, cfg->api.port, err);
 	if (api_srv.listen_fd < 0)
 		goto fail;
+	/* with TLS, libmicrohttpd (GnuTLS) takes the PEM texts; it copies them */
 	api_srv.daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY, 0, NULL, NULL, on_request,
-	    NULL, MHD_OPTION_LISTEN_SOCKET, api_srv.listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
-	    (unsigned)API_THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | (tls ? MHD_USE_TLS : 0), 0,
+	    NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, api_srv.listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+	    tls_key, MHD_OPTION_END);
 	if (!api_srv.daemon) {
-		*err = xasprintf("cannot start the HTTP server on %s:%d", cfg->api.host,
-		                 cfg->api.port);
+		*err = tls ? xasprintf("cannot start the HTTPS server on %s:%d: [api] tls_cert %s "
+		                       "and tls_key %s are not a certificate and its key in PEM",
+		                       cfg->api.host, cfg->api.port, cfg->api.tls_cert,
+		                       cfg->api.tls_key)
+		           : xasprintf("cannot start the HTTP server on %s:%d", cfg->api.host,
+		                       cfg->api.port);
 		goto fail;
 	}
 	api_srv.listen_fd = -1; /* MHD owns it now and closes it on stop */
 	started = true;
-	log_info("api: listening on http://%s:%d/%s", cfg->api.host, cfg->api.port,
+	log_info("api: listening on %s://%s:%d/%s", tls ? "https" : "http", cfg->api.host,
+	         cfg->api.port,
 	         cfg->api.auth_token && *cfg->api.auth_token ? " (bearer token required)" : "");
 	return 0;
 fail:
+	drop_tls();
 	if (api_srv.listen_fd >= 0)
 		close(api_srv.listen_fd);
 	api_srv.listen_fd = -1;
@@ -543,5 +674,6 @@ void api_stop(void)
 	api_srv.pool = NULL;
 	db_url_free(&api_srv.url);
 	pthread_mutex_destroy(&api_srv.mu);
+	drop_tls();
 	started = false;
 }

@@ -14,6 +14,7 @@
 #include "bundle/walk.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "dagfile/dagenv.h"
 #include "dagfile/dagfile.h"
 #include "dagfile/schema.h"
 #include "dagfile/yaml.h"
@@ -522,6 +523,8 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	}
 
 	char *err = NULL;
+	dagenv_configure((const char *const *)cfg->core.dag_env_deny.v, cfg->core.dag_env_deny.n,
+	                 (const char *const *)cfg->core.dag_env_allow.v, cfg->core.dag_env_allow.n);
 	catalog *cat = catalog_load((const char *const *)cfg->core.operator_catalog.v,
 	                            cfg->core.operator_catalog.n, &err);
 	if (!cat) {

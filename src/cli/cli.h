@@ -23,7 +23,18 @@ int cli_warnings(int argc, char **argv, struct dagproc_config *cfg);
 void cli_warnings_usage(FILE *f);
 int cli_report(int argc, char **argv, struct dagproc_config *cfg);
 void cli_report_usage(FILE *f);
+int cli_processors(int argc, char **argv, struct dagproc_config *cfg);
+void cli_processors_usage(FILE *f);
 int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
 void cli_serve_usage(FILE *f);
+
+/* argv.c: a --db URL's password is overwritten in place once the URL has been copied,
+ * so that `ps` and /proc/PID/cmdline no longer show it (it was visible only between
+ * exec and this call; [database] sql_conn_file keeps it off the command line
+ * entirely). The rest of the argument reads as the URL with "***" for the password. */
+void cli_hide_password(char *arg);
+/* At the start of a daemon (run, serve): the warnings about secrets the user should
+ * know of (a configuration file others can read that holds a password). */
+void cli_secret_warnings(const struct dagproc_config *cfg);
 
 #endif

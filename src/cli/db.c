@@ -39,6 +39,20 @@ static const char *cause_of(const store_error *e)
 	if (strcasestr(m, "does not exist") || strcmp(e->code, "3D000") == 0 ||
 	    strcmp(e->code, "1049") == 0 || strcasestr(m, "Unknown database"))
 		return "unknown database";
+	/* TLS: libpq's and Connector/C's words */
+	if (strcasestr(m, "does not support SSL") || strcasestr(m, "SSL is required") ||
+	    strcasestr(m, "doesn't support SSL") || strcasestr(m, "server does not support TLS"))
+		return "TLS required but the server does not offer it";
+	if (strcasestr(m, "does not match host name") || strcasestr(m, "hostname mismatch") ||
+	    strcasestr(m, "Validation of SSL server certificate failed") ||
+	    strcasestr(m, "certificate verify failed") ||
+	    strcasestr(m, "self-signed certificate") ||
+	    strcasestr(m, "unable to get local issuer") || strcasestr(m, "certificate has expired"))
+		return "server certificate not trusted";
+	if (strcasestr(m, "root certificate file") || strcasestr(m, "could not read certificate") ||
+	    strcasestr(m, "could not load private key") || strcasestr(m, "SSL error") ||
+	    strcasestr(m, "SSL connection error") || strcasestr(m, "TLS/SSL error"))
+		return "TLS failed";
 	if (strcasestr(m, "Connection refused") || strcmp(e->code, "2002") == 0 ||
 	    strcmp(e->code, "2003") == 0)
 		return "connection refused";
@@ -65,7 +79,9 @@ int cli_db(int argc, char **argv, struct dagproc_config *cfg)
 		switch (c) {
 		case 'd': {
 			char *err = NULL;
-			if (config_set(cfg, "database", "sql_conn", optarg, &err) != 0) {
+			int r = config_set(cfg, "database", "sql_conn", optarg, &err);
+			cli_hide_password(optarg);
+			if (r != 0) {
 				fprintf(stderr, "dagproc db: --db: %s\n", err);
 				free(err);
 				return 2;

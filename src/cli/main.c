@@ -27,6 +27,8 @@ static void usage(FILE *f)
 	    "  import-errors [--format text|json]  import errors recorded in the database\n"
 	    "  warnings [--format text|json]       DAG warnings recorded in the database\n"
 	    "  report [--format text|json]         per-file parse statistics\n"
+	    "  processors [--format text|json]     processors sharing the database, what they "
+	    "hold\n"
 	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
 	    "  help [COMMAND]                      show help for a command\n"
 	    "  help config                         every setting: default, environment variable\n"
@@ -48,6 +50,7 @@ static const struct {
     {"import-errors", cli_import_errors, cli_import_errors_usage},
     {"warnings", cli_warnings, cli_warnings_usage},
     {"report", cli_report, cli_report_usage},
+    {"processors", cli_processors, cli_processors_usage},
     {"serve", cli_serve, cli_serve_usage},
 };
 

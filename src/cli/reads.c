@@ -16,9 +16,16 @@
 #include "log/log.h"
 #include "store/store_url.h"
 
-typedef enum read_cmd { READ_DAGS, READ_IMPORT_ERRORS, READ_WARNINGS, READ_REPORT } read_cmd;
+typedef enum read_cmd {
+	READ_DAGS,
+	READ_IMPORT_ERRORS,
+	READ_WARNINGS,
+	READ_REPORT,
+	READ_PROCESSORS
+} read_cmd;
 
-static const char *const cmd_names[] = {"dags list", "import-errors", "warnings", "report"};
+static const char *const cmd_names[] = {"dags list", "import-errors", "warnings", "report",
+                                        "processors"};
 
 static void read_usage(FILE *f, read_cmd cmd)
 {
@@ -41,6 +48,12 @@ static void read_usage(FILE *f, read_cmd cmd)
 	case READ_REPORT:
 		fputs("Per-file parse statistics: duration, DAG and task counts, last parsed\n"
 		      "(like `airflow dags report`), slowest first.\n",
+		      f);
+		break;
+	case READ_PROCESSORS:
+		fputs("The processors recorded in the database (several may share PostgreSQL or\n"
+		      "MySQL): name, host, pid, version, files held, last heartbeat. Rows of\n"
+		      "processors silent for a day are removed by the others.\n",
 		      f);
 		break;
 	}
@@ -273,6 +286,36 @@ static void print_report(json_t *doc, bool tty)
 	table_print(&t, tty);
 }
 
+static void print_processors(json_t *doc, bool tty)
+{
+	const char *head[] = {"instance_name", "hostname", "pid",       "version",
+	                      "files_held",    "started",  "heartbeat", "stopped"};
+	table t = {.ncols = 8, .head = head};
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(doc, "dag_processors"), i, r)
+	{
+		char pid[24], held[24], st[32], hb[32], sp[32];
+		snprintf(pid, sizeof(pid), "%lld",
+		         (long long)json_integer_value(json_object_get(r, "pid")));
+		snprintf(held, sizeof(held), "%lld",
+		         (long long)json_integer_value(json_object_get(r, "files_held")));
+		short_ts(jstr(r, "started_at"), st, sizeof(st));
+		short_ts(jstr(r, "latest_heartbeat"), hb, sizeof(hb));
+		short_ts(jstr(r, "stopped_at"), sp, sizeof(sp));
+		const char *v[] = {jstr(r, "instance_name"),
+		                   jstr(r, "hostname"),
+		                   pid,
+		                   jstr(r, "version"),
+		                   held,
+		                   st,
+		                   hb,
+		                   sp[0] ? sp : "running"};
+		table_add(&t, v);
+	}
+	table_print(&t, tty);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *cfg)
@@ -291,10 +334,12 @@ static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *
 		switch (c) {
 		case 'd':
 			if (config_set(cfg, "database", "sql_conn", optarg, &err) != 0) {
+				cli_hide_password(optarg);
 				fprintf(stderr, "dagproc %s: --db: %s\n", cmd_names[cmd], err);
 				free(err);
 				return 2;
 			}
+			cli_hide_password(optarg);
 			break;
 		case 'c':
 			break;
@@ -364,6 +409,9 @@ static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *
 	case READ_WARNINGS:
 		r = api_read_warnings(c, &q, &doc, &st);
 		break;
+	case READ_PROCESSORS:
+		r = api_read_processors(c, &q, &doc, &st);
+		break;
 	default:
 		r = api_read_report(c, &q, &doc, &st);
 		break;
@@ -383,6 +431,8 @@ static int run_read(read_cmd cmd, int argc, char **argv, struct dagproc_config *
 			print_import_errors(doc, tty);
 		else if (cmd == READ_WARNINGS)
 			print_warnings(doc, tty);
+		else if (cmd == READ_PROCESSORS)
+			print_processors(doc, tty);
 		else
 			print_report(doc, tty);
 	}
@@ -423,6 +473,16 @@ int cli_report(int argc, char **argv, struct dagproc_config *cfg)
 	return run_read(READ_REPORT, argc, argv, cfg);
 }
 
+void cli_processors_usage(FILE *f)
+{
+	read_usage(f, READ_PROCESSORS);
+}
+
+int cli_processors(int argc, char **argv, struct dagproc_config *cfg)
+{
+	return run_read(READ_PROCESSORS, argc, argv, cfg);
+}
+
 /* ------------------------------------------------------------------------ */
 
 void cli_serve_usage(FILE *f)
@@ -451,6 +511,7 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		switch (c) {
 		case 'd':
 			rc = config_set(cfg, "database", "sql_conn", optarg, &err);
+			cli_hide_password(optarg);
 			break;
 		case 'H':
 			rc = config_set(cfg, "api", "host", optarg, &err);
@@ -477,9 +538,15 @@ int cli_serve(int argc, char **argv, struct dagproc_config *cfg)
 		cli_serve_usage(stderr);
 		return 2;
 	}
+	char *cerr = NULL;
+	if (api_check_config(cfg, &cerr, NULL) != 0) {
+		fprintf(stderr, "dagproc serve: %s\n", cerr);
+		free(cerr);
+		return 2;
+	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
-	config_register_secrets(cfg);
+	cli_secret_warnings(cfg);
 
 	/* signals are taken with sigwait; the server's threads inherit the mask */
 	sigset_t set;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "log/log.h"
@@ -42,8 +43,9 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 	/* what the command line set, for reloads: section, key, value */
 	const char *ov[9];
 	size_t nov = 0;
-	const char *dags_folder = NULL, *sql_conn = NULL;
-	int ndags = 0;
+	const char *dags_folder = NULL;
+	char *sql_conn = NULL; /* a copy: the argument itself is blanked */
+	int ndags = 0, status = 2;
 	strbuf bundles;
 	sb_init(&bundles);
 	optind = 1;
@@ -66,7 +68,9 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 			break;
 		case 'b':
 			rc = config_set(cfg, "database", "sql_conn", optarg, &err);
-			sql_conn = optarg;
+			free(sql_conn);
+			sql_conn = xstrdup(optarg);
+			cli_hide_password(optarg);
 			break;
 		case 'c':
 			break;
@@ -75,32 +79,28 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 			break;
 		case 'h':
 			cli_run_usage(stdout);
-			sb_free(&bundles);
-			return 0;
+			status = 0;
+			goto out;
 		default:
 			cli_run_usage(stderr);
-			sb_free(&bundles);
-			return 2;
+			goto out;
 		}
 		if (rc != 0) {
 			fprintf(stderr, "dagproc run: %s\n", err);
 			free(err);
-			sb_free(&bundles);
-			return 2;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "dagproc run: unexpected argument '%s'\n", argv[optind]);
-		sb_free(&bundles);
-		return 2;
+		goto out;
 	}
 	if (bundles.len) {
 		char *err = NULL;
 		if (config_set(cfg, "core", "bundles", bundles.data, &err) != 0) {
 			fprintf(stderr, "dagproc run: --dags: %s\n", err);
 			free(err);
-			sb_free(&bundles);
-			return 2;
+			goto out;
 		}
 	}
 	if (dags_folder)
@@ -111,10 +111,21 @@ int cli_run(int argc, char **argv, struct dagproc_config *cfg, const char *confi
 		ov[nov++] = "database", ov[nov++] = "sql_conn", ov[nov++] = sql_conn;
 	o.overrides = ov;
 	o.noverrides = nov / 3;
+	if (cfg->api.enabled && !o.once) {
+		/* refused before anything starts, not after the first scan */
+		char *err = NULL;
+		if (api_check_config(cfg, &err, NULL) != 0) {
+			fprintf(stderr, "dagproc run: %s\n", err);
+			free(err);
+			goto out;
+		}
+	}
 	log_set_level(cfg->logging.level);
 	log_set_format(cfg->logging.format);
-	config_register_secrets(cfg);
-	int rc = processor_run(cfg, &o);
+	cli_secret_warnings(cfg);
+	status = processor_run(cfg, &o);
+out:
 	sb_free(&bundles);
-	return rc;
+	free(sql_conn);
+	return status;
 }

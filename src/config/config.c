@@ -6,13 +6,19 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
+#include <poll.h>
+#include <signal.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum settings are stored as int");
@@ -69,6 +75,13 @@ static const struct config_setting settings[] = {
     {"core", "strict_catalog", CONFIG_BOOL, "false", 0,
      "true: a module the operator catalog does not cover is E011, not W004",
      FIELD(core.strict_catalog), 0, 0, NULL, NULL},
+    {"core", "dag_env_deny", CONFIG_LIST, "", 0,
+     "globs of environment variables DAG files never see, added to DAGPROC__* and the "
+     "secret-looking names denied by default",
+     FIELD(core.dag_env_deny), 0, 0, NULL, NULL},
+    {"core", "dag_env_allow", CONFIG_LIST, "", 0,
+     "globs of environment variables DAG files may see despite the default deny list",
+     FIELD(core.dag_env_allow), 0, 0, NULL, NULL},
 
     /* [database] */
     {"database", "sql_conn", CONFIG_STRING, "sqlite:///dagproc.db", CONFIG_SECRET,
@@ -100,6 +113,12 @@ static const struct config_setting settings[] = {
     {"database", "once_timeout", CONFIG_INT, "60", 0,
      "seconds `run --once` waits for the database before exiting 3", FIELD(database.once_timeout),
      0, INT_MAX, NULL, NULL},
+    {"database", "sql_conn_file", CONFIG_STRING, "", 0,
+     "read sql_conn from this file (container secrets)", FIELD(database.sql_conn_file), 0, 0, NULL,
+     NULL},
+    {"database", "sql_conn_cmd", CONFIG_STRING, "", 0,
+     "or from this command's output (as Airflow's _cmd settings)", FIELD(database.sql_conn_cmd), 0,
+     0, NULL, NULL},
 
     /* [dag_processor] */
     {"dag_processor", "refresh_interval", CONFIG_INT, "300", R,
@@ -129,6 +148,10 @@ static const struct config_setting settings[] = {
     {"dag_processor", "instance_name", CONFIG_STRING, "", 0,
      "name of this processor when several share a database; empty = hostname:pid",
      FIELD(dag_processor.instance_name), 0, 0, NULL, NULL},
+    {"dag_processor", "lease_seconds", CONFIG_INT, "30", 0,
+     "seconds a processor holds its files without renewing (PostgreSQL, MySQL); the "
+     "heartbeat runs every third of it",
+     FIELD(dag_processor.lease_seconds), 3, 3600, NULL, NULL},
 
     /* [api] */
     {"api", "enabled", CONFIG_BOOL, "true", 0, "serve the HTTP API from `dagproc run`",
@@ -137,9 +160,21 @@ static const struct config_setting settings[] = {
      FIELD(api.host), 0, 0, NULL, validate_nonempty},
     {"api", "port", CONFIG_INT, "8780", 0, "port the HTTP API listens on", FIELD(api.port), 1,
      65535, NULL, NULL},
-    {"api", "auth_token", CONFIG_STRING, "", CONFIG_SECRET | R,
+    {"api", "auth_token", CONFIG_STRING, "", CONFIG_SECRET,
      "when set, /api/* needs \"Authorization: Bearer <token>\"", FIELD(api.auth_token), 0, 0, NULL,
      NULL},
+    {"api", "auth_token_file", CONFIG_STRING, "", 0, "read auth_token from this file",
+     FIELD(api.auth_token_file), 0, 0, NULL, NULL},
+    {"api", "auth_token_cmd", CONFIG_STRING, "", 0, "or from this command's output",
+     FIELD(api.auth_token_cmd), 0, 0, NULL, NULL},
+    {"api", "allow_unauthenticated", CONFIG_BOOL, "false", 0,
+     "serve /api on a non-loopback host without auth_token (logged as a warning)",
+     FIELD(api.allow_unauthenticated), 0, 0, NULL, NULL},
+    {"api", "tls_cert", CONFIG_STRING, "", 0,
+     "PEM certificate (chain) for HTTPS; HTTPS when tls_cert and tls_key are set",
+     FIELD(api.tls_cert), 0, 0, NULL, NULL},
+    {"api", "tls_key", CONFIG_STRING, "", 0, "PEM private key of tls_cert", FIELD(api.tls_key), 0,
+     0, NULL, NULL},
 
     /* [logging] */
     {"logging", "level", CONFIG_ENUM, "info", R, "debug, info, warning or error",
@@ -773,6 +808,8 @@ struct dagproc_config *config_load(const char *path, char **err)
 		goto fail;
 	if (config_apply_env(cfg, environ, err) < 0)
 		goto fail;
+	if (config_resolve_secrets(cfg, err) < 0)
+		goto fail;
 	return cfg;
 fail:
 	config_free(cfg);
@@ -918,14 +955,245 @@ char *config_reload_conflicts(const struct dagproc_config *old_cfg,
 	return sb_detach(&b);
 }
 
-void config_register_secrets(const struct dagproc_config *cfg)
+/* ---- secrets kept outside the configuration ---- */
+
+#define SECRET_MAX      (64u << 10)
+#define SECRET_CMD_WAIT 30.0 /* seconds */
+
+static double now_mono(void)
 {
-	struct db_url u;
-	if (cfg->api.auth_token && *cfg->api.auth_token)
-		log_add_secret(cfg->api.auth_token);
-	if (cfg->database.sql_conn && config_parse_db_url(cfg->database.sql_conn, &u, NULL) == 0) {
-		if (u.password && *u.password)
-			log_add_secret(u.password);
-		db_url_free(&u);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Drops trailing blanks and newlines (what `echo` and editors add). */
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 &&
+	       (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+}
+
+static char *read_secret_file(const char *path, char **why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*why = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return NULL;
 	}
+	strbuf b;
+	sb_init(&b);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)n > SECRET_MAX) {
+			*why = n < 0
+			           ? xasprintf("cannot read %s: %s", path, strerror(errno))
+			           : xasprintf("%s is larger than %u KiB", path, SECRET_MAX >> 10);
+			close(fd);
+			sb_free(&b);
+			return NULL;
+		}
+		sb_add(&b, buf, (size_t)n);
+	}
+	close(fd);
+	char *v = sb_detach(&b);
+	chomp(v);
+	return v;
+}
+
+/* The standard output of /bin/sh -c cmd; stderr passes through (it is the user's
+ * command speaking). Fails on a status other than 0, a signal, more than
+ * SECRET_MAX bytes or SECRET_CMD_WAIT seconds. */
+static char *run_secret_cmd(const char *cmd, char **why)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		*why = xasprintf("cannot run the command: %s", strerror(errno));
+		return NULL;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		*why = xasprintf("cannot run the command: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		/* a reload runs this from the daemon, whose signals are blocked */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(pfd[1], 1);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	strbuf b;
+	sb_init(&b);
+	double deadline = now_mono() + SECRET_CMD_WAIT;
+	bool over = false, late = false;
+	for (;;) {
+		double left = deadline - now_mono();
+		if (left <= 0) {
+			late = true;
+			break;
+		}
+		struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+		int r = poll(&pf, 1, (int)(left * 1000) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		char buf[4096];
+		ssize_t n = read(pfd[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (b.len + (size_t)n > SECRET_MAX) {
+			over = true;
+			break;
+		}
+		sb_add(&b, buf, (size_t)n);
+	}
+	close(pfd[0]);
+	if (late || over)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	char *v = sb_detach(&b);
+	if (late)
+		*why = xasprintf("the command did not finish within %.0f s", SECRET_CMD_WAIT);
+	else if (over)
+		*why = xasprintf("the command printed more than %u KiB", SECRET_MAX >> 10);
+	else if (WIFSIGNALED(status))
+		*why = xasprintf("the command was killed by signal %d", WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		*why = xasprintf("the command exited with status %d", WEXITSTATUS(status));
+	if (*why) {
+		explicit_bzero(v, strlen(v));
+		free(v);
+		return NULL;
+	}
+	chomp(v);
+	return v;
+}
+
+/* One secret and its two outside sources. */
+static int resolve_one(struct dagproc_config *cfg, const char *section, const char *key, char **err)
+{
+	char file_key[64], cmd_key[64];
+	snprintf(file_key, sizeof file_key, "%s_file", key);
+	snprintf(cmd_key, sizeof cmd_key, "%s_cmd", key);
+	const struct config_setting *sv = config_find(section, key);
+	const struct config_setting *sf = config_find(section, file_key);
+	const struct config_setting *sc = config_find(section, cmd_key);
+	const char *file = *(char **)field_ptr(cfg, sf);
+	const char *cmd = *(char **)field_ptr(cfg, sc);
+	const struct config_setting *cand[3] = {sv, sf, sc};
+	bool set[3] = {cfg->origin[setting_index(sv)].src != CONFIG_SRC_DEFAULT, file && *file,
+	               cmd && *cmd};
+	/* the most specific place wins: command line, environment, file */
+	int best = -1, tie = -1;
+	for (int i = 0; i < 3; i++) {
+		if (!set[i])
+			continue;
+		enum config_source src = cfg->origin[setting_index(cand[i])].src;
+		if (best < 0 || src > cfg->origin[setting_index(cand[best])].src) {
+			best = i;
+			tie = -1;
+		} else if (src == cfg->origin[setting_index(cand[best])].src) {
+			tie = i;
+		}
+	}
+	if (best <= 0 && tie < 0)
+		return 0; /* the value itself, or nothing */
+	if (tie >= 0) {
+		*err = xasprintf("[%s] %s and [%s] %s are both set; set only one", section,
+		                 cand[best]->key, section, cand[tie]->key);
+		return -1;
+	}
+	char *why = NULL;
+	char *v = best == 1 ? read_secret_file(file, &why) : run_secret_cmd(cmd, &why);
+	if (!v) {
+		*err = xasprintf("[%s] %s: %s", section, cand[best]->key, why);
+		free(why);
+		return -1;
+	}
+	if (!*v) {
+		free(v);
+		*err = xasprintf("[%s] %s: %s", section, cand[best]->key,
+		                 best == 1 ? "the file is empty" : "the command printed nothing");
+		return -1;
+	}
+	why = set_value(cfg, sv, v);
+	explicit_bzero(v, strlen(v));
+	free(v);
+	if (why) {
+		*err = xasprintf("[%s] %s: %s", section, cand[best]->key, why);
+		free(why);
+		return -1;
+	}
+	const struct config_origin *from = &cfg->origin[setting_index(cand[best])];
+	struct config_origin *o = &cfg->origin[setting_index(sv)];
+	char *where = best == 1 ? xasprintf("%s %s", cand[best]->key, file)
+	                        : xasprintf("%s (%s)", cand[best]->key,
+	                                    from->where ? from->where : "command line");
+	free(o->where);
+	o->src = from->src;
+	o->where = where;
+	return 0;
+}
+
+int config_resolve_secrets(struct dagproc_config *cfg, char **err)
+{
+	if (resolve_one(cfg, "database", "sql_conn", err) != 0)
+		return -1;
+	return resolve_one(cfg, "api", "auth_token", err);
+}
+
+/* Whether an origin says the value came from key_file or key_cmd (resolve_one). */
+static bool from_elsewhere(const char *where, const char *key)
+{
+	size_t n = strlen(key);
+	return strncmp(where, key, n) == 0 &&
+	       (strncmp(where + n, "_file ", 6) == 0 || strncmp(where + n, "_cmd (", 6) == 0);
+}
+
+char *config_exposure_warning(const struct dagproc_config *cfg)
+{
+	struct stat st;
+	if (!cfg->path || stat(cfg->path, &st) != 0 || !(st.st_mode & (S_IRGRP | S_IROTH)))
+		return NULL;
+	const char *what = NULL;
+	const struct config_origin *oc =
+	    &cfg->origin[setting_index(config_find("database", "sql_conn"))];
+	const struct config_origin *ot =
+	    &cfg->origin[setting_index(config_find("api", "auth_token"))];
+	if (oc->src == CONFIG_SRC_FILE && oc->where && !from_elsewhere(oc->where, "sql_conn")) {
+		struct db_url u;
+		if (config_parse_db_url(cfg->database.sql_conn, &u, NULL) == 0) {
+			if (u.password && *u.password)
+				what = "a database password ([database] sql_conn)";
+			db_url_free(&u);
+		}
+	}
+	if (!what && ot->src == CONFIG_SRC_FILE && ot->where &&
+	    !from_elsewhere(ot->where, "auth_token") && cfg->api.auth_token && *cfg->api.auth_token)
+		what = "the API token ([api] auth_token)";
+	if (!what)
+		return NULL;
+	return xasprintf("%s holds %s and other users can read it (mode %04o): chmod 600 %s, "
+	                 "or keep the secret in [database] sql_conn_file / [api] "
+	                 "auth_token_file",
+	                 cfg->path, what, (unsigned)(st.st_mode & 07777), cfg->path);
 }

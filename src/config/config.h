@@ -45,6 +45,8 @@ struct dagproc_config {
 		struct config_list unchecked_operator_modules;
 		struct config_list pools;
 		bool strict_catalog; /* a module outside the catalog's coverage is E011 */
+		struct config_list dag_env_deny; /* globs DAG files never see (added to defaults) */
+		struct config_list dag_env_allow; /* globs let through despite the defaults */
 	} core;
 	struct {
 		char *sql_conn; /* validated by config_parse_db_url */
@@ -58,6 +60,8 @@ struct dagproc_config {
 		int connect_timeout;
 		int statement_timeout; /* seconds; 0 = none */
 		int once_timeout;
+		char *sql_conn_file; /* read sql_conn from this file ("" = no) */
+		char *sql_conn_cmd;  /* or from this command's output ("" = no) */
 	} database;
 	struct {
 		int refresh_interval;
@@ -70,12 +74,18 @@ struct dagproc_config {
 		enum config_sort_mode file_parsing_sort_mode;
 		bool watch;
 		char *instance_name; /* "" = hostname:pid, resolved by the processor */
+		int lease_seconds;   /* file leases between processors (database clock) */
 	} dag_processor;
 	struct {
 		bool enabled;
 		char *host;
 		int port;
 		char *auth_token; /* "" = no authentication */
+		char *auth_token_file;
+		char *auth_token_cmd;
+		bool allow_unauthenticated; /* serve /api on a non-loopback host without a token */
+		char *tls_cert;             /* HTTPS when both are set */
+		char *tls_key;
 	} api;
 	struct {
 		enum log_level level;
@@ -126,7 +136,8 @@ void config_free(struct dagproc_config *cfg);
 /* The whole chain: defaults, then the INI file (path if non-NULL, else
  * $DAGPROC_CONFIG if set and non-empty, else ./dagproc.cfg if it exists; a
  * named file that is missing is an error), then DAGPROC__SECTION__KEY
- * variables of the environment. Returns NULL with *err set (one line, caller
+ * variables of the environment, then the secrets kept elsewhere
+ * (config_resolve_secrets). Returns NULL with *err set (one line, caller
  * frees) on the first error. Command-line flags follow with config_set. */
 struct dagproc_config *config_load(const char *path, char **err)
     __attribute__((warn_unused_result));
@@ -137,6 +148,14 @@ int config_load_file(struct dagproc_config *cfg, const char *path, char **err)
     __attribute__((warn_unused_result));
 /* envp as in main(); only DAGPROC__* entries are looked at. */
 int config_apply_env(struct dagproc_config *cfg, char *const *envp, char **err)
+    __attribute__((warn_unused_result));
+/* [database] sql_conn and [api] auth_token from their _file (the container secrets
+ * convention: the file's content, trailing blanks and newlines dropped) or _cmd (the
+ * standard output of `/bin/sh -c CMD`, as Airflow's _cmd settings, within 30 s and
+ * with status 0). Of a setting's three sources the one set in the most specific
+ * place (command line, then environment, then file) wins; two in the same place is
+ * an error. */
+int config_resolve_secrets(struct dagproc_config *cfg, char **err)
     __attribute__((warn_unused_result));
 
 /* Sets one setting from text (the CLI's --dags / --db). Errors look like
@@ -160,14 +179,15 @@ void config_describe(FILE *out);
  * each non-default value followed by a comment saying where it came from. */
 void config_dump(const struct dagproc_config *cfg, FILE *out);
 
+/* The start-up warning for a configuration file that holds a secret (a database
+ * password, the API token) and that other users may read, naming the file, its mode
+ * and what to do; NULL when there is nothing to say. Caller frees. */
+char *config_exposure_warning(const struct dagproc_config *cfg);
+
 /* For a reload: the settings that differ between old and new but cannot
  * change without a restart, as "[database] pool_size, [api] port"; NULL when
  * the new configuration can be applied as is. Caller frees. */
 char *config_reload_conflicts(const struct dagproc_config *old_cfg,
                               const struct dagproc_config *new_cfg);
-
-/* Registers the secrets of cfg with the logger (the API token and the
- * decoded database password), so that they are masked in every log line. */
-void config_register_secrets(const struct dagproc_config *cfg);
 
 #endif

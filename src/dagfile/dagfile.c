@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "dagfile/dagenv.h"
 #include "dagfile/schema.h"
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
@@ -319,7 +320,9 @@ static void hash_input(dagfile_fp_input *in, const char *text, size_t len)
 	if (in->dollar) {
 		size_t n;
 		char *e = yaml_expand_env(text, len, &n);
-		in->expanded_hash = XXH3_64bits(e, n);
+		/* what $VAR may read, and which denied variables are set, change the
+		 * result (W005) without changing the expanded text */
+		in->expanded_hash = XXH3_64bits_withSeed(e, n, dagenv_hash());
 		free(e);
 	}
 }
@@ -341,6 +344,78 @@ uint64_t dagfile_fingerprint(uint64_t options_hash, const char *path, const dagf
 	uint64_t r = XXH3_64bits_digest(h);
 	XXH3_freeState(h);
 	return r ? r : 1; /* 0 means "none" */
+}
+
+/* ---- W005: a $VAR DAG files may not read ---- */
+
+static bool has_dag(const dagfile_result *r, const char *id)
+{
+	for (size_t i = 0; i < r->ndags; i++)
+		if (strcmp(r->dags[i].dag_id, id) == 0)
+			return true;
+	for (size_t i = 0; i < r->nerror_dag_ids; i++)
+		if (strcmp(r->error_dag_ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+static void env_warning(dagfile_result *out, const char *dag_id, const yenv_denied *v,
+                        const char *where)
+{
+	/* one per variable and DAG (a DAG's warnings of one type are merged in the table) */
+	char *head = xasprintf("$%s ", v->name);
+	for (size_t i = 0; i < out->nwarnings; i++) {
+		const diag *d = &out->warnings[i];
+		if (strcmp(d->code, "W005") == 0 && (d->dag_id == NULL) == (dag_id == NULL) &&
+		    (!dag_id || strcmp(d->dag_id, dag_id) == 0) &&
+		    strncmp(d->message, head, strlen(head)) == 0) {
+			free(head);
+			return;
+		}
+	}
+	free(head);
+	dagfile_push_diag(&out->warnings, &out->nwarnings, "W005", where ? 0 : v->line,
+	                  where ? 0 : v->col, dag_id, "environment",
+	                  xasprintf("$%s is not expanded%s%s: DAG files may not read the "
+	                            "processor's own settings or variables that look like "
+	                            "secrets ([core] dag_env_deny, dag_env_allow); left as "
+	                            "written",
+	                            v->name, where ? " in " : "", where ? where : ""));
+}
+
+/* Each denied variable of the file warns the DAG it appears in (the top-level key
+ * above it); one in the `default` block, outside any DAG or in a defaults.yml
+ * warns every DAG of the file (or the file, when it has no DAG). */
+static void add_env_warnings(dagfile_result *out, const ydoc *doc, const defaults_chain *c)
+{
+	const ynode *root = doc->root && doc->root->kind == YN_MAP ? doc->root : NULL;
+	for (size_t k = 0; k <= c->n; k++) {
+		const ydoc *d = k == 0 ? doc : &c->docs[k - 1];
+		const char *where = k == 0 ? NULL : c->paths[k - 1];
+		for (size_t i = 0; i < d->n_env_denied; i++) {
+			const yenv_denied *v = &d->env_denied[i];
+			const char *owner = NULL;
+			for (size_t p = 0; k == 0 && root && p < root->n; p++) {
+				const ynode *key = root->pairs[p].key;
+				if (key->line > v->line ||
+				    (key->line == v->line && key->col > v->col))
+					break;
+				owner = ynode_is_scalar(key) ? key->str : NULL;
+			}
+			if (owner && has_dag(out, owner)) {
+				env_warning(out, owner, v, where);
+				continue;
+			}
+			size_t n = out->ndags + out->nerror_dag_ids;
+			for (size_t j = 0; j < n; j++)
+				env_warning(out,
+				            j < out->ndags ? out->dags[j].dag_id
+				                           : out->error_dag_ids[j - out->ndags],
+				            v, where);
+			if (n == 0)
+				env_warning(out, NULL, v, where);
+		}
+	}
 }
 
 static int cmp_diag(const void *a, const void *b)
@@ -432,6 +507,7 @@ void dagfile_parse_text(const char *path, const char *text, size_t len, const da
 	if (out->nerrors)
 		goto out; /* a broken defaults.yml, likewise */
 	schema_process(&doc, path, chain.defs, chain.n, opts, out);
+	add_env_warnings(out, &doc, &chain);
 	for (size_t i = 0; i < out->ndags; i++) {
 		XXH128_hash_t hh = XXH3_128bits(out->dags[i].json, out->dags[i].json_len);
 		XXH128_canonical_t c;

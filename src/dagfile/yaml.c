@@ -2,6 +2,7 @@
  * SafeLoader reads it (YAML 1.1 implicit types, merge keys, last duplicate key
  * wins), with limits on alias expansion and nesting. */
 #include "dagfile/yaml.h"
+#include "dagfile/dagenv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -203,24 +204,13 @@ static bool is_word_char(char c)
 	       c == '_';
 }
 
-static const char *env_lookup(const char *name, size_t n)
+char *yaml_expand_env(const char *text, size_t len, size_t *out_len)
 {
-	char small[256];
-	char *buf = small;
-	const char *val;
-	if (n == 0 || memchr(name, '\0', n))
-		return NULL;
-	if (n >= sizeof(small))
-		buf = xmalloc(n + 1);
-	memcpy(buf, name, n);
-	buf[n] = '\0';
-	val = getenv(buf);
-	if (buf != small)
-		free(buf);
-	return val;
+	return yaml_expand_env_ex(text, len, out_len, NULL, NULL);
 }
 
-char *yaml_expand_env(const char *text, size_t len, size_t *out_len)
+char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env_denied_fn denied,
+                         void *ud)
 {
 	strbuf b;
 	size_t i = 0, copied = 0;
@@ -252,11 +242,14 @@ char *yaml_expand_env(const char *text, size_t len, size_t *out_len)
 			i = k + 1;
 			continue;
 		}
-		val = env_lookup(text + name, name_len);
+		bool warn = false;
+		val = dagenv_lookup(text + name, name_len, &warn);
 		if (val) {
 			sb_add(&b, text + copied, k - copied);
 			sb_adds(&b, val);
 			copied = end;
+		} else if (warn && denied) {
+			denied(ud, text + name, name_len, b.len + (k - copied));
 		}
 		i = end;
 	}
@@ -1415,6 +1408,25 @@ static int run_parser(yloader *L)
 	return 0;
 }
 
+/* Records a denied variable once, with the position of its '$' (computed once the
+ * expanded text is known: offsets are stashed in line until then). */
+static void note_denied(void *ud, const char *name, size_t len, size_t offset)
+{
+	ydoc *doc = ud;
+	for (size_t i = 0; i < doc->n_env_denied; i++)
+		if (strlen(doc->env_denied[i].name) == len &&
+		    memcmp(doc->env_denied[i].name, name, len) == 0)
+			return;
+	yenv_denied *v = arena_alloc(&doc->arena, (doc->n_env_denied + 1) * sizeof *v);
+	if (doc->n_env_denied)
+		memcpy(v, doc->env_denied, doc->n_env_denied * sizeof *v);
+	v[doc->n_env_denied].name = arena_strndup(&doc->arena, name, len);
+	v[doc->n_env_denied].line = (uint32_t)offset;
+	v[doc->n_env_denied].col = 0;
+	doc->env_denied = v;
+	doc->n_env_denied++;
+}
+
 int yaml_load(ydoc *doc, const char *text, size_t len)
 {
 	yloader L;
@@ -1429,10 +1441,16 @@ int yaml_load(ydoc *doc, const char *text, size_t len)
 		return -1;
 	if (memchr(text, '$', len)) {
 		size_t n;
-		char *e = yaml_expand_env(text, len, &n);
+		char *e = yaml_expand_env_ex(text, len, &n, note_denied, doc);
 		doc->text = arena_strndup(&doc->arena, e, n);
 		doc->text_len = n;
 		free(e);
+		for (size_t i = 0; i < doc->n_env_denied; i++) {
+			uint32_t l, c;
+			position_of(doc->text, doc->text_len, doc->env_denied[i].line, &l, &c);
+			doc->env_denied[i].line = l;
+			doc->env_denied[i].col = c;
+		}
 	} else {
 		doc->text = arena_strndup(&doc->arena, text, len);
 		doc->text_len = len;

@@ -50,11 +50,19 @@ struct ynode {
 	                  * the chain (set by the schema; the loader zeroes it) */
 };
 
+/* A $VAR the policy denied (dagfile/dagenv.h), left as written: W005. */
+typedef struct yenv_denied {
+	const char *name;   /* arena-owned */
+	uint32_t line, col; /* of its '$' in the text that was parsed */
+} yenv_denied;
+
 typedef struct ydoc {
 	arena arena; /* owns every node and string */
 	ynode *root; /* NULL for an empty document */
 	char *text;  /* the text that was parsed (after $VAR expansion), arena-owned */
 	size_t text_len;
+	yenv_denied *env_denied; /* arena-owned; each name once, in text order */
+	size_t n_env_denied;
 	/* Set when loading failed: */
 	bool failed;
 	const char *error_code; /* "E001" (syntax) or "E003" (alias bomb, bad UTF-8) */
@@ -80,16 +88,22 @@ typedef struct ydoc {
  * code walking the tree recursively cannot exhaust the stack. */
 #define YAML_MAX_DEPTH 1000u
 
-/* Expands $VAR and ${VAR} from the environment (unset variables are left as
- * written), then parses. Returns 0 on success; on failure doc->failed is set and
- * the error fields are filled; returns -1. Always call yaml_doc_free(). Only the
- * first document of a stream is used, as PyYAML's safe_load does (a second
- * document is an error there: "expected a single document in the stream"). */
+/* Expands $VAR and ${VAR} from the environment (unset and denied variables are
+ * left as written; denied ones that are set are listed in env_denied), then parses. Returns 0 on
+ * success; on failure doc->failed is set and the error fields are filled; returns -1. Always call
+ * yaml_doc_free(). Only the first document of a stream is used, as PyYAML's safe_load does (a
+ * second document is an error there: "expected a single document in the stream"). */
 int yaml_load(ydoc *doc, const char *text, size_t len);
 void yaml_doc_free(ydoc *doc);
 
-/* $VAR / ${VAR} expansion as os.path.expandvars does; result malloc'd. */
+/* $VAR / ${VAR} expansion as os.path.expandvars does, through the policy of
+ * dagfile/dagenv.h (a denied variable is left as written); result malloc'd. */
 char *yaml_expand_env(const char *text, size_t len, size_t *out_len);
+/* The same, calling denied (when not NULL) for each denied variable that is set,
+ * with its name and the offset of its '$' in the result. */
+typedef void (*yaml_env_denied_fn)(void *ud, const char *name, size_t len, size_t offset);
+char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env_denied_fn denied,
+                         void *ud);
 
 /* Map lookup by key text (string keys only); NULL when absent. */
 ynode *ynode_get(const ynode *map, const char *key);

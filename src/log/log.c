@@ -1,4 +1,4 @@
-/* Logging: formats one record per line (text or JSON), masks secrets, and
+/* Logging: formats one record per line (text or JSON), masks URL passwords, and
  * writes it to the log stream under a mutex shared by all threads. */
 #include "log/log.h"
 
@@ -17,11 +17,9 @@
 static _Atomic int g_level = LOG_INFO;
 static _Atomic int g_format = LOG_FORMAT_TEXT;
 
-/* Guards g_stream, g_secrets and the write itself. */
+/* Guards g_stream and the write itself. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *g_stream;
-static char **g_secrets;
-static size_t g_nsecrets;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
 
@@ -76,32 +74,6 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
-void log_add_secret(const char *secret)
-{
-	if (!secret || strlen(secret) < LOG_SECRET_MIN)
-		return;
-	pthread_mutex_lock(&g_lock);
-	for (size_t i = 0; i < g_nsecrets; i++) {
-		if (strcmp(g_secrets[i], secret) == 0)
-			goto out;
-	}
-	g_secrets = xrealloc(g_secrets, (g_nsecrets + 1) * sizeof(*g_secrets));
-	g_secrets[g_nsecrets++] = xstrdup(secret);
-out:
-	pthread_mutex_unlock(&g_lock);
-}
-
-void log_clear_secrets(void)
-{
-	pthread_mutex_lock(&g_lock);
-	for (size_t i = 0; i < g_nsecrets; i++)
-		free(g_secrets[i]);
-	free(g_secrets);
-	g_secrets = NULL;
-	g_nsecrets = 0;
-	pthread_mutex_unlock(&g_lock);
-}
-
 static bool is_scheme_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -148,42 +120,12 @@ static void mask_url_passwords(strbuf *out, const char *s)
 	sb_adds(out, p);
 }
 
-/* Caller holds g_lock. */
-static char *mask_locked(const char *s)
-{
-	char *cur = xstrdup(s);
-	for (size_t i = 0; i < g_nsecrets; i++) {
-		const char *sec = g_secrets[i];
-		size_t slen = strlen(sec);
-		const char *hit = strstr(cur, sec);
-		if (!hit)
-			continue;
-		strbuf b;
-		sb_init(&b);
-		const char *p = cur;
-		while (hit) {
-			sb_add(&b, p, (size_t)(hit - p));
-			sb_adds(&b, "***");
-			p = hit + slen;
-			hit = strstr(p, sec);
-		}
-		sb_adds(&b, p);
-		free(cur);
-		cur = sb_detach(&b);
-	}
-	strbuf out;
-	sb_init(&out);
-	mask_url_passwords(&out, cur);
-	free(cur);
-	return sb_detach(&out);
-}
-
 char *log_mask(const char *s)
 {
-	pthread_mutex_lock(&g_lock);
-	char *r = mask_locked(s ? s : "");
-	pthread_mutex_unlock(&g_lock);
-	return r;
+	strbuf out;
+	sb_init(&out);
+	mask_url_passwords(&out, s ? s : "");
+	return sb_detach(&out);
 }
 
 /* A JSON string literal; invalid UTF-8 bytes become U+FFFD so the line
@@ -299,7 +241,7 @@ static void emit_locked(enum log_level level, const char *msg, const struct log_
 	char ts[40];
 	strbuf b;
 	bool json = atomic_load(&g_format) == LOG_FORMAT_JSON;
-	char *m = mask_locked(msg);
+	char *m = log_mask(msg);
 
 	timestamp(ts, sizeof(ts));
 	sb_init(&b);
@@ -332,7 +274,7 @@ static void emit_locked(enum log_level level, const char *msg, const struct log_
 				sb_adds(&b, json ? "null" : "\"\"");
 				break;
 			}
-			val = mask_locked(f[i].v.s);
+			val = log_mask(f[i].v.s);
 			if (json)
 				json_string(&b, val);
 			else

@@ -1,4 +1,4 @@
-/* Logging: levels, one-line text or JSON records on stderr, and secret masking.
+/* Logging: levels, one-line text or JSON records on stderr, and URL password masking.
  * Thread-safe: every record is formatted and written under one mutex. */
 #ifndef DAGPROC_LOG_H
 #define DAGPROC_LOG_H
@@ -26,15 +26,11 @@ const char *log_level_name(enum log_level level);
 /* Case-insensitive; accepts "warn" for warning. Returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *out);
 
-/* Registers a literal string (API token, decoded database password) that is
- * replaced by "***" wherever it appears in a record. The string is copied.
- * Strings shorter than LOG_SECRET_MIN bytes are ignored: masking every "ab"
- * would make the log unreadable without hiding anything worth hiding.
- * Independently of this, the password of anything shaped like
- * scheme://user:PASSWORD@ is always masked. */
-#define LOG_SECRET_MIN 4
-void log_add_secret(const char *secret);
-void log_clear_secrets(void);
+/* Secrets are not searched for in records: a password or token registered
+ * here and replaced wherever its text appeared garbled the record and told
+ * which letters it has. Instead every database URL is printed through
+ * db_url_format (config/dburl.h), and, as a safety net, the password of
+ * anything shaped like scheme://user:PASSWORD@ in a record is masked. */
 
 /* Structured fields. Build them with the LOG_* macros below. */
 enum log_field_type { LOG_FIELD_STR, LOG_FIELD_INT, LOG_FIELD_DBL, LOG_FIELD_BOOL };
@@ -74,8 +70,8 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
 #define log_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
-/* Masks URL passwords and registered secrets in s; returns a new string.
- * Used by the logger and available to anything that prints user data. */
+/* Masks the passwords of URLs in s; returns a new string. Used by the logger
+ * and available to anything that prints user data. */
 char *log_mask(const char *s);
 
 #endif

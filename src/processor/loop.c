@@ -13,11 +13,6 @@
  *   - dispatch of due files to idle workers. */
 #include "processor/proc_int.h"
 
-typedef struct loop {
-	processor *p;
-	bool initial_scan_done;
-} loop;
-
 void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev)
 {
 	processor *p = ud;
@@ -30,8 +25,18 @@ void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, sca
 	free(k);
 	if (ev == SCAN_DELETED) {
 		queue_remove(p->queue, bundle, rel);
+		/* another processor's file: its holder writes the deletion */
+		if (leases_theirs(p, bundle, rel)) {
+			leases_leave_deletion(p, bundle, rel);
+			log_debug("%s/%s: deleted (left to the processor that holds it)", bundle,
+			          rel);
+			return;
+		}
+		int64_t token;
+		leases_holds(p, bundle, rel, &token);
 		pend *e = xcalloc(1, sizeof(*e));
 		e->gen = gen;
+		e->token = token;
 		e->key = pkey(bundle, rel);
 		e->bundle = xstrdup(bundle);
 		e->rel = xstrdup(rel);
@@ -42,6 +47,9 @@ void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, sca
 		log_info("%s/%s: deleted", bundle, rel);
 		return;
 	}
+	/* inotify events of files another processor holds are its to handle */
+	if (leases_theirs(p, bundle, rel))
+		return;
 	const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
 	queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f ? f->mtime_ns : 0);
 	if (ev == SCAN_CHANGED)
@@ -135,6 +143,7 @@ void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		e->parsed_at = clock_epoch();
 		e->source_hash = res->source_hash;
 		e->gen = j->gen;
+		e->token = j->token;
 		j->bundle = j->rel = NULL;
 		pending_put(p, e);
 	}
@@ -210,33 +219,24 @@ static void dispatch(processor *p)
 			queue_remove(p->queue, bundle, rel);
 			continue;
 		}
-		if (p->foreign.n) {
-			char *k = pkey(bundle, rel);
-			bool theirs = strmap_get(&p->foreign, k, NULL);
-			free(k);
-			if (theirs) {
-				/* another processor holds its lease and parses it */
-				queue_done(p->queue, bundle, rel, clock_mono());
-				continue;
-			}
+		if (leases_theirs(p, bundle, rel)) {
+			/* another processor holds its lease and parses it */
+			queue_done(p->queue, bundle, rel, clock_mono());
+			continue;
 		}
 		const char *root = scan_bundle_root(p->scan, bundle);
 		char *abs = xasprintf("%s/%s", root, rel);
-		uint64_t id = ++p->next_job;
 		/* the hash of the last run applies to this process's first parse of
 		 * the file only: later parses (changes, the periodic reparse) parse */
 		uint64_t expect = 0;
-		if (fp_ready) {
-			char *k = pkey(bundle, rel);
-			size_t v;
-			if (strmap_get(&p->fp, k, &v)) {
-				expect = (uint64_t)v;
-				strmap_del(&p->fp, k);
-			}
-			free(k);
-		}
+		char *fk = fp_ready ? pkey(bundle, rel) : NULL;
+		size_t v;
+		if (fk && strmap_get(&p->fp, fk, &v))
+			expect = (uint64_t)v;
 		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
-			/* unchanged since it was written: no worker, no parse */
+			/* unchanged since it was written: no worker, no parse, no lease */
+			strmap_del(&p->fp, fk);
+			free(fk);
 			free(abs);
 			queue_done(p->queue, bundle, rel, clock_mono());
 			stats_lock(p);
@@ -244,6 +244,25 @@ static void dispatch(processor *p)
 			stats_unlock(p);
 			continue;
 		}
+		int64_t token;
+		if (!leases_holds(p, bundle, rel, &token)) {
+			/* claimed first, parsed once held (leases_take_news queues it);
+			 * a few claims at a time, so that processors starting together
+			 * divide the files rather than the first taking them all */
+			free(fk);
+			free(abs);
+			queue_done(p->queue, bundle, rel, clock_mono());
+			if (p->asked.n >= leases_claim_batch(p)) {
+				queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f->mtime_ns);
+				break;
+			}
+			leases_want(p, bundle, rel);
+			continue;
+		}
+		if (fk)
+			strmap_del(&p->fp, fk);
+		free(fk);
+		uint64_t id = ++p->next_job;
 		if (wpool_submit_ex(p->wpool, id, abs, root, expect) != 0) {
 			free(abs);
 			queue_done(p->queue, bundle, rel, 0);
@@ -267,7 +286,8 @@ static void dispatch(processor *p)
 		                            .rel = xstrdup(rel),
 		                            .mtime = (double)f->mtime_ns / 1e9,
 		                            .size = f->size,
-		                            .gen = (uint64_t)gen};
+		                            .gen = (uint64_t)gen,
+		                            .token = token};
 	}
 }
 
@@ -349,7 +369,7 @@ static void apply_reload(processor *p)
 
 static bool once_finished(processor *p)
 {
-	if (queue_len(p->queue) || queue_running(p->queue) || p->njobs)
+	if (queue_len(p->queue) || queue_running(p->queue) || p->njobs || !leases_settled(p))
 		return false;
 	pthread_mutex_lock(&p->mu);
 	bool empty = p->npend == 0 && p->inflight == 0;
@@ -358,83 +378,6 @@ static bool once_finished(processor *p)
 	bool wrote = p->st.db_up;
 	stats_unlock(p);
 	return empty && wrote;
-}
-
-static size_t owner_index(processor *p, const char *owner)
-{
-	for (size_t i = 0; i < p->nowners; i++)
-		if (strcmp(p->owners[i], owner) == 0)
-			return i;
-	p->owners = xrealloc(p->owners, (p->nowners + 1) * sizeof(char *));
-	p->owners[p->nowners] = xstrdup(owner);
-	return p->nowners++;
-}
-
-/* Files other processors hold leases on, and processors that died. */
-static void take_lease_news(processor *p)
-{
-	pthread_mutex_lock(&p->mu);
-	char **news = p->lease_news, **live = p->live_owners;
-	size_t nnews = p->nlease_news, nlive = p->nlive_owners;
-	bool live_ready = p->live_ready;
-	p->lease_news = p->live_owners = NULL;
-	p->nlease_news = p->nlive_owners = 0;
-	p->live_ready = false;
-	pthread_mutex_unlock(&p->mu);
-	for (size_t i = 0; i < nnews; i++) {
-		char *sep = strchr(news[i], '\x1e');
-		*sep = '\0';
-		strmap_put(&p->foreign, news[i], owner_index(p, sep + 1));
-		free(news[i]);
-	}
-	free(news);
-	/* owners that hold no live lease any more: stopped or dead */
-	for (size_t oi = 0; live_ready && oi < p->nowners; oi++) {
-		bool alive = false;
-		for (size_t l = 0; l < nlive && !alive; l++)
-			alive = strcmp(live[l], p->owners[oi]) == 0;
-		if (alive)
-			continue;
-		size_t taken = 0;
-		/* collect first: deleting while walking the slots would skip some */
-		char **keys = NULL;
-		size_t nkeys = 0;
-		for (size_t k = 0; k < p->foreign.cap; k++) {
-			if (!p->foreign.keys[k] || p->foreign.vals[k] != oi)
-				continue;
-			keys = xrealloc(keys, (nkeys + 1) * sizeof(char *));
-			keys[nkeys++] = xstrdup(p->foreign.keys[k]);
-		}
-		for (size_t k = 0; k < nkeys; k++) {
-			strmap_del(&p->foreign, keys[k]);
-			char *sep = strchr(keys[k], '\x1f');
-			*sep = '\0';
-			const struct scan_file *f = scan_lookup(p->scan, keys[k], sep + 1);
-			if (f) {
-				queue_push(p->queue, keys[k], sep + 1, QUEUE_CHANGED, f->mtime_ns);
-			} else {
-				/* deleted meanwhile: the deletion is ours to write now */
-				const char *root = scan_bundle_root(p->scan, keys[k]);
-				pend *e = xcalloc(1, sizeof(*e));
-				e->key = pkey(keys[k], sep + 1);
-				e->bundle = xstrdup(keys[k]);
-				e->rel = xstrdup(sep + 1);
-				e->abs = xasprintf("%s/%s", root ? root : ".", sep + 1);
-				e->deleted = true;
-				e->parsed_at = clock_epoch();
-				pending_put(p, e);
-			}
-			taken++;
-			free(keys[k]);
-		}
-		free(keys);
-		if (taken)
-			log_info("processor %s holds no live lease any more: taking over %zu files",
-			         p->owners[oi], taken);
-	}
-	for (size_t l = 0; l < nlive; l++)
-		free(live[l]);
-	free(live);
 }
 
 /* Parse requests from the API: ahead of every other file. */
@@ -458,6 +401,10 @@ static void take_requests(processor *p)
 		*sep = '\0';
 		const struct scan_file *f = scan_lookup(p->scan, rep[i], sep + 1);
 		if (f) {
+			/* parsed, whatever its stored fingerprint says */
+			char *k = pkey(rep[i], sep + 1);
+			strmap_del(&p->fp, k);
+			free(k);
 			queue_push(p->queue, rep[i], sep + 1, QUEUE_REQUESTED, f->mtime_ns);
 			log_info("%s/%s: parsing again: a DAG id it was refused (E034) has left "
 			         "its file",
@@ -597,7 +544,7 @@ int main_loop(processor *p, int sigfd)
 			break;
 		if (fds[1].revents & POLLIN) {
 			take_requests(p);
-			take_lease_news(p);
+			leases_take_news(p);
 		}
 		if (watch_slot >= 0 && (fds[watch_slot].revents & POLLIN))
 			scan_watch_process(p->scan, on_scan, p);

@@ -44,13 +44,6 @@
 
 #define WRITER_BATCH 200
 
-#define VEC_GROW(v, n, cap)                                                                        \
-	do {                                                                                       \
-		if ((n) == (cap)) {                                                                \
-			(cap) = (cap) ? (cap)*2 : 16;                                              \
-			(v) = xrealloc((v), (cap) * sizeof(*(v)));                                 \
-		}                                                                                  \
-	} while (0)
 /* A partial batch waits this long for more results: a lone edit is written
  * at once; while files are still queued for parsing (a first sync, a burst of
  * edits) the writer waits longer for fuller, fewer transactions, which leaves
@@ -79,7 +72,8 @@ typedef struct pend {
 	/* the file's generation this entry is of: a change event bumps it, and
 	 * an entry never replaces one of a newer generation */
 	uint64_t gen;
-	size_t bytes; /* what the entry holds, roughly (backpressure) */
+	int64_t token; /* the lease's token the file was parsed under (0: none) */
+	size_t bytes;  /* what the entry holds, roughly (backpressure) */
 } pend;
 
 typedef struct job {
@@ -87,7 +81,8 @@ typedef struct job {
 	char *bundle, *rel;
 	double mtime;
 	int64_t size;
-	uint64_t gen; /* the file's generation when it was handed out */
+	uint64_t gen;  /* the file's generation when it was handed out */
+	int64_t token; /* the lease it was handed out under */
 } job;
 
 struct processor {
@@ -139,17 +134,34 @@ struct processor {
 	bool fp_ready;
 	double hold_until;     /* monotonic: dispatch waits for fp until then */
 	uint64_t options_hash; /* as the workers compute it (dagfile_options_hash) */
-	/* leases (PostgreSQL, MySQL): files other processors hold, from the
-	 * writer to the loop under mu, then the loop's own map (key -> index of
-	 * the owner's name), which dispatch skips */
-	char **lease_news; /* "key\x1eowner" */
-	size_t nlease_news;
-	char **live_owners; /* snapshot from the last heartbeat */
-	size_t nlive_owners;
-	bool live_ready;
-	strmap foreign;
+	/* leases (PostgreSQL, MySQL), leases.c; off on SQLite, where every file
+	 * is this processor's. Main thread: */
+	bool leases;
+	int lease_s;
+	strmap held;   /* key -> token: the files this processor holds */
+	strmap others; /* key -> index in owners[]: held by another live processor */
+	strmap asked;  /* keys whose claim is on its way to the writer */
+	strmap left;   /* key -> owner index: a deletion left to the live processor that
+	                * held the file; written here if that one dies first */
 	char **owners;
 	size_t nowners;
+	double next_sweep_leases; /* monotonic */
+	/* under mu, loop -> writer: files to claim and to give up, and what
+	 * the fair share is computed from */
+	char **want;
+	size_t nwant, capwant;
+	char **unhold;
+	size_t nunhold, capunhold;
+	size_t files_hint, held_hint;
+	/* under mu, writer -> loop */
+	struct lnews *news;
+	size_t nnews, capnews;
+	size_t nlive; /* live processors at the last heartbeat (this one included) */
+	/* writer thread: monotonic time of the last renewal of the leases; a
+	 * processor that could not renew within lease_s stops writing */
+	double renewed_at;
+	double next_beat;      /* monotonic */
+	double next_free_poll; /* monotonic */
 	/* parse requests from the API threads (under mu), and the eventfd that
 	 * wakes the loop for them */
 	char **requests;
@@ -160,10 +172,9 @@ struct processor {
 	size_t nreparse, capreparse;
 	int wakefd;
 
-	char *instance;           /* [dag_processor] instance_name, default hostname:pid */
-	int single_fd;            /* SQLite: the lock of proc_single_lock, or -1 */
-	status_source status;     /* what the API reads */
-	double last_db_heartbeat; /* monotonic */
+	char *instance;       /* [dag_processor] instance_name, default hostname:pid */
+	int single_fd;        /* SQLite: the lock of proc_single_lock, or -1 */
+	status_source status; /* what the API reads */
 
 	/* stats (own mutex: read by the API threads) */
 	pthread_mutex_t smu;
@@ -194,6 +205,40 @@ void record_write(processor *p, const sync_stats *s, bool ok, const store_error 
 void *writer_main(void *arg);
 void stop_writer(processor *p);
 void free_snapshot(strmap *sets, size_t n);
+
+/* leases.c: claims, releases, heartbeat, and what the loop learns of them */
+typedef struct lnews {
+	char *key;     /* bundle \x1f rel; NULL: the news is `held` or `live` below */
+	int64_t token; /* > 0: held by this processor under it */
+	uint64_t hash; /* with a token: the source hash its last writer recorded, or 0 */
+	char *owner;   /* held by that live processor; "" or NULL: nobody could say */
+	/* a heartbeat: every file held (key \x1f token as text) and the live
+	 * processors' names */
+	char **held;
+	size_t nheld;
+	char **live;
+	size_t nlive;
+	bool beat;
+	bool free; /* key's lease is free or expired */
+} lnews;
+void leases_init(processor *p);
+void leases_free(processor *p);
+/* writer thread */
+void leases_writer_work(processor *p); /* claims, releases, heartbeat when due */
+bool leases_may_write(processor *p);
+void leases_beat_now(processor *p, store_conn *c);
+void leases_foreign(processor *p, const sync_file *files, size_t n);
+void leases_release_all(processor *p);
+/* main thread */
+bool leases_holds(processor *p, const char *bundle, const char *rel, int64_t *token);
+bool leases_theirs(processor *p, const char *bundle, const char *rel);
+void leases_want(processor *p, const char *bundle, const char *rel);
+/* the file of another processor went: it writes the deletion, unless it dies first */
+void leases_leave_deletion(processor *p, const char *bundle, const char *rel);
+void leases_take_news(processor *p);
+bool leases_settled(processor *p);
+/* claims in flight at most (the dispatch waits beyond) */
+size_t leases_claim_batch(processor *p);
 
 /* loop.c: the main loop */
 int main_loop(processor *p, int sigfd);

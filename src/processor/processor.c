@@ -6,6 +6,7 @@
 #include "processor/single.h"
 
 #include "api/api.h"
+#include "dagfile/dagenv.h"
 
 static void processor_free(processor *p)
 {
@@ -32,16 +33,7 @@ static void processor_free(processor *p)
 	strmap_free(&p->pidx);
 	strmap_free(&p->gens);
 	strmap_free(&p->fp);
-	strmap_free(&p->foreign);
-	for (size_t i = 0; i < p->nowners; i++)
-		free(p->owners[i]);
-	free(p->owners);
-	for (size_t i = 0; i < p->nlease_news; i++)
-		free(p->lease_news[i]);
-	free(p->lease_news);
-	for (size_t i = 0; i < p->nlive_owners; i++)
-		free(p->live_owners[i]);
-	free(p->live_owners);
+	leases_free(p);
 	for (size_t b = 0; b < p->nknown; b++) {
 		strmap_free(&p->known[b]);
 		free(p->known_bundles[b]);
@@ -99,7 +91,6 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		gethostname(host, sizeof(host) - 1);
 		p->instance = xasprintf("%s:%d", host, (int)getpid());
 	}
-	p->last_db_heartbeat = -HEARTBEAT_SECONDS;
 	p->st.started_at = clock_epoch();
 	p->st.heartbeat = p->st.started_at;
 	int rc = 2;
@@ -134,8 +125,16 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 			goto out;
 		}
 	}
+	/* several processors: no session holds locks longer than a lease (a
+	 * paused processor's open transaction is ended by the server) */
+	if (p->params.dialect != STORE_SQLITE) {
+		int ls = cfg->dag_processor.lease_seconds;
+		p->params.lock_timeout = ls / 3 > 1 ? ls / 3 : 1;
+		p->params.idle_tx_timeout = ls / 2 > 1 ? ls / 2 : 1;
+	}
 	p->db = pool_create(&p->params);
 	retry_policy_from_params(&p->retry, &p->params);
+	leases_init(p);
 
 	/* bundles */
 	size_t nb = 1 + cfg->core.bundles.n;
@@ -158,7 +157,9 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	p->queue = queue_new((queue_sort)cfg->dag_processor.file_parsing_sort_mode,
 	                     cfg->dag_processor.min_file_process_interval, NULL);
 
-	/* workers */
+	/* workers, and what of the environment DAG files see (before any parse) */
+	dagenv_configure((const char *const *)cfg->core.dag_env_deny.v, cfg->core.dag_env_deny.n,
+	                 (const char *const *)cfg->core.dag_env_allow.v, cfg->core.dag_env_allow.n);
 	wpool_opts wo = {.nworkers = cfg->dag_processor.parsing_processes,
 	                 .memory_limit_mb = cfg->dag_processor.worker_memory_limit,
 	                 .timeout_s = cfg->dag_processor.dag_file_processor_timeout,
@@ -169,7 +170,11 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	                 .pools = (const char *const *)cfg->core.pools.v,
 	                 .npools = cfg->core.pools.n,
 	                 .strict_catalog = cfg->core.strict_catalog,
-	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20,
+	                 .env_deny = (const char *const *)cfg->core.dag_env_deny.v,
+	                 .nenv_deny = cfg->core.dag_env_deny.n,
+	                 .env_allow = (const char *const *)cfg->core.dag_env_allow.v,
+	                 .nenv_allow = cfg->core.dag_env_allow.n};
 	p->wpool = wpool_new(&wo, on_done, p, &err);
 	if (!p->wpool) {
 		log_error("cannot start the workers: %s", err);

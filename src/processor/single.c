@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/xalloc.h"
@@ -46,7 +47,11 @@ out:
 int proc_single_lock(const char *sqlite_path, char **why)
 {
 	*why = NULL;
-	int fd = open(sqlite_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(sqlite_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		(void)!fchmod(fd, 0600); /* a new database is private whatever the umask */
+	else if (errno == EEXIST)
+		fd = open(sqlite_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
 		/* a read-only database: locked all the same; the writes it refuses
 		 * are the writer's to report and retry */

@@ -219,6 +219,10 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 		return -1;
 	strmap fp = {0};
 	int rc = store_migrate(c, err);
+	/* on a shared database the others count this processor before its
+	 * first claim (they take their fair share, not every file) */
+	if (rc == 0 && p->leases)
+		leases_beat_now(p, c);
 	if (rc == 0)
 		rc = load_fingerprints(c, &fp, err);
 	pool_release(p->db, c); /* not held while the scan runs */
@@ -249,68 +253,6 @@ static int writer_prepare(processor *p, bool *prepared, store_error *err)
 	return rc;
 }
 
-/* The processor's row in dag_processor (Airflow's processor heartbeat), every
- * HEARTBEAT_SECONDS while the daemon runs; not in --once passes, so a pass
- * over unchanged files writes nothing at all. A failure is left to the next
- * batch or heartbeat to notice and report. */
-typedef struct owners_acc {
-	char **v;
-	size_t n;
-} owners_acc;
-
-static void on_live_owner(void *ud, const char *owner)
-{
-	owners_acc *a = ud;
-	a->v = xrealloc(a->v, (a->n + 1) * sizeof(char *));
-	a->v[a->n++] = xstrdup(owner);
-}
-
-static void db_heartbeat(processor *p)
-{
-	if (p->opts.once || clock_mono() - p->last_db_heartbeat < HEARTBEAT_SECONDS)
-		return;
-	p->last_db_heartbeat = clock_mono();
-	static const char *const cols[] = {"instance_name", "hostname", "pid", "started_at",
-	                                   "latest_heartbeat"};
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	char started[32], now[32];
-	store_format_ts(p->st.started_at, started, sizeof(started));
-	store_format_ts(clock_epoch(), now, sizeof(now));
-	store_param v[5] = {store_p_text(p->instance), store_p_text(host),
-	                    store_p_int((int64_t)getpid()), store_p_text(started),
-	                    store_p_text(now)};
-	store_conn *c = NULL;
-	store_error err;
-	if (pool_acquire(p->db, &c, &err) != 0)
-		return;
-	char *sql = store_sql_upsert(store_conn_dialect(c), "dag_processor", cols, 5, 1, 1);
-	if (store_exec(c, sql, v, 5, &err) != 0)
-		log_debug("heartbeat not recorded: %s", err.message);
-	else if (sync_heartbeat_leases(c, p->instance, &err) != 0)
-		log_debug("leases not renewed: %s", err.message);
-	else if (store_conn_dialect(c) != STORE_SQLITE) {
-		owners_acc live = {0};
-		if (sync_live_owners(c, on_live_owner, &live, &err) == 0) {
-			pthread_mutex_lock(&p->mu);
-			for (size_t i = 0; i < p->nlive_owners; i++)
-				free(p->live_owners[i]);
-			free(p->live_owners);
-			p->live_owners = live.v;
-			p->nlive_owners = live.n;
-			p->live_ready = true;
-			pthread_mutex_unlock(&p->mu);
-		} else {
-			for (size_t i = 0; i < live.n; i++)
-				free(live.v[i]);
-			free(live.v);
-		}
-	}
-	free(sql);
-	pool_release(p->db, c);
-	wake_loop(p);
-}
-
 void *writer_main(void *arg)
 {
 	processor *p = arg;
@@ -325,13 +267,16 @@ void *writer_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop_writer && prepared && p->npend == 0 && !p->sweep) {
+		while (!p->stop_writer && prepared && (p->npend == 0 || !leases_may_write(p)) &&
+		       !p->sweep) {
 			pthread_mutex_unlock(&p->mu);
-			db_heartbeat(p);
+			leases_writer_work(p);
 			pthread_mutex_lock(&p->mu);
-			if (p->stop_writer || p->npend || p->sweep)
+			if (p->stop_writer || p->sweep || p->nwant || p->nunhold)
+				continue;
+			if (p->npend && leases_may_write(p))
 				break;
-			wait_locked(p, 1.0);
+			wait_locked(p, p->leases ? 0.25 : 1.0);
 		}
 		if (p->stop_writer)
 			break;
@@ -384,33 +329,25 @@ void *writer_main(void *arg)
 		} else {
 			for (size_t i = 0; i < n; i++) {
 				pend *e = batch[i];
-				files[i] = (sync_file){.bundle = e->bundle,
-				                       .rel = e->rel,
-				                       .fileloc = e->abs,
-				                       .deleted = e->deleted,
-				                       .res = e->res,
-				                       .mtime = e->mtime,
-				                       .size = e->size,
-				                       .parsed_at = e->parsed_at,
-				                       .source_hash = e->source_hash,
-				                       .lease_owner = p->instance};
+				files[i] =
+				    (sync_file){.bundle = e->bundle,
+				                .rel = e->rel,
+				                .fileloc = e->abs,
+				                .deleted = e->deleted,
+				                .res = e->res,
+				                .mtime = e->mtime,
+				                .size = e->size,
+				                .parsed_at = e->parsed_at,
+				                .source_hash = e->source_hash,
+				                .lease_owner = p->leases ? p->instance : NULL,
+				                .lease_seconds = p->lease_s,
+				                .lease_token = e->token};
 			}
 			rc = sync_write(p->db, files, n, &s, &rq, &err);
 			record_write(p, &s, rc == 0, &err);
-			if (rc == 0 && s.foreign) {
-				pthread_mutex_lock(&p->mu);
-				for (size_t i = 0; i < n; i++) {
-					if (!files[i].foreign)
-						continue;
-					p->lease_news = xrealloc(
-					    p->lease_news, (p->nlease_news + 1) * sizeof(char *));
-					p->lease_news[p->nlease_news++] =
-					    xasprintf("%s\x1f%s\x1e%s", files[i].bundle,
-					              files[i].rel, files[i].foreign_owner);
-				}
-				pthread_mutex_unlock(&p->mu);
-			}
-			db_heartbeat(p);
+			if (rc == 0 && s.foreign)
+				leases_foreign(p, files, n);
+			leases_writer_work(p);
 		}
 
 		pthread_mutex_lock(&p->mu);
@@ -463,17 +400,11 @@ void *writer_main(void *arg)
 			wait_locked(p, until - clock_mono());
 	}
 	pthread_mutex_unlock(&p->mu);
-	/* a clean stop gives the files up at once, rather than after the leases
-	 * expire (bounded: the loop waits DRAIN_SECONDS for this thread) */
-	if (prepared && !p->opts.once) {
-		store_conn *c = NULL;
-		store_error err;
-		if (pool_acquire(p->db, &c, &err) == 0) {
-			if (sync_release_leases(c, p->instance, &err) != 0)
-				log_debug("leases not released: %s", err.message);
-			pool_release(p->db, c);
-		}
-	}
+	/* a clean stop (and the end of a --once pass) gives the files up at
+	 * once, rather than after the leases expire (bounded: the loop waits
+	 * DRAIN_SECONDS for this thread) */
+	if (prepared)
+		leases_release_all(p);
 	free(batch);
 	free(files);
 	return NULL;

@@ -39,6 +39,14 @@ pool *pool_create(const store_params *sp)
 	p->params.database = dup_or_null(sp->database);
 	p->params.sqlite_path = dup_or_null(sp->sqlite_path);
 	p->params.unix_socket = dup_or_null(sp->unix_socket);
+	if (sp->nopts) {
+		store_opt *o = xcalloc(sp->nopts, sizeof *o);
+		for (size_t i = 0; i < sp->nopts; i++) {
+			o[i].key = xstrdup(sp->opts[i].key);
+			o[i].value = xstrdup(sp->opts[i].value);
+		}
+		p->params.opts = o;
+	}
 	if (p->params.pool_size <= 0)
 		p->params.pool_size = 5;
 	if (p->params.max_overflow < 0)
@@ -69,6 +77,11 @@ void pool_destroy(pool *p)
 	free((char *)p->params.database);
 	free((char *)p->params.sqlite_path);
 	free((char *)p->params.unix_socket);
+	for (size_t i = 0; i < p->params.nopts; i++) {
+		free((char *)p->params.opts[i].key);
+		free((char *)p->params.opts[i].value);
+	}
+	free((store_opt *)p->params.opts);
 	free(p);
 }
 

@@ -1,5 +1,5 @@
 /* Backend-independent half of the store: dispatch, transaction state, error
- * classification and scrubbing, placeholder rewriting and SQL builders. */
+ * classification, placeholder rewriting and SQL builders. */
 #include "store/store_int.h"
 #include "util/xalloc.h"
 #include "util/clock.h"
@@ -83,29 +83,6 @@ void store_error_set(store_error *err, store_class cls, const char *code, bool b
 	err->message[w] = '\0';
 }
 
-void store_scrub(const store_conn *c, char *msg, size_t len)
-{
-	if (!c || !c->password || !c->password[0] || len == 0)
-		return;
-	/* rebuilt into a copy with every occurrence masked, truncated to len */
-	size_t pl = strlen(c->password);
-	char *out = xmalloc(len);
-	size_t w = 0;
-	const char *r = msg;
-	while (*r && w + 1 < len) {
-		if (strncmp(r, c->password, pl) == 0) {
-			for (int k = 0; k < 3 && w + 1 < len; k++)
-				out[w++] = '*';
-			r += pl;
-		} else {
-			out[w++] = *r++;
-		}
-	}
-	out[w] = '\0';
-	memcpy(msg, out, w + 1);
-	free(out);
-}
-
 /* ---- classification (issue #3 item 4) ---- */
 
 store_class store_classify_pg(const char *sqlstate, bool conn_bad, bool *broken)
@@ -170,6 +147,7 @@ store_class store_classify_mysql(unsigned int e, bool *broken)
 	case 1205: /* ER_LOCK_WAIT_TIMEOUT */
 	case 1213: /* ER_LOCK_DEADLOCK */
 	case 1969: /* ER_STATEMENT_TIMEOUT (max_statement_time), as PG's 57014 */
+	case 3024: /* MySQL's ER_QUERY_TIMEOUT (max_execution_time), likewise */
 	case 1317: /* ER_QUERY_INTERRUPTED (KILL QUERY) */
 		cls = STORE_TRANSIENT;
 		break;
@@ -356,11 +334,11 @@ int store_connect(const store_params *p, store_conn **out, store_error *err)
 		goto out;
 	}
 	c->dialect = p->dialect;
-	c->password = p->password && p->password[0] ? xstrdup(p->password) : NULL;
 	c->opened_at = clock_mono();
 	c->stmt_timeout = p->statement_timeout > 0 ? p->statement_timeout : 0;
+	/* driver messages are passed on as they are: they never hold the password,
+	 * and searching them for it would garble them and tell its letters */
 	if (c->be->connect(c, p, err) != 0) {
-		store_scrub(c, err->message, sizeof err->message);
 		err->conn_broken = true;
 		goto out;
 	}
@@ -371,7 +349,6 @@ out:
 	if (c) {
 		if (c->h && c->be)
 			c->be->close(c);
-		free(c->password);
 		free(c);
 	}
 	return rc;
@@ -384,7 +361,6 @@ void store_close(store_conn *c)
 	if (c->h)
 		c->be->close(c);
 	c->h = NULL;
-	free(c->password);
 	free(c);
 }
 
@@ -446,7 +422,6 @@ static int run(store_conn *c, const char *sql, const store_param *params, size_t
 		rc = c->be->exec(c, sql, params, n, fn, ud, err);
 	}
 	if (rc != 0) {
-		store_scrub(c, err->message, sizeof err->message);
 		if (err->conn_broken)
 			c->broken = true;
 	}

@@ -9,6 +9,14 @@
 
 #define STORE_WUR __attribute__((warn_unused_result))
 
+/* A connection option from the URL's query string (SPEC §2), as written and already
+ * checked by config/dburl.c: PostgreSQL conninfo keywords, MariaDB/MySQL TLS options in
+ * any of the spellings db_url_check_params accepts. */
+typedef struct store_opt {
+	const char *key;
+	const char *value;
+} store_opt;
+
 typedef enum store_dialect {
 	STORE_SQLITE = 0,
 	STORE_PG,
@@ -22,7 +30,7 @@ typedef struct store_params {
 	const char *host;        /* NULL: default (PG/MySQL: localhost or socket) */
 	int port;                /* 0: dialect default */
 	const char *user;        /* NULL: client default */
-	const char *password;    /* never printed; scrubbed from error messages */
+	const char *password;    /* never printed */
 	const char *database;    /* PG/MySQL database name */
 	const char *sqlite_path; /* SQLite file (":memory:" allowed) */
 	const char *unix_socket; /* MySQL socket path (optional) */
@@ -30,6 +38,10 @@ typedef struct store_params {
 	int statement_timeout;   /* seconds per statement, set per session; 0 = none */
 	int lock_timeout;        /* seconds to wait for a row/table lock; 0 = server default
 	                          * (SQLite: busy timeout, default 5 s) */
+	int idle_tx_timeout;     /* seconds a session may sit idle inside a transaction before
+	                          * the server ends it (PostgreSQL, MariaDB); 0 = four times
+	                          * the statement timeout. Several processors set it below
+	                          * their lease, so that a paused one never holds locks. */
 	/* pool knobs, SPEC §2 [database] */
 	int pool_size;            /* idle connections kept; 0 = 5 */
 	int max_overflow;         /* extra connections beyond pool_size; <0 = 10 */
@@ -38,7 +50,42 @@ typedef struct store_params {
 	int pool_recycle;         /* seconds; connections older than this are replaced; 0 = never */
 	int max_db_retries;       /* quick attempts before backing off; 0 = 3 */
 	double retry_backoff_max; /* seconds; cap of the slow backoff; 0 = 30 */
+	const store_opt *opts;    /* URL options passed to the driver (see store_opt) */
+	size_t nopts;
 } store_params;
+
+/* How long a silent peer (a network partition: packets dropped, no RST) may hold a
+ * connection, derived from connect_timeout (ct) and statement_timeout (st) so that it is
+ * noticed within about a minute with the defaults (10 s, 30 s), and sooner when a test
+ * lowers them. Pure, for the unit tests. */
+typedef struct store_net_timeouts {
+	int keepalives_idle;     /* s of silence before TCP keepalive probes: ct */
+	int keepalives_interval; /* s between probes: max(1, ct / 3) */
+	int keepalives_count;    /* unanswered probes before the kernel drops it: 3 */
+	int tcp_user_timeout_ms; /* sent data unacknowledged this long drops it: 2 ct */
+	int reply_timeout;       /* s to wait for a statement's answer: st + 2 ct; with no
+	                          * statement timeout, 0 (PostgreSQL: none, the keepalives
+	                          * still apply) or 3600 (MariaDB's read timeout) */
+	int write_timeout;       /* s a write may wait for the socket: 2 ct */
+} store_net_timeouts;
+void store_net_timeouts_of(const store_params *p, store_net_timeouts *out);
+
+/* MariaDB and MySQL speak one protocol but spell session variables and DDL differently;
+ * the server's flavour and version are read at connect (store_conn_flavour). */
+typedef enum store_flavour {
+	STORE_FLAVOUR_OTHER = 0, /* SQLite, PostgreSQL */
+	STORE_FLAVOUR_MARIADB,
+	STORE_FLAVOUR_MYSQL,
+} store_flavour;
+/* "5.5.5-10.11.6-MariaDB" or "10.11.6-MariaDB-log" -> MariaDB, anything else -> MySQL. */
+store_flavour store_mysql_flavour_of(const char *server_info);
+/* The session set-up statement for a flavour and server version (as
+ * mysql_get_server_version: 100611 for 10.6.11, 80035 for 8.0.35): UTC, strict
+ * ANSI_QUOTES sql_mode, READ COMMITTED, the statement and lock timeouts (seconds; 0 =
+ * none / server default) under the names each flavour accepts, and MariaDB's
+ * idle_transaction_timeout (MySQL has none). Caller frees. */
+char *store_mysql_session_sql(store_flavour f, unsigned long version, int statement_timeout,
+                              int lock_timeout, int idle_tx_timeout);
 
 /* Fills p with SPEC §2 defaults for the given dialect (strings NULL). */
 void store_params_defaults(store_params *p, store_dialect d);
@@ -59,7 +106,7 @@ typedef struct store_error {
 	/* SQLSTATE (PostgreSQL), error number (MySQL), result code (SQLite), or
 	 * "pool_timeout" / "broken" for conditions detected by the store itself. */
 	char code[16];
-	char message[384]; /* never contains the password */
+	char message[384]; /* the driver's own words, one line (drivers never echo passwords) */
 	bool conn_broken;  /* the connection is unusable and must be closed */
 } store_error;
 
@@ -135,6 +182,8 @@ unsigned long store_session_id(store_conn *c);
 double store_conn_age(const store_conn *c);
 /* Server version string, e.g. "15.5" or "10.11.6-MariaDB"; "" if unknown. */
 const char *store_server_version(store_conn *c);
+/* MariaDB or MySQL for a MySQL-protocol connection, else STORE_FLAVOUR_OTHER. */
+store_flavour store_conn_flavour(const store_conn *c);
 
 /* SQL uses '?' placeholders in every dialect (rewritten to $n for PostgreSQL) and
  * double-quoted identifiers where quoting is needed (MySQL sessions run with ANSI_QUOTES).
@@ -186,7 +235,19 @@ char *store_sql_placeholders(size_t nrows, size_t width);
 const char *store_format_ts(double epoch, char *buf, size_t len);
 
 /* Schema (schema.c). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+/* One DDL statement of a migration as a dialect and flavour spell it. index and table
+ * are set when the flavour cannot create that index idempotently (MySQL has no CREATE
+ * INDEX IF NOT EXISTS): the statement runs only when the table has no such index. */
+typedef struct store_ddl {
+	char *sql;
+	char *index; /* NULL unless guarded */
+	char *table;
+} store_ddl;
+/* The statements of schema version v (1..STORE_SCHEMA_VERSION), *n of them; NULL for an
+ * unknown version. Free with store_ddl_free. */
+store_ddl *store_schema_ddl(store_dialect d, store_flavour f, int v, size_t *n);
+void store_ddl_free(store_ddl *ddl, size_t n);
 /* Creates or upgrades the schema, in a transaction (PostgreSQL, SQLite) or under a named
  * lock with idempotent DDL (MySQL, where DDL commits implicitly). */
 STORE_WUR int store_migrate(store_conn *c, store_error *err);

@@ -22,13 +22,14 @@ struct store_backend {
 struct store_conn {
 	const struct store_backend *be;
 	store_dialect dialect;
-	void *h;             /* PGconn *, MYSQL *, sqlite3 * */
-	bool broken;         /* set once an error says the connection is gone */
-	int64_t changes;     /* rows changed by the last exec */
-	double opened_at;    /* monotonic seconds */
-	double stmt_timeout; /* seconds, SQLite progress-handler deadline */
-	double deadline;     /* SQLite: monotonic deadline of the running statement */
-	char *password;      /* for scrubbing error messages; NULL if none */
+	void *h;                /* PGconn *, MYSQL *, sqlite3 * */
+	bool broken;            /* set once an error says the connection is gone */
+	int64_t changes;        /* rows changed by the last exec */
+	double opened_at;       /* monotonic seconds */
+	double stmt_timeout;    /* seconds, SQLite progress-handler deadline */
+	double deadline;        /* SQLite: monotonic deadline of the running statement */
+	store_net_timeouts net; /* PostgreSQL: reply_timeout bounds every statement */
+	store_flavour flavour;  /* MySQL protocol: MariaDB or MySQL, read at connect */
 	char version[64];
 	size_t max_params; /* set by the backend's connect; 0: STORE_DEFAULT_MAX_PARAMS */
 	size_t max_bytes;  /* likewise; 0: STORE_DEFAULT_MAX_BYTES */
@@ -41,8 +42,6 @@ extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 extern const struct store_backend store_mysql_backend;
 
-/* Replaces every occurrence of the connection's password in msg with "***". */
-void store_scrub(const store_conn *c, char *msg, size_t len);
 /* Converts a non-text parameter to text in buf (returns buf, or p->s for text, NULL for
  * NULL). Booleans render as "1"/"0", which every dialect accepts. */
 const char *store_param_text(const store_param *p, char *buf, size_t len);

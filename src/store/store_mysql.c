@@ -1,6 +1,8 @@
 /* MariaDB/MySQL backend over MariaDB Connector/C: parameters escaped client-side with the
- * connection's charset (text protocol), no auto-reconnect, strict ANSI_QUOTES sessions. */
+ * connection's charset (text protocol), no auto-reconnect, strict ANSI_QUOTES sessions
+ * spelled for the server's flavour (MariaDB or MySQL 8), TLS from the URL's options. */
 #include "store/store_int.h"
+#include "config/dburl.h"
 #include "util/xalloc.h"
 
 #include <mysql.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -138,6 +141,100 @@ static int first_int(void *ud, size_t ncols, const char *const *v)
 	return 1;
 }
 
+store_flavour store_mysql_flavour_of(const char *server_info)
+{
+	return server_info && strcasestr(server_info, "mariadb") ? STORE_FLAVOUR_MARIADB
+	                                                         : STORE_FLAVOUR_MYSQL;
+}
+
+char *store_mysql_session_sql(store_flavour f, unsigned long version, int statement_timeout,
+                              int lock_timeout, int idle_tx_timeout)
+{
+	strbuf b;
+	sb_init(&b);
+	sb_adds(&b, "SET time_zone = '+00:00', "
+	            "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+	            "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', ");
+	int st = statement_timeout > 0 ? statement_timeout : 0;
+	if (f == STORE_FLAVOUR_MARIADB) {
+		/* transaction_isolation is MariaDB's name from 11.1; tx_isolation before */
+		sb_printf(&b, "%s = 'READ-COMMITTED', max_statement_time = %d",
+		          version >= 110100 ? "transaction_isolation" : "tx_isolation", st);
+	} else {
+		/* MySQL removed tx_isolation in 8.0; max_execution_time (ms) bounds SELECTs */
+		sb_printf(&b, "transaction_isolation = 'READ-COMMITTED', max_execution_time = %lld",
+		          (long long)st * 1000);
+	}
+	if (lock_timeout > 0)
+		sb_printf(&b, ", innodb_lock_wait_timeout = %d", lock_timeout);
+	if (idle_tx_timeout > 0 && f == STORE_FLAVOUR_MARIADB)
+		sb_printf(&b, ", idle_transaction_timeout = %d", idle_tx_timeout);
+	return sb_detach(&b);
+}
+
+store_flavour store_conn_flavour(const store_conn *c)
+{
+	return c->dialect == STORE_MYSQL ? c->flavour : STORE_FLAVOUR_OTHER;
+}
+
+/* TLS from the URL's options, in any spelling db_url_check_params accepts: off when
+ * disabled, else on when any TLS option is given; required (the connection fails
+ * rather than going on in clear text) unless ssl_mode=preferred; the server's
+ * certificate and name verified when asked. Returns whether TLS is required: Connector/C
+ * 3.3 refuses a server without TLS only when verifying, so my_connect checks the others
+ * itself. */
+static bool set_tls(MYSQL *m, const store_params *p)
+{
+	int use = 0, enforce = 0, verify = 0, off = 0, preferred = 0, b;
+	for (size_t i = 0; i < p->nopts; i++) {
+		const char *k = p->opts[i].key, *v = p->opts[i].value;
+		if (strcmp(k, "ssl") == 0 && db_url_bool(v, &b) == 0) {
+			use |= b;
+			enforce |= b;
+			off |= !b;
+		} else if (strcmp(k, "ssl_disabled") == 0 && db_url_bool(v, &b) == 0) {
+			off |= b;
+		} else if (strcmp(k, "ssl_mode") == 0) {
+			if (strcasecmp(v, "disabled") == 0) {
+				off = 1;
+			} else if (strcasecmp(v, "preferred") == 0) {
+				use = preferred = 1;
+			} else {
+				use = enforce = 1;
+				verify |= strncasecmp(v, "verify_", 7) == 0;
+			}
+		} else if ((strcmp(k, "ssl_verify_server_cert") == 0 ||
+		            strcmp(k, "ssl_check_hostname") == 0 ||
+		            strcmp(k, "ssl_verify_cert") == 0 ||
+		            strcmp(k, "ssl_verify_identity") == 0) &&
+		           db_url_bool(v, &b) == 0) {
+			verify |= b;
+			use |= b;
+		} else if (strncmp(k, "ssl_", 4) == 0) {
+			use = 1;
+		}
+	}
+	if (off || !use)
+		return false;
+	static const struct {
+		const char *key;
+		enum mysql_option opt;
+	} files[] = {{"ssl_ca", MYSQL_OPT_SSL_CA},          {"ssl_capath", MYSQL_OPT_SSL_CAPATH},
+	             {"ssl_cert", MYSQL_OPT_SSL_CERT},      {"ssl_key", MYSQL_OPT_SSL_KEY},
+	             {"ssl_cipher", MYSQL_OPT_SSL_CIPHER},  {"ssl_crl", MYSQL_OPT_SSL_CRL},
+	             {"ssl_crlpath", MYSQL_OPT_SSL_CRLPATH}};
+	for (size_t i = 0; i < p->nopts; i++)
+		for (size_t j = 0; j < sizeof files / sizeof files[0]; j++)
+			if (strcmp(p->opts[i].key, files[j].key) == 0)
+				mysql_optionsv(m, files[j].opt, p->opts[i].value);
+	my_bool yes = 1;
+	if (!preferred || enforce || verify)
+		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+	if (verify)
+		mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+	return !preferred || enforce || verify;
+}
+
 static int my_connect(store_conn *c, const store_params *p, store_error *err)
 {
 	MYSQL *m;
@@ -148,15 +245,20 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		store_error_set(err, STORE_TRANSIENT, "2008", true, "out of memory");
 		return -1;
 	}
+	store_net_timeouts net;
+	store_net_timeouts_of(p, &net);
 	unsigned int ct = (unsigned int)(p->connect_timeout > 0 ? p->connect_timeout : 10);
-	/* A server that vanishes without a RST must not hang a read forever. */
-	unsigned int rt = p->statement_timeout > 0 ? (unsigned int)p->statement_timeout + 30 : 3600;
+	/* A server that vanishes without a RST (or a proxy that stops forwarding) must not
+	 * hold a read for ever: the answer to a statement may take statement_timeout. */
+	unsigned int rt = net.reply_timeout > 0 ? (unsigned int)net.reply_timeout : 3600;
+	unsigned int wt = (unsigned int)net.write_timeout;
 	my_bool off = 0;
 	mysql_optionsv(m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
 	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &rt);
-	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
 	mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off); /* a silent reconnect loses the txn */
 	mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	bool tls_required = set_tls(m, p);
 	if (!mysql_real_connect(m, p->host ? p->host : "127.0.0.1", p->user, p->password,
 	                        p->database, (unsigned int)(p->port > 0 ? p->port : 3306),
 	                        p->unix_socket, 0)) {
@@ -167,18 +269,21 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 		err->cls = e == 1045 || e == 1049 || e == 1044 ? STORE_PERMANENT : STORE_TRANSIENT;
 		return -1;
 	}
-	char *init = xasprintf("SET time_zone = '+00:00', "
-	                       "sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
-	                       "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', "
-	                       "tx_isolation = 'READ-COMMITTED', "
-	                       "max_statement_time = %d",
-	                       p->statement_timeout > 0 ? p->statement_timeout : 0);
+	const char *cipher = NULL;
+	if (tls_required &&
+	    (mariadb_get_infov(m, MARIADB_CONNECTION_SSL_CIPHER, &cipher) != 0 || !cipher)) {
+		/* Connector/C's own words for the case it catches (error 2026) */
+		store_error_set(
+		    err, STORE_TRANSIENT, "2026", true,
+		    "TLS/SSL error: SSL is required, but the server does not support it");
+		return -1;
+	}
+	c->flavour = store_mysql_flavour_of(mysql_get_server_info(m));
+	char *init =
+	    store_mysql_session_sql(c->flavour, mysql_get_server_version(m), p->statement_timeout,
+	                            p->lock_timeout, p->idle_tx_timeout);
 	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);
 	free(init);
-	if (rc == 0 && p->lock_timeout > 0) {
-		store_param lt = store_p_int(p->lock_timeout);
-		rc = my_exec(c, "SET innodb_lock_wait_timeout = ?", &lt, 1, NULL, NULL, err);
-	}
 	/* a statement's text (parameters escaped, up to twice their size) must
 	 * fit in the server's max_allowed_packet */
 	int64_t packet = 0;

@@ -1,9 +1,14 @@
-/* PostgreSQL backend over libpq: text-format PQexecParams, session settings at startup
- * (statement/lock timeouts, UTC), SQLSTATE-based error classification. */
+/* PostgreSQL backend over libpq: text-format parameters sent without blocking and
+ * answers awaited with a deadline, session settings and the URL's conninfo options at
+ * startup (statement/lock timeouts, UTC, TLS, keepalives), SQLSTATE-based error
+ * classification. */
 #include "store/store_int.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,90 @@ static void set_conn_err(store_conn *c, store_error *err, const char *what)
 	                msg && msg[0] ? msg : "connection lost");
 }
 
+/* Waits until the socket is readable (and writable when want_write), or the deadline
+ * (monotonic seconds; 0 = none) passes. 1 ready, 0 deadline, -1 error. */
+static int pg_wait(PGconn *pg, bool want_write, double deadline)
+{
+	struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN | (want_write ? POLLOUT : 0)};
+	if (pfd.fd < 0)
+		return -1;
+	for (;;) {
+		int ms = -1;
+		if (deadline > 0) {
+			double left = deadline - clock_mono();
+			if (left <= 0)
+				return 0;
+			ms = (int)(left * 1000) + 1;
+		}
+		int r = poll(&pfd, 1, ms);
+		if (r > 0)
+			return 1;
+		if (r == 0)
+			continue; /* the loop checks the deadline */
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* The statement's one result (the first error if any), waiting at most until the
+ * deadline: a silent peer fails the call instead of holding it for ever. NULL with
+ * err set when the connection failed or the deadline passed. */
+static PGresult *pg_result(store_conn *c, double deadline, store_error *err)
+{
+	PGconn *pg = c->h;
+	PGresult *res = NULL;
+	int f;
+	while ((f = PQflush(pg)) == 1) {
+		int w = pg_wait(pg, true, deadline);
+		if (w == 0)
+			goto timeout;
+		if (w < 0)
+			goto lost;
+		if (!PQconsumeInput(pg))
+			goto lost;
+	}
+	if (f < 0)
+		goto lost;
+	for (;;) {
+		while (PQisBusy(pg)) {
+			int w = pg_wait(pg, false, deadline);
+			if (w == 0)
+				goto timeout;
+			if (w < 0)
+				goto lost;
+			if (!PQconsumeInput(pg))
+				goto lost;
+		}
+		PGresult *r = PQgetResult(pg);
+		if (!r)
+			break;
+		ExecStatusType st = PQresultStatus(r);
+		bool failed =
+		    st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
+		if (res && PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK && !failed) {
+			PQclear(r); /* keep the first error */
+			continue;
+		}
+		PQclear(res);
+		res = r;
+	}
+	if (!res)
+		goto lost;
+	return res;
+timeout:
+	PQclear(res);
+	store_error_set(err, STORE_TRANSIENT, "08006", true,
+	                "no answer from the server within %d s (statement_timeout + 2 x "
+	                "connect_timeout): connection presumed dead",
+	                c->net.reply_timeout);
+	return NULL;
+lost:
+	PQclear(res);
+	set_conn_err(c, err, "");
+	return NULL;
+}
+
 static int pg_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
                    store_row_fn fn, void *ud, store_error *err)
 {
@@ -40,8 +129,8 @@ static int pg_exec(store_conn *c, const char *sql, const store_param *params, si
 		for (size_t i = 0; i < n; i++)
 			values[i] = store_param_text(&params[i], bufs[i], sizeof bufs[i]);
 	}
-	res = PQexecParams(pg, sql, (int)n, NULL, values, NULL, NULL, 0);
-	if (!res) {
+	double deadline = c->net.reply_timeout > 0 ? clock_mono() + c->net.reply_timeout : 0;
+	if (!PQsendQueryParams(pg, sql, (int)n, NULL, values, NULL, NULL, 0)) {
 		if (PQstatus(pg) == CONNECTION_OK) {
 			/* refused on the client side (too many parameters, out of
 			 * memory): the statement's fault, the connection is fine */
@@ -53,6 +142,9 @@ static int pg_exec(store_conn *c, const char *sql, const store_param *params, si
 		}
 		goto out;
 	}
+	res = pg_result(c, deadline, err);
+	if (!res)
+		goto out;
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -93,46 +185,74 @@ out:
 	return ret;
 }
 
+/* The URL's options that dagproc maps itself (store_url.c) rather than passing on. */
+static bool mapped_here(const char *key)
+{
+	return strcmp(key, "host") == 0 || strcmp(key, "connect_timeout") == 0;
+}
+
+/* conninfo: the address and dagproc's defaults, then the URL's options, which win
+ * (options is appended to dagproc's session settings, so its -c settings win too). */
 static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 {
-	char port[16], ctimeout[16];
-	char *options;
+	enum { BASE = 13 };
+	char port[16], ctimeout[16], kidle[16], kintvl[16], kcount[16], utimeout[16];
+	char *options = NULL;
 	int ret = -1;
+	store_net_timeouts_of(p, &c->net);
 	snprintf(port, sizeof port, "%d", p->port > 0 ? p->port : 5432);
 	snprintf(ctimeout, sizeof ctimeout, "%d", p->connect_timeout > 0 ? p->connect_timeout : 10);
+	snprintf(kidle, sizeof kidle, "%d", c->net.keepalives_idle);
+	snprintf(kintvl, sizeof kintvl, "%d", c->net.keepalives_interval);
+	snprintf(kcount, sizeof kcount, "%d", c->net.keepalives_count);
+	snprintf(utimeout, sizeof utimeout, "%d", c->net.tcp_user_timeout_ms);
+	const char **keys = xcalloc(BASE + p->nopts + 1, sizeof *keys);
+	const char **vals = xcalloc(BASE + p->nopts + 1, sizeof *vals);
+	size_t n = 0;
+#define KV(k, v) (keys[n] = (k), vals[n] = (v), n++)
+	KV("host", p->host ? p->host : "localhost");
+	KV("port", port);
+	KV("user", p->user);
+	KV("password", p->password);
+	KV("dbname", p->database);
+	KV("connect_timeout", ctimeout);
+	KV("options", NULL); /* below */
+	KV("application_name", "dagproc");
+	KV("keepalives", "1");
+	KV("keepalives_idle", kidle);
+	KV("keepalives_interval", kintvl);
+	KV("keepalives_count", kcount);
+	KV("tcp_user_timeout", utimeout);
+#undef KV
 	/* Session settings travel in the startup packet: no extra round trip, and a pooled
 	 * connection can't lose them. */
-	options = xasprintf("-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC "
-	                    "-c idle_in_transaction_session_timeout=%d",
-	                    p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
-	                    p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
-	                    p->statement_timeout > 0 ? p->statement_timeout * 4000 : 0);
-	const char *keys[] = {"host",
-	                      "port",
-	                      "user",
-	                      "password",
-	                      "dbname",
-	                      "connect_timeout",
-	                      "options",
-	                      "application_name",
-	                      "keepalives",
-	                      "keepalives_idle",
-	                      "keepalives_interval",
-	                      "keepalives_count",
-	                      NULL};
-	const char *vals[] = {p->host ? p->host : "localhost",
-	                      port,
-	                      p->user,
-	                      p->password,
-	                      p->database,
-	                      ctimeout,
-	                      options,
-	                      "dagproc",
-	                      "1",
-	                      "30",
-	                      "10",
-	                      "3",
-	                      NULL};
+	const char *user_options = NULL;
+	for (size_t i = 0; i < p->nopts; i++) {
+		const char *k = p->opts[i].key;
+		if (mapped_here(k))
+			continue;
+		if (strcmp(k, "options") == 0) {
+			user_options = p->opts[i].value;
+			continue;
+		}
+		size_t j = 0;
+		while (j < n && strcmp(keys[j], k) != 0)
+			j++;
+		keys[j] = k;
+		vals[j] = p->opts[i].value;
+		if (j == n)
+			n++;
+	}
+	options =
+	    xasprintf("-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC "
+	              "-c idle_in_transaction_session_timeout=%d%s%s",
+	              p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
+	              p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
+	              p->idle_tx_timeout > 0     ? p->idle_tx_timeout * 1000
+	              : p->statement_timeout > 0 ? p->statement_timeout * 4000
+	                                         : 0,
+	              user_options && *user_options ? " " : "", user_options ? user_options : "");
+	vals[6] = options;
 	PGconn *pg = PQconnectdbParams(keys, vals, 0);
 	c->h = pg;
 	if (!pg || PQstatus(pg) != CONNECTION_OK) {
@@ -155,9 +275,16 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 		goto out;
 	}
 	PQsetNoticeProcessor(pg, quiet_notices, NULL);
+	/* every statement waits in poll() with a deadline: never block in a send */
+	if (PQsetnonblocking(pg, 1) != 0) {
+		set_conn_err(c, err, "");
+		goto out;
+	}
 	ret = 0;
 out:
 	free(options);
+	free(keys);
+	free(vals);
 	return ret;
 }
 

@@ -3,11 +3,16 @@
 #include "store/store_int.h"
 #include "util/xalloc.h"
 #include "util/clock.h"
+#include "log/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void set_err(store_conn *c, int rc, store_error *err)
 {
@@ -99,10 +104,27 @@ out:
 	return ret;
 }
 
+/* A new database file is created 0600 whatever the umask (it holds what every DAG file
+ * says, and is nobody else's business); SQLite gives its -wal and -shm the mode of the
+ * database file. An existing file keeps its mode. Failures are left to sqlite3_open_v2,
+ * which reports them in its own words. */
+static void create_private(const char *path)
+{
+	if (strcmp(path, ":memory:") == 0 || !*path)
+		return;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	if (fchmod(fd, 0600) != 0)
+		log_warn("cannot make %s private (mode 0600): %s", path, strerror(errno));
+	close(fd);
+}
+
 static int sq_connect(store_conn *c, const store_params *p, store_error *err)
 {
 	sqlite3 *db = NULL;
 	const char *path = p->sqlite_path ? p->sqlite_path : "dagproc.db";
+	create_private(path);
 	int rc = sqlite3_open_v2(
 	    path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	c->h = db;

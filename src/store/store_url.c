@@ -1,6 +1,7 @@
 /* Maps the [database] configuration and the sql_conn URL onto store_params. */
 #include "store/store_url.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +21,6 @@ int store_params_from_url(const char *url, const struct dagproc_config *cfg, str
 	p->password = u->password;
 	p->database = u->database;
 	p->sqlite_path = u->path;
-	if (d == STORE_MYSQL && !u->host) {
-		const char *sock = db_url_param(u, "unix_socket");
-		p->unix_socket = sock;
-	}
 	if (cfg) {
 		p->pool_size = cfg->database.pool_size;
 		p->max_overflow = cfg->database.max_overflow;
@@ -35,5 +32,24 @@ int store_params_from_url(const char *url, const struct dagproc_config *cfg, str
 		p->connect_timeout = cfg->database.connect_timeout;
 		p->statement_timeout = cfg->database.statement_timeout;
 	}
+	/* The URL's options (checked by config_parse_db_url): the few dagproc maps onto
+	 * its own parameters, the others go to the driver as written. */
+	const char *v;
+	if ((v = db_url_param(u, "connect_timeout")) != NULL && atoi(v) > 0)
+		p->connect_timeout = atoi(v);
+	if (d == STORE_PG && !u->host && (v = db_url_param(u, "host")) != NULL)
+		p->host = v;
+	if (d == STORE_MYSQL && (v = db_url_param(u, "unix_socket")) != NULL)
+		p->unix_socket = v;
+	if (d == STORE_SQLITE && (v = db_url_param(u, "timeout")) != NULL) {
+		double t = strtod(v, NULL);
+		p->lock_timeout = t < 1 ? 1 : (int)(t + 0.999);
+	}
+	_Static_assert(sizeof(store_opt) == sizeof(struct db_url_param) &&
+	                   offsetof(store_opt, key) == offsetof(struct db_url_param, key) &&
+	                   offsetof(store_opt, value) == offsetof(struct db_url_param, value),
+	               "a URL parameter is a store option");
+	p->opts = (const store_opt *)(const void *)u->params;
+	p->nopts = u->n_params;
 	return 0;
 }

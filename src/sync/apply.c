@@ -132,19 +132,15 @@ static void up_row(upsert *u)
 /* ------------------------------------------------------------------------ */
 /* WHERE (a = ? AND b IN (?,..)) OR ...: pairs grouped by their first column */
 
-typedef struct pair {
-	const char *a, *b;
-} pair;
-
 static int cmp_pair(const void *x, const void *y)
 {
-	const pair *p = x, *q = y;
+	const sync_pair *p = x, *q = y;
 	int c = strcmp(p->a, q->a);
 	return c ? c : strcmp(p->b, q->b);
 }
 
 /* Appends the condition for pairs[0..n) (sorted by a) to s and p. */
-static void where_pairs(strbuf *s, pbuf *p, const char *ca, const char *cb, const pair *pairs,
+static void where_pairs(strbuf *s, pbuf *p, const char *ca, const char *cb, const sync_pair *pairs,
                         size_t n)
 {
 	for (size_t i = 0; i < n;) {
@@ -161,7 +157,7 @@ static void where_pairs(strbuf *s, pbuf *p, const char *ca, const char *cb, cons
 }
 
 /* How many pairs from pairs[0..n) one statement takes (at least one). */
-static size_t pairs_chunk(store_conn *c, const pair *pairs, size_t n, size_t extra_params)
+static size_t pairs_chunk(store_conn *c, const sync_pair *pairs, size_t n, size_t extra_params)
 {
 	size_t params = extra_params + 8, bytes = 0, k = 0;
 	while (k < n && k < MAX_ROWS) {
@@ -175,20 +171,25 @@ static size_t pairs_chunk(store_conn *c, const pair *pairs, size_t n, size_t ext
 	return k ? k : 1;
 }
 
-/* Runs `prefix <pairs condition> suffix` over pairs in bounded chunks; fn
- * reads the rows of SELECTs (NULL for writes). */
-static int run_pairs(store_conn *c, sync_stats *st, const char *prefix, const char *ca,
-                     const char *cb, pair *pairs, size_t n, store_row_fn fn, void *ud,
-                     store_error *err)
+int apply_pairs(store_conn *c, sync_stats *st, const char *prefix, const store_param *fixed,
+                size_t nfixed, const char *ca, const char *cb, sync_pair *pairs, size_t n,
+                const char *suffix, store_row_fn fn, void *ud, store_error *err)
 {
-	qsort(pairs, n, sizeof(*pairs), cmp_pair);
+	if (n)
+		qsort(pairs, n, sizeof(*pairs), cmp_pair);
 	for (size_t start = 0; start < n;) {
-		size_t k = pairs_chunk(c, pairs + start, n - start, 0);
+		size_t k = pairs_chunk(c, pairs + start, n - start, nfixed);
 		strbuf s;
 		pbuf p = {0};
 		sb_init(&s);
 		sb_adds(&s, prefix);
+		for (size_t i = 0; i < nfixed; i++)
+			pb_add(&p, fixed[i]);
+		sb_addc(&s, '(');
 		where_pairs(&s, &p, ca, cb, pairs + start, k);
+		sb_addc(&s, ')');
+		if (suffix)
+			sb_adds(&s, suffix);
 		count(st, fn == NULL);
 		int rc = fn ? store_query(c, s.data, p.p, p.n, fn, ud, err)
 		            : store_exec(c, s.data, p.p, p.n, err);
@@ -199,6 +200,14 @@ static int run_pairs(store_conn *c, sync_stats *st, const char *prefix, const ch
 		start += k;
 	}
 	return 0;
+}
+
+/* apply_pairs without fixed parameters or suffix */
+static int run_pairs(store_conn *c, sync_stats *st, const char *prefix, const char *ca,
+                     const char *cb, sync_pair *pairs, size_t n, store_row_fn fn, void *ud,
+                     store_error *err)
+{
+	return apply_pairs(c, st, prefix, NULL, 0, ca, cb, pairs, n, NULL, fn, ud, err);
 }
 
 /* `prefix (?,?,..)` over ids in bounded chunks, after the fixed parameters. */
@@ -345,7 +354,7 @@ int apply_read(store_conn *c, const sync_file *files, size_t n, plan_current *cu
 	arena_init(&cur->mem);
 	cur->files = xcalloc(n ? n : 1, sizeof(plan_file_row));
 	rctx r = {.files = files, .n = n, .cur = cur};
-	pair *fp = NULL;
+	sync_pair *fp = NULL;
 	size_t nfp = 0, capfp = 0;
 	const char **ids = NULL;
 	size_t nids = 0, capids = 0;
@@ -357,7 +366,7 @@ int apply_read(store_conn *c, const sync_file *files, size_t n, plan_current *cu
 		char *k = fkey(files[f].bundle, files[f].rel);
 		strmap_put(&r.filemap, k, f);
 		free(k);
-		pair p = {files[f].bundle, files[f].rel};
+		sync_pair p = {files[f].bundle, files[f].rel};
 		VEC_PUSH(fp, nfp, capfp, p);
 		const dagfile_result *res = files[f].deleted ? NULL : files[f].res;
 		for (size_t i = 0; res && i < res->ndags + res->nerror_dag_ids; i++) {
@@ -563,9 +572,9 @@ static int write_tags(upsert *u, const plan_out *o, store_error *err)
 		return -1;
 	if (!o->ntag_del)
 		return 0;
-	pair *pp = xcalloc(o->ntag_del, sizeof(pair));
+	sync_pair *pp = xcalloc(o->ntag_del, sizeof(sync_pair));
 	for (size_t i = 0; i < o->ntag_del; i++)
-		pp[i] = (pair){o->tag_del[i].dag_id, o->tag_del[i].name};
+		pp[i] = (sync_pair){o->tag_del[i].dag_id, o->tag_del[i].name};
 	int rc = run_pairs(u->c, u->st, "DELETE FROM dag_tag WHERE ", "dag_id", "name", pp,
 	                   o->ntag_del, NULL, NULL, err);
 	free(pp);
@@ -575,13 +584,13 @@ static int write_tags(upsert *u, const plan_out *o, store_error *err)
 static int write_ies(upsert *u, const sync_file *files, const plan_out *o, const char *ts,
                      store_error *err)
 {
-	pair *del = NULL;
+	sync_pair *del = NULL;
 	size_t ndel = 0, capdel = 0;
 	int rc = -1;
 	for (size_t i = 0; i < o->nies; i++) {
 		const sync_file *sf = &files[o->ies[i].file];
 		if (!o->ies[i].text) {
-			pair p = {sf->bundle, sf->rel};
+			sync_pair p = {sf->bundle, sf->rel};
 			VEC_PUSH(del, ndel, capdel, p);
 			continue;
 		}
@@ -606,13 +615,13 @@ out:
 
 static int write_warns(upsert *u, const plan_out *o, const char *ts, store_error *err)
 {
-	pair *del = NULL;
+	sync_pair *del = NULL;
 	size_t ndel = 0, capdel = 0;
 	int rc = -1;
 	for (size_t i = 0; i < o->nwarns; i++) {
 		const plan_warn *w = &o->warns[i];
 		if (!w->message) {
-			pair p = {w->dag_id, w->type};
+			sync_pair p = {w->dag_id, w->type};
 			VEC_PUSH(del, ndel, capdel, p);
 			continue;
 		}
@@ -670,9 +679,9 @@ static int write_stats(upsert *u, const sync_file *files, const plan_out *o, con
 		return -1;
 	if (!o->nstat_del)
 		return 0;
-	pair *del = xcalloc(o->nstat_del, sizeof(pair));
+	sync_pair *del = xcalloc(o->nstat_del, sizeof(sync_pair));
 	for (size_t i = 0; i < o->nstat_del; i++)
-		del[i] = (pair){files[o->stat_del[i]].bundle, files[o->stat_del[i]].rel};
+		del[i] = (sync_pair){files[o->stat_del[i]].bundle, files[o->stat_del[i]].rel};
 	int rc = run_pairs(u->c, u->st, "DELETE FROM parse_stat WHERE ", "bundle_name",
 	                   "relative_fileloc", del, o->nstat_del, NULL, NULL, err);
 	free(del);
@@ -688,35 +697,40 @@ int apply_write(store_conn *c, const sync_file *files, size_t n, const plan_out 
 	upsert u;
 	int rc = -1;
 	/* dag rows before the rows that refer to them (serialized_dag, dag_tag,
-	 * dag_warning have foreign keys to dag) */
+	 * dag_warning have foreign keys to dag); each table's upsert buffer is
+	 * freed before the next one starts */
 	up_init(&u, c, st, "dag_bundle", bundle_cols, 2, 1);
-	if (write_bundles(&u, files, o, err) != 0)
-		goto out;
+	rc = write_bundles(&u, files, o, err);
+	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag", dag_cols, DAG_NCOLS, 1);
-	if (write_dags(&u, files, o, err) != 0 || write_flags(c, st, o, err) != 0)
-		goto out;
+	rc = write_dags(&u, files, o, err);
 	pb_free(&u.p);
+	if (rc != 0 || write_flags(c, st, o, err) != 0)
+		return -1;
 	up_init(&u, c, st, "serialized_dag", ser_cols, 5, 1);
-	if (write_ser(&u, o, ts, err) != 0)
-		goto out;
+	rc = write_ser(&u, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag_tag", tag_cols, 2, 2);
-	if (write_tags(&u, o, err) != 0)
-		goto out;
+	rc = write_tags(&u, o, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "import_error", ie_cols, 4, 2);
-	if (write_ies(&u, files, o, ts, err) != 0)
-		goto out;
+	rc = write_ies(&u, files, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "dag_warning", warn_cols, 4, 2);
-	if (write_warns(&u, o, ts, err) != 0)
-		goto out;
+	rc = write_warns(&u, o, ts, err);
 	pb_free(&u.p);
+	if (rc != 0)
+		return -1;
 	up_init(&u, c, st, "parse_stat", ps_cols, PS_NCOLS, 2);
-	if (write_stats(&u, files, o, ts, err) != 0)
-		goto out;
-	rc = 0;
-out:
+	rc = write_stats(&u, files, o, ts, err);
 	pb_free(&u.p);
 	return rc;
 }
@@ -779,10 +793,32 @@ int apply_find_refused(store_conn *c, const sync_file *files, size_t n, const pl
 	 * number of ids released (only when an id leaves its file) */
 	store_param p = store_p_text("%error[E034]%");
 	count(st, false);
+	size_t before = rq->n;
 	int rc = store_query(c,
 	                     "SELECT bundle_name, filename, stacktrace FROM import_error WHERE "
 	                     "stacktrace LIKE ?",
 	                     &p, 1, row_refused, &r, err);
+	/* several processors: a refused file another one holds is flagged on
+	 * its lease, for its holder to parse again (lease.h, lease_take_reparse) */
+	if (rc == 0 && rq->n > before && n && files[0].lease_owner &&
+	    store_conn_dialect(c) != STORE_SQLITE) {
+		sync_pair *pp = xcalloc(rq->n - before, sizeof(sync_pair));
+		char **keys = xcalloc(rq->n - before, sizeof(char *));
+		for (size_t i = before; i < rq->n; i++) {
+			keys[i - before] = xstrdup(rq->keys[i]);
+			char *sep = strchr(keys[i - before], '\x1f');
+			*sep = '\0';
+			pp[i - before] = (sync_pair){keys[i - before], sep + 1};
+		}
+		store_param t = store_p_bool(true);
+		rc = apply_pairs(c, st, "UPDATE file_lease SET reparse = ? WHERE ", &t, 1,
+		                 "bundle_name", "relative_fileloc", pp, rq->n - before, NULL, NULL,
+		                 NULL, err);
+		for (size_t i = 0; i < rq->n - before; i++)
+			free(keys[i]);
+		free(keys);
+		free(pp);
+	}
 	strmap_free(&r.batch);
 	strmap_free(&r.released);
 	return rc;

@@ -9,6 +9,20 @@
 #include "sync/plan.h"
 #include "sync/sync.h"
 
+/* A (bundle, file) or (dag_id, name) pair of a WHERE condition. */
+typedef struct sync_pair {
+	const char *a, *b;
+} sync_pair;
+
+/* Runs `prefix (<ca = ? AND cb IN (?,..)) OR ...>) suffix` over pairs (sorted
+ * here) in as many statements as the connection's limits need; the fixed
+ * parameters (for placeholders in prefix) go first in each. fn reads the rows
+ * of a SELECT (NULL for writes); st counts the statements. */
+STORE_WUR int apply_pairs(store_conn *c, sync_stats *st, const char *prefix,
+                          const store_param *fixed, size_t nfixed, const char *ca, const char *cb,
+                          sync_pair *pairs, size_t n, const char *suffix, store_row_fn fn, void *ud,
+                          store_error *err);
+
 /* Fills cur with the rows of the files of the batch (their DAGs, import
  * errors, statistics) and of every DAG id the files define (their dag rows,
  * tags and warnings). Files marked foreign are left out. */

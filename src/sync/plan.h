@@ -13,16 +13,6 @@
 #include "sync/sync.h"
 #include "util/arena.h"
 
-/* A growable array: VEC_PUSH(v, n, cap, item). */
-#define VEC_PUSH(v, n, cap, item)                                                                  \
-	do {                                                                                       \
-		if ((n) == (cap)) {                                                                \
-			(cap) = (cap) ? (cap)*2 : 16;                                              \
-			(v) = xrealloc((v), (cap) * sizeof(*(v)));                                 \
-		}                                                                                  \
-		(v)[(n)++] = (item);                                                               \
-	} while (0)
-
 /* ---- what the database holds ---- */
 
 /* A dag row with its serialized_dag hash. Text as the database returned it. */

@@ -59,36 +59,6 @@ static int cmp_file(const void *a, const void *b)
 	return c ? c : strcmp(x->rel, y->rel);
 }
 
-/* Reads and plans; on PostgreSQL and MySQL claims the leases of the files the
- * plan writes, and plans again without the files another processor holds. */
-static int read_and_plan(store_conn *c, sync_file *files, size_t n, plan_current *cur, plan_out *o,
-                         sync_stats *st, store_error *err)
-{
-	for (int round = 0;; round++) {
-		if (apply_read(c, files, n, cur, st, err) != 0)
-			return -1;
-		plan_make(files, n, cur, o);
-		if (round > 0)
-			return 0;
-		/* only the files the batch writes: an unchanged file writes nothing,
-		 * not even its lease */
-		bool *want = xcalloc(n, sizeof(bool));
-		for (size_t f = 0; f < n; f++)
-			want[f] = o->files[f].writes;
-		for (size_t i = 0; i < o->nstat_put; i++)
-			want[o->stat_put[i]] = true;
-		size_t marked = 0;
-		int rc = sync_claim_leases(c, files, n, want, &marked, st, err);
-		free(want);
-		if (rc != 0)
-			return -1;
-		if (!marked)
-			return 0;
-		plan_out_free(o, n);
-		plan_current_free(cur);
-	}
-}
-
 int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, sync_requeue *rq,
                store_error *err)
 {
@@ -109,9 +79,15 @@ int sync_apply(store_conn *c, sync_file *files, size_t n, sync_stats *st, sync_r
 	local.statements++;
 	if (store_begin_write(c, err) != 0)
 		goto out;
-	if (read_and_plan(c, files, n, &cur, &o, &local, err) != 0)
+	/* several processors: one writer at a time, and only files under lease */
+	if (lease_fence(c, files[0].lease_owner, files[0].lease_seconds, files, n, &local, err) !=
+	        0 ||
+	    apply_read(c, files, n, &cur, &local, err) != 0)
 		goto fail;
+	plan_make(files, n, &cur, &o);
 	if (!plan_out_empty(&o) && apply_write(c, files, n, &o, &local, err) != 0)
+		goto fail;
+	if (lease_forget(c, files[0].lease_owner, files, n, err) != 0)
 		goto fail;
 	if (rq && apply_find_refused(c, files, n, &o, &found, &local, err) != 0)
 		goto fail;

@@ -24,10 +24,16 @@ typedef struct sync_file {
 	double parsed_at;     /* when it was parsed, seconds since the epoch */
 	uint64_t source_hash; /* dagfile_result.source_hash, kept in parse_stat */
 	/* The processor's instance name: on PostgreSQL and MySQL a file is written
-	 * only under its lease (NULL: no leases; SQLite never uses them). */
+	 * only under its lease (lease.h; NULL: no leases, SQLite never uses them),
+	 * and only if the lease still has the token the result was parsed under
+	 * (0: a result of no parse, a deletion: written if nobody holds the file,
+	 * which it then takes). Set to the token it was written under. */
 	const char *lease_owner;
-	/* Out: another live processor holds the file's lease; nothing was
-	 * written for it. */
+	int lease_seconds;
+	int64_t lease_token;
+	/* Out: not written, its lease is another's (foreign_owner; "" when the
+	 * lease changed hands since the result was parsed: claim and parse it
+	 * again). */
 	bool foreign;
 	char foreign_owner[256];
 	/* Set by sync_write when the file could not be stored because of its own
@@ -87,16 +93,5 @@ char *sync_stacktrace(const char *rel, const dagfile_result *res, const char *st
 typedef void (*sync_known_fn)(void *ud, const char *rel);
 STORE_WUR int sync_known_files(store_conn *c, const char *bundle, sync_known_fn fn, void *ud,
                                store_error *err);
-
-/* Seconds a lease lasts without renewal: three processor heartbeats. */
-#define SYNC_LEASE_SECONDS 30
-
-/* Renews every lease of owner (with its heartbeat); gives them all up (clean
- * shutdown, so that the others take the files at once); lists the owners that
- * hold a live lease (the others stopped or died: their files are anybody's).
- * No-ops on SQLite. */
-STORE_WUR int sync_heartbeat_leases(store_conn *c, const char *owner, store_error *err);
-STORE_WUR int sync_release_leases(store_conn *c, const char *owner, store_error *err);
-STORE_WUR int sync_live_owners(store_conn *c, sync_known_fn fn, void *ud, store_error *err);
 
 #endif

@@ -29,4 +29,20 @@ void sb_vprintf(strbuf *b, const char *fmt, va_list ap);
 /* Hands the buffer to the caller (never NULL) and resets b. */
 char *sb_detach(strbuf *b);
 
+/* Growable arrays: VEC_GROW(v, n, cap) makes room for one more item;
+ * VEC_PUSH(v, n, cap, item) appends it. */
+#define VEC_GROW(v, n, cap)                                                                        \
+	do {                                                                                       \
+		if ((n) == (cap)) {                                                                \
+			(cap) = (cap) ? (cap)*2 : 16;                                              \
+			(v) = xrealloc((v), (cap) * sizeof(*(v)));                                 \
+		}                                                                                  \
+	} while (0)
+
+#define VEC_PUSH(v, n, cap, item)                                                                  \
+	do {                                                                                       \
+		VEC_GROW(v, n, cap);                                                               \
+		(v)[(n)++] = (item);                                                               \
+	} while (0)
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dagfile/catalog.h"
+#include "dagfile/dagenv.h"
 #include "log/log.h"
 #include "util/xalloc.h"
 #include "worker/proto.h"
@@ -172,6 +173,9 @@ int worker_child_main(int argc, char **argv)
 	if (init.log_level >= LOG_DEBUG && init.log_level <= LOG_ERROR)
 		log_set_level((enum log_level)init.log_level);
 	set_limits(init.memory_limit_mb);
+	dagenv_configure((const char *const *)init.env_deny, init.nenv_deny,
+	                 (const char *const *)init.env_allow, init.nenv_allow);
+	dagenv_add_present((const char *const *)init.env_present, init.nenv_present);
 
 	cat = catalog_load((const char *const *)init.catalog_files, init.ncatalog_files, &cat_err);
 	if (cat) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dagfile/catalog.h"
+#include "dagfile/dagenv.h"
 #include "log/log.h"
 #include "util/xalloc.h"
 #include "worker/proto.h"
@@ -74,6 +75,7 @@ struct wpool {
 	int memory_limit_mb;
 	char *exe;
 	char *argv[3];
+	char **envp; /* the daemon's environment less what DAG files may not read */
 	strbuf init_frame;
 	int devnull;
 	int close_from_max; /* highest fd + 1 to close when close_range is missing */
@@ -140,7 +142,7 @@ static void __attribute__((noreturn)) exec_worker(const wpool *p, int sock)
 	if (close_range(WORKER_FD + 1, ~0u, 0) != 0)
 		for (int fd = WORKER_FD + 1; fd < p->close_from_max; fd++)
 			close(fd);
-	execv(p->exe, p->argv);
+	execve(p->exe, p->argv, p->envp);
 	static const char msg[] = "dagproc: cannot execute the worker binary\n";
 	ssize_t k = write(2, msg, sizeof(msg) - 1);
 	(void)k;
@@ -479,6 +481,16 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 		goto fail;
 	}
 
+	char **env = dagenv_worker_environ();
+	size_t nenv = 0;
+	while (env[nenv])
+		nenv++;
+	p->envp = xcalloc(nenv + 1, sizeof *p->envp);
+	for (size_t i = 0; i < nenv; i++)
+		p->envp[i] = xstrdup(env[i]);
+	free(env);
+	size_t npresent = 0;
+	char **present = dagenv_present_denied(&npresent);
 	wproto_init in = {
 	    .memory_limit_mb = (uint32_t)p->memory_limit_mb,
 	    .max_file_size = o->max_file_size,
@@ -490,9 +502,16 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	    .pools = (char **)o->pools,
 	    .npools = o->npools,
 	    .strict_catalog = o->strict_catalog,
+	    .env_deny = (char **)o->env_deny,
+	    .nenv_deny = o->nenv_deny,
+	    .env_allow = (char **)o->env_allow,
+	    .nenv_allow = o->nenv_allow,
+	    .env_present = present,
+	    .nenv_present = npresent,
 	};
 	sb_init(&p->init_frame);
 	wproto_encode_init(&p->init_frame, &in);
+	dagenv_free_list(present);
 
 	p->n = o->nworkers;
 	p->w = xcalloc((size_t)p->n, sizeof(*p->w));
@@ -667,6 +686,9 @@ void wpool_free(wpool *p)
 	sb_free(&p->init_frame);
 	free(p->w);
 	free(p->exe);
+	for (size_t i = 0; p->envp && p->envp[i]; i++)
+		free(p->envp[i]);
+	free(p->envp);
 	free(p);
 }
 

@@ -96,6 +96,9 @@ void wproto_encode_init(strbuf *b, const wproto_init *in)
 	put_strs(b, in->unchecked, in->nunchecked);
 	put_strs(b, in->pools, in->npools);
 	put_u32(b, in->strict_catalog ? 1u : 0u);
+	put_strs(b, in->env_deny, in->nenv_deny);
+	put_strs(b, in->env_allow, in->nenv_allow);
+	put_strs(b, in->env_present, in->nenv_present);
 	end_frame(b, at);
 }
 
@@ -366,6 +369,9 @@ int wproto_decode_init(const char *payload, size_t n, wproto_init *out)
 	out->unchecked = get_strs(&r, &out->nunchecked);
 	out->pools = get_strs(&r, &out->npools);
 	out->strict_catalog = get_u32(&r) != 0;
+	out->env_deny = get_strs(&r, &out->nenv_deny);
+	out->env_allow = get_strs(&r, &out->nenv_allow);
+	out->env_present = get_strs(&r, &out->nenv_present);
 	if (r.bad || r.left) {
 		wproto_init_free(out);
 		return -1;
@@ -378,6 +384,9 @@ void wproto_init_free(wproto_init *in)
 	free_strs(in->catalog_files, in->ncatalog_files);
 	free_strs(in->unchecked, in->nunchecked);
 	free_strs(in->pools, in->npools);
+	free_strs(in->env_deny, in->nenv_deny);
+	free_strs(in->env_allow, in->nenv_allow);
+	free_strs(in->env_present, in->nenv_present);
 	memset(in, 0, sizeof(*in));
 }
 

@@ -40,6 +40,15 @@ typedef struct wproto_init {
 	char **pools;
 	size_t npools;
 	bool strict_catalog; /* [core] strict_catalog */
+	/* the environment policy (dagfile/dagenv.h): [core] dag_env_deny and
+	 * dag_env_allow, and the names of the denied variables the daemon's environment
+	 * holds (the worker's own has none of them) */
+	char **env_deny;
+	size_t nenv_deny;
+	char **env_allow;
+	size_t nenv_allow;
+	char **env_present;
+	size_t nenv_present;
 } wproto_init;
 
 typedef struct wproto_job {

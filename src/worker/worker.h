@@ -40,7 +40,8 @@
  * reaches the daemon only (which then drains), and they exit by themselves on
  * EOF when the daemon goes away. They close every inherited descriptor but
  * stdin (/dev/null), stdout (made a copy of stderr), stderr and their socket,
- * and never open a database.
+ * and never open a database. Their environment is the daemon's without the
+ * variables DAG files may not read (dagfile/dagenv.h).
  */
 
 typedef struct wpool wpool;
@@ -58,6 +59,13 @@ typedef struct wpool_opts {
 	size_t npools;
 	bool strict_catalog;  /* [core] strict_catalog */
 	size_t max_file_size; /* bytes (max_file_size MiB * 2^20) */
+	/* [core] dag_env_deny / dag_env_allow, the policy the caller gave dagenv_configure
+	 * (dagfile/dagenv.h): the workers apply it too, and their environment holds only
+	 * the variables it lets through */
+	const char *const *env_deny;
+	size_t nenv_deny;
+	const char *const *env_allow;
+	size_t nenv_allow;
 } wpool_opts;
 
 /* Called from wpool_process with each finished job, real or synthesized. The

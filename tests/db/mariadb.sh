@@ -7,7 +7,8 @@
 #   MY_USER MY_PASSWORD MY_DB         unprivileged test user ('MY_USER'@'127.0.0.1') and db
 #   MY_ADMIN_USER MY_ADMIN_PASSWORD   root@127.0.0.1, for kills and checks
 #   MY_URL                            mysql://MY_USER:MY_PASSWORD@127.0.0.1:MY_PORT/MY_DB
-# Knobs (set before mariadb_start): MY_MAX_CONNECTIONS (default 20).
+# Knobs (set before mariadb_start): MY_MAX_CONNECTIONS (default 20), MY_EXTRA_OPTS (more
+# server options, e.g. "--ssl-cert=/x/server.crt"; read at each start).
 
 MY_MAX_CONNECTIONS=${MY_MAX_CONNECTIONS:-20}
 MY_USER=${MY_USER:-dagproc}
@@ -45,7 +46,8 @@ mariadb_start() {
 		--port="$MY_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
 		--tmpdir="$MY_DIR/tmp" --max-connections="$MY_MAX_CONNECTIONS" \
 		--innodb-flush-log-at-trx-commit=2 --innodb-buffer-pool-size=64M \
-		--skip-log-bin --log-error="$MY_DIR/server.log" >>"$MY_DIR/server.out" 2>&1 &
+		--skip-log-bin --log-error="$MY_DIR/server.log" ${MY_EXTRA_OPTS:-} \
+		>>"$MY_DIR/server.out" 2>&1 &
 	MY_PID=$!
 	local i
 	for i in $(seq 1 600); do

@@ -7,7 +7,8 @@
 #   PG_USER PG_PASSWORD PG_DB         unprivileged test role and its database
 #   PG_ADMIN_USER                     superuser (postgres) for kills and checks
 #   PG_URL                            postgresql://PG_USER:PG_PASSWORD@127.0.0.1:PG_PORT/PG_DB
-# Knobs (set before pg_start): PG_BIN, PG_MAX_CONNECTIONS (default 20).
+# Knobs (set before pg_start): PG_BIN, PG_MAX_CONNECTIONS (default 20), PG_EXTRA_OPTS
+# (more server options, e.g. "-c ssl=on -c ssl_cert_file=/x/server.crt"; read at each start).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-20}
@@ -42,7 +43,7 @@ pg_start() {
 	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" \
 		-c listen_addresses=127.0.0.1 -c max_connections="$PG_MAX_CONNECTIONS" \
 		-c superuser_reserved_connections=3 -c fsync=off \
-		-c full_page_writes=off -c logging_collector=off \
+		-c full_page_writes=off -c logging_collector=off ${PG_EXTRA_OPTS:-} \
 		>>"$PG_DIR/server.log" 2>&1 &
 	PG_PID=$!
 	local i

@@ -27,7 +27,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 store_src=
-for f in store store_sqlite store_pg store_mysql schema pool retry; do
+for f in store store_sqlite store_pg store_mysql schema pool retry timeouts; do
 	store_src="$store_src $root/src/store/$f.c"
 done
 if [ -z "$bin" ]; then
@@ -37,6 +37,7 @@ if [ -z "$bin" ]; then
 		-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 		-Wno-missing-field-initializers -I"$root/src" $(pkg-config --cflags libpq libmariadb) \
 		-o "$bin" "$here/test_store_db.c" $store_src "$root/src/util/xalloc.c" \
+		"$root/src/util/clock.c" "$root/src/config/dburl.c" "$root/src/log/log.c" \
 		$(pkg-config --libs libpq libmariadb sqlite3) -lpthread -lm || exit 2
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Two processors on one database (PostgreSQL, MariaDB): a file is written only
-# by the processor that holds its lease; when that processor is killed, its
-# leases expire and the other one takes its files over; a clean stop gives the
-# leases up. The tables must hold exactly what the files say throughout
-# (tests/db/invariants.py).
+# Several processors on one database (PostgreSQL, MariaDB), lease_seconds = 5
+# (issue 12): the work is divided (two processors over 300 files parse about
+# half each); a processor paused with a write in flight cannot commit over the
+# one that took its files (fencing); a killed processor's files are taken
+# over; a clean stop hands its files over at once; a rolling restart of three
+# processors never leaves a file out of the tables. The tables are checked
+# against the files with tests/db/invariants.py.
 #
 # usage: tests/db/scaleout_test.sh DAGPROC_BIN [pg|mariadb|all]
 set -u
@@ -15,10 +17,16 @@ which=${2:-all}
 . "$here/mariadb.sh"
 
 work=$(mktemp -d /tmp/dagproc-scaleout.XXXXXX)
-pa=
-pb=
+declare -A pids=() ports=()
+lockpid=
+editpid=
 cleanup() {
-	for x in $pa $pb; do kill -KILL "$x" 2>/dev/null && wait "$x" 2>/dev/null; done
+	for n in "${!pids[@]}"; do
+		kill -CONT "${pids[$n]}" 2>/dev/null
+		kill -KILL "${pids[$n]}" 2>/dev/null && wait "${pids[$n]}" 2>/dev/null
+	done
+	[ -n "$lockpid" ] && kill "$lockpid" 2>/dev/null
+	[ -n "$editpid" ] && kill "$editpid" 2>/dev/null
 	pg_cleanup
 	mariadb_cleanup
 	[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
@@ -26,6 +34,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+LEASE=5
+N=300
 passed=0
 failed=0
 ok() {
@@ -35,110 +45,239 @@ ok() {
 bad() {
 	failed=$((failed + 1))
 	echo "FAIL $*"
-	for l in "$work"/a.log "$work"/b.log; do
-		[ -f "$l" ] && echo "---- $(basename "$l")" && tail -n 15 "$l"
+	for l in "$work"/*.log; do
+		[ -f "$l" ] && echo "---- $(basename "$l")" && tail -n 8 "$l"
 	done
 }
 
-gen() {
-	mkdir -p "$1"
-	for i in $(seq -w 1 40); do
-		cat >"$1/f$i.yml" <<EOF
-dag_$i:
-  tasks:
-    - task_id: t
-      operator: airflow.providers.standard.operators.bash.BashOperator
-      bash_command: echo $i
-EOF
-	done
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start() { # NAME URL
-	DAGPROC__DAG_PROCESSOR__INSTANCE_NAME=$1 DAGPROC__API__ENABLED=false \
-		DAGPROC__DATABASE__RETRY_BACKOFF_MAX=2 DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=1 \
-		"$bin" run --dags "$work/dags" --db "$2" >>"$work/$1.log" 2>&1 &
+# version V of file i: DAG dag_i whose command says which version it is
+write_file() { # I V
+	printf 'dag_%s:\n  tasks:\n    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo %s %s}\n' \
+		"$1" "$1" "$2" >"$work/dags/f$1.yml.tmp"
+	mv "$work/dags/f$1.yml.tmp" "$work/dags/f$1.yml"
+}
+all_files() { # V
+	local i
+	for i in $(seq -w 1 $N); do write_file "$i" "$1"; done
 }
 
-check() { # NAME DIALECT WAIT
-	local out
-	if out=$(python3 "$here/invariants.py" "$bin" "$work/dags" "$2" --wait "$3" 2>&1); then
-		ok "$1 ($out)"
+# each processor's sessions are told apart on the server: PostgreSQL by
+# application_name, MariaDB by a user of its own
+url_for() { # NAME
+	if [ "$d" = pg ]; then
+		echo "$url?application_name=dagproc_$1"
 	else
-		bad "$1"
-		echo "$out"
+		echo "mysql://proc_$1:pw-$1@127.0.0.1:$MY_PORT/$MY_DB"
+	fi
+}
+in_flight() { # NAME: its write waits for a lock
+	if [ "$d" = pg ]; then
+		sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dagproc_$1' AND wait_event_type = 'Lock'"
+	else
+		# behind the table lock, or behind another writer's row lock on sync_lock
+		sql "SELECT count(*) FROM information_schema.processlist WHERE user = 'proc_$1' AND command = 'Query' AND info IS NOT NULL"
 	fi
 }
 
-sql() { # DIALECT SQL: one value
-	if [ "$1" = pg ]; then
-		pg_psql -At -c "$2"
-	else
-		mariadb_sql -N -B "$MY_DB" -e "$2"
-	fi
+start() { # NAME: a processor with its own API port (for its /metrics)
+	ports[$1]=$(free_port)
+	DAGPROC__DAG_PROCESSOR__INSTANCE_NAME=$1 DAGPROC__API__PORT=${ports[$1]} \
+		DAGPROC__DAG_PROCESSOR__LEASE_SECONDS=$LEASE DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=1 \
+		DAGPROC__DATABASE__RETRY_BACKOFF_MAX=1 DAGPROC__DATABASE__CONNECT_TIMEOUT=3 \
+		"$bin" run --dags "$work/dags" --db "$(url_for "$1")" >>"$work/$1.log" 2>&1 &
+	pids[$1]=$!
 }
-
-scenario() { # DIALECT START STOP URLVAR
-	local d=$1 start_fn=$2 stop_fn=$3
-	rm -rf "$work/dags" "$work"/*.log
-	gen "$work/dags"
-	$start_fn >&2 || { bad "$d: server did not start"; return; }
-	local url=${!4}
-	start a "$url"
-	pa=$!
-	sleep 1
-	start b "$url"
-	pb=$!
-	check "$d: two processors converge on 40 files" "$d" 30
-	local n owners
-	n=$(sql "$d" "SELECT count(*) FROM file_lease")
-	owners=$(sql "$d" "SELECT count(DISTINCT owner) FROM file_lease WHERE owner NOT IN ('a', 'b')")
-	[ "$n" = 40 ] && [ "$owners" = 0 ] &&
-		ok "$d: every written file has one lease, held by a or b" ||
-		bad "$d: leases: $n rows, $owners other owners"
-
-	# edits while both run: whoever holds a file writes it
-	for i in 01 02 03 04 05; do sed -i "s/echo $i/echo changed $i/" "$work/dags/f$i.yml"; done
-	check "$d: edits with two processors running" "$d" 5
-
-	# kill the holder of f01 without a chance to give its leases up
-	local holder
-	holder=$(sql "$d" "SELECT owner FROM file_lease WHERE relative_fileloc = 'f01.yml'")
-	if [ "$holder" = a ]; then
-		kill -KILL "$pa"
-		wait "$pa" 2>/dev/null
-		pa=
-		survivor=b
-	else
-		kill -KILL "$pb"
-		wait "$pb" 2>/dev/null
-		pb=
-		survivor=a
-	fi
-	for i in 01 02 03; do sed -i "s/echo changed $i/echo again $i/" "$work/dags/f$i.yml"; done
-	rm -f "$work/dags/f04.yml"
-	# the leases last 30 s, the survivor looks every 10 s
-	check "$d: the survivor ($survivor) takes the killed processor's files over" "$d" 60
-	grep -q "holds no live lease any more: taking over" "$work/$survivor.log" &&
-		ok "$d: the takeover is logged" || bad "$d: no takeover line in $survivor.log"
-
-	# a clean stop gives the leases up
-	local pid=${pa:-$pb}
-	kill -TERM "$pid"
-	wait "$pid"
+stop() { # NAME
+	kill -TERM "${pids[$1]}" 2>/dev/null
+	wait "${pids[$1]}" 2>/dev/null
 	local rc=$?
-	pa=
-	pb=
-	n=$(sql "$d" "SELECT count(*) FROM file_lease WHERE owner = '$survivor'")
-	[ "$rc" -eq 0 ] && [ "$n" = 0 ] && ok "$d: a clean stop exits 0 and gives its leases up" ||
-		bad "$d: stop status $rc, $n leases left"
-	$stop_fn >&2
+	unset "pids[$1]"
+	return $rc
+}
+parsed() { # NAME: files_parsed_total of its /metrics
+	curl -s "http://127.0.0.1:${ports[$1]}/metrics" | awk '$1 == "dagproc_files_parsed_total" { print $2 }'
+}
+
+sql() { # one value
+	if [ "$d" = pg ]; then pg_psql -At -c "$1"; else mariadb_sql -N -B "$MY_DB" -e "$1"; fi
+}
+wait_sql() { # SECONDS SQL EXPECTED
+	local deadline=$((SECONDS + $1)) got
+	while :; do
+		got=$(sql "$2" 2>/dev/null)
+		[ "$got" = "$3" ] && return 0
+		[ "$SECONDS" -ge "$deadline" ] && {
+			echo "     expected '$3', got '$got' for: $2"
+			return 1
+		}
+		sleep 0.2
+	done
+}
+check() { # LABEL WAIT
+	local out
+	if out=$(python3 "$here/invariants.py" "$bin" "$work/dags" "$d" --wait "$2" 2>&1); then
+		ok "$d: $1 ($out)"
+	else
+		bad "$d: $1"
+		echo "$out" | head -n 20
+	fi
+}
+count_version() { # V: DAGs whose serialized command is version V
+	sql "SELECT count(*) FROM serialized_dag WHERE data LIKE '%echo % $1\"%'"
+}
+
+# lock the DAG tables for SECONDS from another session (in the background)
+lock_tables() {
+	if [ "$d" = pg ]; then
+		pg_psql -c "BEGIN; LOCK TABLE serialized_dag IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" \
+			>/dev/null 2>&1 &
+	else
+		mariadb_sql "$MY_DB" -e "LOCK TABLES serialized_dag WRITE; SELECT SLEEP($1); UNLOCK TABLES;" \
+			>/dev/null 2>&1 &
+	fi
+	lockpid=$!
+}
+
+scenario() { # DIALECT START URLVAR
+	d=$1
+	rm -rf "$work/dags" "$work"/*.log
+	mkdir -p "$work/dags"
+	all_files v1
+	$2 >&2 || { bad "$d: server did not start"; return; }
+	url=${!3}
+	"$bin" db migrate --db "$url" >/dev/null || { bad "$d: migrate"; return; }
+	if [ "$d" = mariadb ]; then
+		for n in a b c; do
+			mariadb_sql -e "CREATE USER 'proc_$n'@'127.0.0.1' IDENTIFIED BY 'pw-$n'; GRANT ALL ON $MY_DB.* TO 'proc_$n'@'127.0.0.1'"
+		done
+	fi
+
+	# 1. the work is divided
+	start a
+	start b
+	check "two processors converge on $N files" 60
+	local pa pb
+	pa=$(parsed a)
+	pb=$(parsed b)
+	if [ -n "$pa" ] && [ -n "$pb" ] && [ $((pa + pb)) -le $((N * 5 / 4)) ] &&
+		[ "$pa" -ge $((N / 5)) ] && [ "$pb" -ge $((N / 5)) ]; then
+		ok "$d: the files are divided: a parsed $pa, b parsed $pb (of $N)"
+	else
+		bad "$d: files parsed: a $pa, b $pb (of $N; at most $((N * 5 / 4)) together, each at least $((N / 5)))"
+	fi
+	local held
+	held=$("$bin" processors --format json --db "$url" 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin)["dag_processors"]; print(" ".join("%s=%d" % (p["instance_name"], p["files_held"]) for p in sorted(d, key=lambda p: p["instance_name"])))')
+	[[ "$held" =~ ^a=[0-9]+\ b=[0-9]+$ ]] && ok "$d: dagproc processors lists a and b ($held)" ||
+		bad "$d: dagproc processors: '$held'"
+
+	# 2. fencing: a paused with a write in flight cannot commit over b
+	lock_tables 6
+	sleep 0.3
+	all_files v2
+	# a's write of v2 waits for the lock: pause a with it in flight
+	local i flight=
+	for i in $(seq 1 200); do
+		[ "$(in_flight a)" -gt 0 ] 2>/dev/null && { flight=1; break; }
+		sleep 0.05
+	done
+	kill -STOP "${pids[a]}"
+	[ -n "$flight" ] && ok "$d: a paused while its write waits for the lock" ||
+		bad "$d: a's write was never seen waiting for the lock"
+	all_files v3
+	local t0=$SECONDS
+	if wait_sql $((2 * LEASE + 15)) "SELECT count(*) FROM serialized_dag WHERE data LIKE '%echo % v3\"%'" $N; then
+		ok "$d: with a paused mid-write, b wrote the newest content of every file ($((SECONDS - t0)) s)"
+	else
+		bad "$d: b did not write the newest content while a was paused (v3: $(count_version v3))"
+	fi
+	wait "$lockpid" 2>/dev/null
+	lockpid=
+	kill -CONT "${pids[a]}"
+	sleep 6
+	[ "$(count_version v3)" = $N ] && ok "$d: a, resumed, wrote nothing older (6 s later every file is v3)" ||
+		bad "$d: after a resumed: v3 $(count_version v3), v2 $(count_version v2)"
+	if kill -0 "${pids[a]}" 2>/dev/null &&
+		wait_sql $((4 * LEASE)) "SELECT count(*) > 0 FROM file_lease WHERE owner = 'a'" \
+			"$([ "$d" = pg ] && echo t || echo 1)"; then
+		ok "$d: a is alive and holds files again"
+	else
+		bad "$d: a after the pause"
+	fi
+	check "the tables hold what the files say after the pause" 20
+
+	# 3. failover: b killed, 30 files change, a writes them
+	kill -KILL "${pids[b]}"
+	wait "${pids[b]}" 2>/dev/null
+	unset "pids[b]"
+	for i in $(seq 1 30); do write_file "$(printf %03d "$i")" v4; done
+	t0=$SECONDS
+	wait_sql $((2 * LEASE + 10)) "SELECT count(*) FROM serialized_dag WHERE data LIKE '%echo % v4\"%'" 30 &&
+		ok "$d: b killed: a wrote the 30 changed files ($((SECONDS - t0)) s)" ||
+		bad "$d: failover: $(count_version v4) of 30 written"
+
+	# a clean stop hands the files over at once
+	start b
+	wait_sql $((4 * LEASE)) "SELECT count(*) > 0 FROM file_lease WHERE owner = 'b'" \
+		"$([ "$d" = pg ] && echo t || echo 1)" || bad "$d: b takes no files after its restart"
+	stop a || bad "$d: a's clean stop did not exit 0"
+	t0=$(date +%s.%N)
+	if wait_sql 10 "SELECT count(*) FROM file_lease WHERE owner = 'b'" $N; then
+		local took
+		took=$(python3 -c "import time; print('%.1f' % (time.time() - $t0))")
+		python3 -c "import sys; sys.exit(0 if $took <= 2.0 else 1)" &&
+			ok "$d: a clean stop of a hands its files to b within 2 s ($took s)" ||
+			bad "$d: the handover took $took s"
+	else
+		bad "$d: b holds $(sql "SELECT count(*) FROM file_lease WHERE owner = 'b'") files after a stopped: $(sql "SELECT relative_fileloc FROM file_lease WHERE owner = 'b' AND relative_fileloc NOT LIKE 'f___.yml' LIMIT 5")"
+	fi
+	check "one processor left" 20
+
+	# 4. a rolling restart of three processors while files change
+	start a
+	start c
+	check "three processors" 30
+	(
+		v=5
+		while :; do
+			write_file "$(printf '%03d' $((RANDOM % N + 1)))" "v$v"
+			v=$((v + 1))
+			sleep 0.05
+		done
+	) &
+	editpid=$!
+	local missing=0 n last=
+	for name in a b c; do
+		stop "$name"
+		start "$name"
+		for i in $(seq 1 25); do # 5 s of samples while it restarts
+			n=$(sql "SELECT count(*) FROM dag WHERE is_stale = $([ "$d" = pg ] && echo false || echo 0)")
+			[ "$n" = $N ] || { missing=$((missing + 1)); last=$n; }
+			sleep 0.2
+		done
+	done
+	kill "$editpid"
+	wait "$editpid" 2>/dev/null
+	editpid=
+	[ "$missing" = 0 ] && ok "$d: rolling restart of three processors: no DAG ever missing (75 samples)" ||
+		bad "$d: rolling restart: $missing samples with a DAG missing (last: $last live DAGs)"
+	check "converged after the rolling restart" 10
+	for name in a b c; do stop "$name" || bad "$d: $name's clean stop"; done
+	[ "$(sql "SELECT count(*) FROM file_lease WHERE owner IS NOT NULL")" = 0 ] &&
+		ok "$d: every lease given up after the clean stops" ||
+		bad "$d: leases left: $(sql "SELECT count(*) FROM file_lease WHERE owner IS NOT NULL")"
+	if [ "$d" = pg ]; then pg_cleanup; else mariadb_cleanup; fi
 }
 
 case $which in
-pg | all) scenario pg pg_start pg_stop PG_URL ;;
+pg | all) scenario pg pg_start PG_URL ;;
 esac
 case $which in
-mariadb | all) scenario mariadb mariadb_start mariadb_stop MY_URL ;;
+mariadb | all) scenario mariadb mariadb_start MY_URL ;;
 esac
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -484,8 +484,10 @@ def free_port():
 
 
 class Processor:
-    def __init__(self, binary, root, url, work, port):
+    def __init__(self, binary, root, url, work, port, name="p0"):
         self.binary, self.root, self.url, self.work, self.port = binary, root, url, work, port
+        self.name = name
+        self.log = os.path.join(work, "processor-%s.log" % name)
         self.proc = None
         self.starts = 0
 
@@ -493,9 +495,11 @@ class Processor:
         env = dict(os.environ)
         env.update({"DAGPROC__API__PORT": str(self.port), "DAGPROC__DATABASE__RETRY_BACKOFF_MAX": "1",
                     "DAGPROC__DATABASE__CONNECT_TIMEOUT": "3", "DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES": "2",
-                    "DAGPROC__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0"})
+                    "DAGPROC__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0",
+                    "DAGPROC__DAG_PROCESSOR__LEASE_SECONDS": "5",
+                    "DAGPROC__DAG_PROCESSOR__INSTANCE_NAME": self.name})
         self.starts += 1
-        logf = open(os.path.join(self.work, "processor.log"), "a")
+        logf = open(self.log, "a")
         logf.write("---- start %d\n" % self.starts)
         logf.flush()
         self.proc = subprocess.Popen([self.binary, "run", "--dags", self.root, "--db", self.url],
@@ -510,13 +514,17 @@ class Processor:
             self.proc = None
 
     def stop(self):
+        """SIGTERM; returns the exit status (None when it had to be killed)."""
+        rc = 0
         if self.proc:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                rc = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+                rc = None
             self.proc = None
+        return rc
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -551,6 +559,8 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--stop-after", type=int, default=0, help="stop after burst K, keeping the work folder")
     ap.add_argument("--settle", type=float, default=45, help="seconds a burst may take to converge")
+    ap.add_argument("--processors", type=int, default=1,
+                    help="processors sharing the database (PostgreSQL, MariaDB)")
     a = ap.parse_args()
 
     rng = random.Random(a.seed)
@@ -559,7 +569,8 @@ def main():
     root = os.path.join(work, "dags")
     sqlite_path = os.path.join(work, "dagproc.db")
     url = a.url or "sqlite:///" + sqlite_path
-    replay = "SEED=%d tests/model/model_test.sh %s %s" % (a.seed, a.bin, a.backend)
+    replay = "SEED=%d %stests/model/model_test.sh %s %s" % (
+        a.seed, "MODEL_PROCESSORS=%d " % a.processors if a.processors > 1 else "", a.bin, a.backend)
     log("model: seed %d, backend %s, %d bursts (replay: %s)" % (a.seed, a.backend, a.bursts, replay))
 
     r = subprocess.run([a.bin, "db", "reset", "--yes", "--db", url], capture_output=True, text=True,
@@ -570,9 +581,12 @@ def main():
     tree = Tree(root, rng)
     for _ in range(rng.randint(4, 8)):
         tree.op_create()
-    proc = Processor(a.bin, root, url, work, free_port())
+    if a.backend == "sqlite":
+        a.processors = 1  # SQLite is for one processor
+    procs = [Processor(a.bin, root, url, work, free_port(), "p%d" % i) for i in range(a.processors)]
     db = Db(a.backend, url, sqlite_path)
-    proc.start()
+    for p in procs:
+        p.start()
     history = []
     failed = False
     try:
@@ -581,8 +595,9 @@ def main():
             event = rng.choice(["none", "none", "kill", "kill-db", "restart-db"] if a.backend != "sqlite"
                                else ["none", "none", "kill", "lock-db"])
             ops = []
+            victim = rng.choice(procs)
             if event == "kill":
-                proc.kill()
+                victim.kill()
             elif event == "kill-db":
                 fault("kill")
             elif event == "restart-db":
@@ -600,17 +615,20 @@ def main():
                 con.rollback()
                 con.close()
             if event == "kill":
-                proc.start()
+                victim.start()
+                if len(procs) > 1:
+                    event = "kill %s" % victim.name
             history.append((burst, event, ops))
             log("model: burst %d (%s): %s" % (burst, event, "; ".join(ops)))
             # settle: the tables must come to equal what the files say
             deadline = time.time() + a.settle
             diffs = ["not compared yet"]
             while time.time() < deadline:
-                if not proc.alive():
-                    diffs = ["the processor exited (status %s)" % proc.proc.poll()]
+                dead = [p for p in procs if not p.alive()]
+                if dead:
+                    diffs = ["processor %s exited (status %s)" % (dead[0].name, dead[0].proc.poll())]
                     break
-                if proc.ready():
+                if all(p.ready() for p in procs):
                     exp = expectations(check_tree(a.bin, root), root)
                     try:
                         diffs = compare(exp, db.state())
@@ -635,18 +653,25 @@ def main():
                 a.keep = True
                 break
     finally:
-        proc.stop()
+        rcs = [(p.name, p.stop()) for p in procs]
+    bad_stops = [(n, rc) for n, rc in rcs if rc != 0]
+    if bad_stops and not failed:
+        failed = True
+        log("FAIL model seed %d backend %s: a clean stop gave %s (a crash or a leak under the "
+            "sanitizers?)" % (a.seed, a.backend, bad_stops))
+        log("   replay: %s (work folder kept: %s)" % (replay, work))
     if failed:
-        with open(os.path.join(work, "processor.log")) as f:
-            tail = f.readlines()[-30:]
-        log("   processor log (last lines):")
-        for line in tail:
-            log("     " + line.rstrip())
+        for p in procs:
+            with open(p.log) as f:
+                tail = f.readlines()[-30:]
+            log("   processor %s log (last lines):" % p.name)
+            for line in tail:
+                log("     " + line.rstrip())
     elif not a.keep:
         shutil.rmtree(work, ignore_errors=True)
     if not failed:
-        log("ok   model seed %d backend %s: %d bursts, tables equal the files after each" %
-            (a.seed, a.backend, a.bursts))
+        log("ok   model seed %d backend %s%s: %d bursts, tables equal the files after each" %
+            (a.seed, a.backend, " (%d processors)" % len(procs) if len(procs) > 1 else "", a.bursts))
     return 1 if failed else 0
 
 

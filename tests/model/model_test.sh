@@ -9,6 +9,7 @@
 #   SEED=n             replays one seed (overrides the list)
 #   MODEL_BURSTS=k     bursts per seed (default 6); MODEL_OPS=m ops per burst at most (12)
 #   MODEL_SEEDS=n      with no SEED and no list: n seeds drawn from the time
+#   MODEL_PROCESSORS=n processors sharing the database (PostgreSQL, MariaDB; default 1)
 #   KEEP_WORK=1        keep every work folder (a failing one is always kept)
 # Prints one line per seed ("ok   model seed ..." / "FAIL model seed ...") and
 # "N passed, N failed".
@@ -55,7 +56,8 @@ fault() { # KIND
 passed=0
 failed=0
 for seed in "${seeds[@]}"; do
-	args=(--bin "$bin" --backend "$backend" --seed "$seed" --bursts "${MODEL_BURSTS:-6}" --ops "${MODEL_OPS:-12}")
+	args=(--bin "$bin" --backend "$backend" --seed "$seed" --bursts "${MODEL_BURSTS:-6}" --ops "${MODEL_OPS:-12}"
+		--processors "${MODEL_PROCESSORS:-1}")
 	[ -n "$url" ] && args+=(--url "$url")
 	[ -n "${KEEP_WORK:-}" ] && args+=(--keep)
 	# model.py's stdout asks for faults; its stderr is the report

@@ -5,16 +5,19 @@
 # failed. A failure names its seed; SEED=n tests/model/model_test.sh BIN BACKEND
 # replays it.
 #
-# usage: tests/model/soak.sh DAGPROC_BIN [MINUTES_PER_BACKEND]   (default 6.5)
+# usage: tests/model/soak.sh DAGPROC_BIN [MINUTES_PER_BACKEND]   (default 5)
 #   SOAK_BACKENDS ("sqlite pg mariadb"), MODEL_BURSTS (12), MODEL_OPS (20)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$1
-minutes=${2:-6.5}
+minutes=${2:-5}
 export MODEL_BURSTS=${MODEL_BURSTS:-12} MODEL_OPS=${MODEL_OPS:-20}
 total_failed=0
 summary=()
-for backend in ${SOAK_BACKENDS:-sqlite pg mariadb}; do
+for backend in ${SOAK_BACKENDS:-sqlite pg mariadb pg2}; do
+	# pg2: two processors sharing PostgreSQL
+	export MODEL_PROCESSORS=1
+	[ "$backend" = pg2 ] && { backend=pg; export MODEL_PROCESSORS=2; }
 	end=$(python3 -c "import time; print(int(time.time() + $minutes * 60))")
 	seeds=()
 	seed=$(($(date +%s) % 1000000))
@@ -30,7 +33,7 @@ for backend in ${SOAK_BACKENDS:-sqlite pg mariadb}; do
 		runs=$((runs + $(echo "$line" | awk '{print $1 + $3}')))
 		fails=$((fails + $(echo "$line" | awk '{print $3}')))
 	done
-	summary+=("$backend: $runs seeds of $MODEL_BURSTS bursts (up to $MODEL_OPS operations each), $fails failed")
+	summary+=("$backend ($MODEL_PROCESSORS processor(s)): $runs seeds of $MODEL_BURSTS bursts (up to $MODEL_OPS operations each), $fails failed")
 	total_failed=$((total_failed + fails))
 done
 echo

@@ -15,9 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* SPEC §2's defaults block, verbatim. */
+/* SPEC §2's defaults block, verbatim but for the settings other issues add. */
 static const char spec_example[] =
     "[core]\n"
     "dags_folder = ./dags          ; the default bundle, named \"dags-folder\"\n"
@@ -26,6 +27,10 @@ static const char spec_example[] =
     "unchecked_operator_modules =  ; module prefixes accepted without checks, comma separated\n"
     "pools = default_pool          ; pools that exist; others raise a \"non-existent pool\" "
     "warning\n"
+    "dag_env_deny =                ; globs of environment variables DAG files never see (added "
+    "to\n"
+    "                              ; DAGPROC__* and the secret-looking names denied by default)\n"
+    "dag_env_allow =               ; globs let through despite the default deny list\n"
     "\n"
     "[database]\n"
     "sql_conn = sqlite:///dagproc.db\n"
@@ -39,6 +44,8 @@ static const char spec_example[] =
     "connect_timeout = 10\n"
     "statement_timeout = 30\n"
     "once_timeout = 60\n"
+    "sql_conn_file =               ; read sql_conn from this file (container secrets)\n"
+    "sql_conn_cmd =                ; or from this command's output (as Airflow's _CMD settings)\n"
     "\n"
     "[dag_processor]\n"
     "refresh_interval = 300        ; full rescan of every bundle even with file watching\n"
@@ -52,12 +59,17 @@ static const char spec_example[] =
     "watch = true                  ; inotify: a changed file is reparsed at once\n"
     "instance_name =               ; default hostname:pid; used by several processors on one "
     "database\n"
+    "lease_seconds = 30            ; file leases between processors; heartbeat every third\n"
     "\n"
     "[api]\n"
     "enabled = true\n"
     "host = 127.0.0.1\n"
     "port = 8780\n"
     "auth_token =                  ; when set, /api/* needs \"Authorization: Bearer <token>\"\n"
+    "allow_unauthenticated = false ; needed to serve /api on a non-loopback host without a "
+    "token\n"
+    "tls_cert =                    ; HTTPS for the API when both are set\n"
+    "tls_key =\n"
     "\n"
     "[logging]\n"
     "level = info\n"
@@ -175,6 +187,7 @@ static void assert_defaults(const struct dagproc_config *c)
 	assert_int_equal(c->dag_processor.file_parsing_sort_mode, CONFIG_SORT_MODIFIED_TIME);
 	assert_true(c->dag_processor.watch);
 	assert_string_equal(c->dag_processor.instance_name, "");
+	assert_int_equal(c->dag_processor.lease_seconds, 30);
 	assert_true(c->api.enabled);
 	assert_string_equal(c->api.host, "127.0.0.1");
 	assert_int_equal(c->api.port, 8780);
@@ -197,7 +210,7 @@ static void test_table(void **state)
 	(void)state;
 	size_t n;
 	const struct config_setting *t = config_settings(&n);
-	assert_int_equal(n, 33);
+	assert_int_equal(n, 43);
 	for (size_t i = 0; i < n; i++) {
 		assert_non_null(t[i].help);
 		assert_true(strlen(t[i].help) > 5);
@@ -314,7 +327,7 @@ static void test_file_errors(void **state)
 	                  "F:2: [logging] format: 'xml' is not one of text, json");
 	assert_load_error("[database]\nsql_conn = oracle://scott:tiger@db/orcl\n",
 	                  "F:2: [database] sql_conn: invalid database URL "
-	                  "'oracle://scott:***@db/orcl': unsupported database 'oracle' "
+	                  "'oracle://***': unsupported database "
 	                  "(expected sqlite, postgresql or mysql)");
 }
 
@@ -359,8 +372,9 @@ static void test_value_errors(void **state)
 	assert_non_null(err);
 	assert_null(strstr(err, "topsecret"));
 	assert_string_equal(err, "[database] sql_conn: invalid database URL "
-	                         "'postgresql://u:***@h:99999/db': port '99999' is not a number "
-	                         "between 1 and 65535");
+	                         "'postgresql://***': the port is not a number between 1 and "
+	                         "65535 (an unencoded '@' or '/' in the password? write them as "
+	                         "%40 and %2F)");
 	free(err);
 }
 
@@ -585,25 +599,132 @@ static void test_reload_conflicts(void **state)
 	config_free(b);
 }
 
-static void test_register_secrets(void **state)
+/* ---- secrets kept elsewhere (issue 10) ---- */
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_secret_sources(void **state)
+{
+	(void)state;
+	char sec[256], line[600], *err = NULL;
+	snprintf(sec, sizeof sec, "%s/db-secret", tmpdir);
+	write_file(sec, "postgresql://u:s3cr3t@db/x\n\n", 0600);
+
+	/* sql_conn_file in the file: the URL comes from the secret file */
+	struct dagproc_config *c = config_new();
+	snprintf(line, sizeof line, "[database]\nsql_conn_file = %s\n", sec);
+	assert_null(load_text(c, line));
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "postgresql://u:s3cr3t@db/x");
+	FILE *f = tmpfile();
+	config_dump(c, f);
+	char buf[4096] = {0};
+	rewind(f);
+	assert_true(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	assert_null(strstr(buf, "s3cr3t"));
+	assert_non_null(strstr(buf, "sql_conn = postgresql://u:***@db/x  ; from sql_conn_file "));
+	config_free(c);
+
+	/* sql_conn_cmd from the environment, auth_token_cmd likewise */
+	c = config_new();
+	char *env[] = {"DAGPROC__DATABASE__SQL_CONN_CMD=printf 'mysql://a:%s@h/d\\n' p",
+	               "DAGPROC__API__AUTH_TOKEN_CMD=echo tok-1234", NULL};
+	assert_int_equal(config_apply_env(c, env, &err), 0);
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "mysql://a:p@h/d");
+	assert_string_equal(c->api.auth_token, "tok-1234");
+	config_free(c);
+
+	/* the more specific place wins: environment over the file */
+	c = config_new();
+	assert_null(load_text(c, "[database]\nsql_conn = sqlite:///from-file.db\n"));
+	char *env2[] = {(char[300]){0}, NULL};
+	snprintf(env2[0], 300, "DAGPROC__DATABASE__SQL_CONN_FILE=%s", sec);
+	assert_int_equal(config_apply_env(c, env2, &err), 0);
+	assert_int_equal(config_resolve_secrets(c, &err), 0);
+	assert_string_equal(c->database.sql_conn, "postgresql://u:s3cr3t@db/x");
+	/* and the command line over both */
+	assert_int_equal(config_set(c, "database", "sql_conn", "sqlite:///cli.db", &err), 0);
+	assert_string_equal(c->database.sql_conn, "sqlite:///cli.db");
+	config_free(c);
+
+	/* errors: two in one place, unreadable, empty, failing or bad output */
+	static const struct {
+		const char *ini;
+		const char *want;
+	} bad[] = {
+	    {"[database]\nsql_conn = sqlite:///x.db\nsql_conn_cmd = echo sqlite://\n",
+	     "[database] sql_conn and [database] sql_conn_cmd are both set; set only one"},
+	    {"[database]\nsql_conn_file = /nonexistent/secret\n",
+	     "[database] sql_conn_file: cannot read /nonexistent/secret: No such file or "
+	     "directory"},
+	    {"[database]\nsql_conn_cmd = true\n",
+	     "[database] sql_conn_cmd: the command printed nothing"},
+	    {"[database]\nsql_conn_cmd = echo postgresql://u:hunter2@h/d; exit 3\n",
+	     "[database] sql_conn_cmd: the command exited with status 3"},
+	    {"[database]\nsql_conn_cmd = echo postgresql://u:hunter2@h:port/d\n",
+	     "[database] sql_conn_cmd: invalid database URL 'postgresql://***': the port is not "
+	     "a number between 1 and 65535 (an unencoded '@' or '/' in the password? write them "
+	     "as %40 and %2F)"},
+	    {"[api]\nauth_token = a\nauth_token_file = /x\n",
+	     "[api] auth_token and [api] auth_token_file are both set; set only one"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = config_new();
+		assert_null(load_text(c, bad[i].ini));
+		err = NULL;
+		assert_int_equal(config_resolve_secrets(c, &err), -1);
+		assert_string_equal(err, bad[i].want);
+		assert_null(strstr(err, "hunter2"));
+		free(err);
+		config_free(c);
+	}
+	unlink(sec);
+}
+
+/* A configuration file that holds a password and that others can read gets a warning. */
+static void test_exposure_warning(void **state)
 {
 	(void)state;
 	struct dagproc_config *c = config_new();
-	char *err = NULL;
-	FILE *f = tmpfile();
-	assert_int_equal(config_set(c, "api", "auth_token", "tok-zyxwvu", &err), 0);
-	assert_int_equal(
-	    config_set(c, "database", "sql_conn", "postgresql://u:p%40ssw0rd@h/db", &err), 0);
-	config_register_secrets(c);
-	log_set_stream(f);
-	log_info("token tok-zyxwvu password p@ssw0rd");
-	log_set_stream(NULL);
-	log_clear_secrets();
-	char buf[512] = {0};
-	rewind(f);
-	assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
-	fclose(f);
-	assert_non_null(strstr(buf, "token *** password ***\n"));
+	assert_null(load_text(c, "[database]\nsql_conn = postgresql://u:pw@h/db\n"));
+	assert_int_equal(chmod(cfgpath, 0644), 0);
+	char *w = config_exposure_warning(c);
+	assert_non_null(w);
+	char want[512];
+	snprintf(want, sizeof want,
+	         "%s holds a database password ([database] sql_conn) and other users can read "
+	         "it (mode 0644): chmod 600 %s, or keep the secret in [database] sql_conn_file / "
+	         "[api] auth_token_file",
+	         cfgpath, cfgpath);
+	assert_string_equal(w, want);
+	assert_null(strstr(w, "pw@"));
+	free(w);
+	assert_int_equal(chmod(cfgpath, 0600), 0);
+	assert_null(config_exposure_warning(c));
+	config_free(c);
+	/* no password: nothing to say, whatever the mode */
+	c = config_new();
+	assert_null(load_text(c, "[database]\nsql_conn = postgresql://u@h/db\n"));
+	assert_int_equal(chmod(cfgpath, 0644), 0);
+	assert_null(config_exposure_warning(c));
+	config_free(c);
+	c = config_new();
+	assert_null(load_text(c, "[api]\nauth_token = t0ken\n"));
+	assert_int_equal(chmod(cfgpath, 0640), 0);
+	w = config_exposure_warning(c);
+	assert_non_null(w);
+	assert_non_null(strstr(w, "holds the API token ([api] auth_token) and other users can read "
+	                          "it (mode 0640)"));
+	free(w);
 	config_free(c);
 }
 
@@ -633,7 +754,7 @@ static void test_url_sqlite(void **state)
 	assert_string_equal(u.driver, "pysqlite");
 	db_url_free(&u);
 	assert_int_equal(config_parse_db_url("sqlite://host/x.db", &u, &err), -1);
-	assert_string_equal(err, "invalid database URL 'sqlite://host/x.db': sqlite URLs take no "
+	assert_string_equal(err, "invalid database URL 'sqlite://***': sqlite URLs take no "
 	                         "host, user or port: use sqlite:///relative.db or "
 	                         "sqlite:////absolute/path.db");
 	free(err);
@@ -741,42 +862,142 @@ static void assert_url_error(const char *url, const char *expected)
 static void test_url_errors(void **state)
 {
 	(void)state;
+	static const char port_why[] = "the port is not a number between 1 and 65535 (an "
+	                               "unencoded '@' or '/' in the password? write them as %40 "
+	                               "and %2F)";
+	char want[512];
 	assert_url_error("", "invalid database URL '': empty URL");
-	assert_url_error("dagproc.db", "invalid database URL 'dagproc.db': expected dialect://..., "
+	assert_url_error("dagproc.db", "invalid database URL '***': expected dialect://..., "
 	                               "e.g. postgresql://user:pass@host:5432/db or "
 	                               "sqlite:///dagproc.db");
-	assert_url_error("mssql://sa:pw@h/db", "invalid database URL 'mssql://sa:***@h/db': "
-	                                       "unsupported database 'mssql' (expected sqlite, "
+	assert_url_error("mssql://sa:pw@h/db", "invalid database URL 'mssql://***': "
+	                                       "unsupported database (expected sqlite, "
 	                                       "postgresql or mysql)");
-	assert_url_error("postgresql://u:secret@h:abc/db",
-	                 "invalid database URL 'postgresql://u:***@h:abc/db': port 'abc' is not a "
-	                 "number between 1 and 65535");
-	assert_url_error("postgresql://u:secret@h:0/db",
-	                 "invalid database URL 'postgresql://u:***@h:0/db': port '0' is not a "
-	                 "number between 1 and 65535");
+	snprintf(want, sizeof want, "invalid database URL 'postgresql://***': %s", port_why);
+	assert_url_error("postgresql://u:secret@h:abc/db", want);
+	assert_url_error("postgresql://u:secret@h:0/db", want);
+	/* issue 10: a URL that does not parse is printed as its scheme only */
+	assert_url_error("postgresql://u:Secret@host:notaport/db", want);
+	/* an unencoded '@' in the password: the rest of it would be the host or port */
+	assert_url_error("postgresql://u:p@ss:word@host/db", want);
+	assert_url_error("postgresql://u:p@ss@host/db",
+	                 "invalid database URL 'postgresql://***': '@' in the host name: write "
+	                 "an '@' of the user name or password as %40");
 	assert_url_error("postgresql://u:p@[::1/db", "invalid database URL "
-	                                             "'postgresql://u:***@[::1/db': unterminated "
+	                                             "'postgresql://***': unterminated "
 	                                             "'[' in IPv6 host");
 	assert_url_error("postgresql://u:p%00x@h/db",
-	                 "invalid database URL 'postgresql://u:***@h/db': password contains %00");
-	assert_url_error("mysql://h/db?=x", "invalid database URL 'mysql://h/db?=x': malformed "
+	                 "invalid database URL 'postgresql://***': password contains %00");
+	assert_url_error("mysql://h/db?=x", "invalid database URL 'mysql://***': malformed "
 	                                    "query string");
+	assert_url_error("mysql://u:secret@[::1]x/db",
+	                 "invalid database URL 'mysql://***': unexpected text after the host");
+	assert_url_error("p%sql://u:secret@h/db", "invalid database URL '***': unsupported "
+	                                          "database (expected sqlite, postgresql or "
+	                                          "mysql)");
+}
+
+/* SPEC §2: query parameters are connection options; an unknown one, a bad
+ * value or a repeated one is an error naming it, with the URL as printed
+ * everywhere (password masked). */
+static void test_url_params(void **state)
+{
+	(void)state;
+	struct db_url u;
+	char *err = NULL;
+	static const char *const good[] = {
+	    ("postgresql://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem&sslcert=/c.pem"
+	     "&sslkey=/k.pem&sslcrl=/crl.pem&target_session_attrs=read-write"
+	     "&application_name=x&options=-c%20search_path%3Dx&keepalives=1&keepalives_idle=5"
+	     "&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=9000"),
+	    "postgresql:///db?host=/run/postgresql&connect_timeout=3",
+	    ("mysql://u:pw@h/db?ssl=true&ssl_ca=/ca.pem&ssl_cert=/c.pem&ssl_key=/k.pem"
+	     "&ssl_verify_server_cert=1"),
+	    "mysql+mysqldb://u:pw@h/db?ssl_ca=/ca.pem&ssl_check_hostname=false",
+	    "mysql+pymysql://u:pw@h/db?ssl_verify_cert=true&ssl_verify_identity=yes",
+	    "mysql://u:pw@h/db?ssl_mode=VERIFY_IDENTITY&ssl_ca=/ca.pem&charset=utf8mb4",
+	    "mysql://u:pw@localhost/db?unix_socket=/run/mysqld/mysqld.sock",
+	    "mysql://u:pw@h/db?ssl=false&ssl_verify_server_cert=false",
+	    "sqlite:////x.db?timeout=2.5",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		err = NULL;
+		if (config_parse_db_url(good[i], &u, &err) != 0)
+			fail_msg("%s: %s", good[i], err);
+		db_url_free(&u);
+	}
+	assert_url_error("postgresql://u:pw@h/db?sslmod=require",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmod=require': "
+	                 "unknown connection parameter 'sslmod' for postgresql (did you mean "
+	                 "sslmode?)");
+	assert_url_error("postgresql://u:pw@h/db?sslmode=verify_full",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmode=verify_full'"
+	                 ": connection parameter sslmode: 'verify_full' is not one of disable, "
+	                 "allow, prefer, require, verify-ca, verify-full");
+	assert_url_error("postgresql://u:pw@h/db?sslmode=require&sslmode=disable",
+	                 "invalid database URL 'postgresql://u:***@h/db?sslmode=require&"
+	                 "sslmode=disable': connection parameter sslmode is given twice");
+	assert_url_error("postgresql://u:pw@h/db?password=pw2",
+	                 "invalid database URL 'postgresql://u:***@h/db?password=***': "
+	                 "connection parameter password is not accepted: put the password in "
+	                 "the URL's user:password@ part");
+	assert_url_error("postgresql://u:pw@h/db?keepalives_idle=soon",
+	                 "invalid database URL 'postgresql://u:***@h/db?keepalives_idle="
+	                 "soon': connection parameter keepalives_idle: 'soon' is not a whole "
+	                 "number");
+	assert_url_error("mysql://u:pw@h/db?ssl=maybe",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl=maybe': connection "
+	                 "parameter ssl: 'maybe' is not a boolean (true or false)");
+	assert_url_error("mysql://u:pw@h/db?sslmode=require",
+	                 "invalid database URL 'mysql://u:***@h/db?sslmode=require': "
+	                 "unknown connection parameter 'sslmode' for mysql (did you mean "
+	                 "ssl_mode?)");
+	assert_url_error("mysql://u:pw@h/db?charset=latin1",
+	                 "invalid database URL 'mysql://u:***@h/db?charset=latin1': "
+	                 "connection parameter charset: 'latin1' is not one of utf8mb4, utf8, "
+	                 "utf8mb3");
+	assert_url_error("mysql://u:pw@db.example/db?unix_socket=/s",
+	                 "invalid database URL 'mysql://u:***@db.example/db?unix_socket=/s'"
+	                 ": connection parameter unix_socket is used only with the host "
+	                 "localhost or no host");
+	assert_url_error("mysql://u:pw@h/db?ssl=false&ssl_ca=/ca.pem",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl=false&ssl_ca=/ca.pem': "
+	                 "connection parameter ssl_ca is given, but ssl turns TLS off");
+	assert_url_error("mysql://u:pw@h/db?ssl_mode=DISABLED&ssl_verify_server_cert=1",
+	                 "invalid database URL 'mysql://u:***@h/db?ssl_mode=DISABLED&"
+	                 "ssl_verify_server_cert=1': connection parameter ssl_verify_server_cert "
+	                 "is given, but ssl_mode turns TLS off");
+	assert_url_error("sqlite:///x.db?mode=ro", "invalid database URL 'sqlite:///x.db?mode=ro'"
+	                                           ": unknown connection parameter 'mode' for "
+	                                           "sqlite");
+	assert_url_error("postgresql://u:pw@h/db?zzzzzzzz=1",
+	                 "invalid database URL 'postgresql://u:***@h/db?zzzzzzzz=1': "
+	                 "unknown connection parameter 'zzzzzzzz' for postgresql");
 }
 
 static void test_url_redacted(void **state)
 {
 	(void)state;
 	static const char *const cases[][2] = {
-	    {"postgresql://u:secret@h:5432/db?sslmode=require",
-	     "postgresql://u:***@h:5432/db?sslmode=require"},
+	    {"postgresql://u:secret@h/db?sslmode=require",
+	     "postgresql://u:***@h/db?sslmode=require"},
 	    {"mysql://root:a/b?c@h/db", "mysql://root:***@h/db"},
 	    {"postgresql://u@h/db", "postgresql://u@h/db"},
 	    {"postgresql://u:@h/db", "postgresql://u:@h/db"},
+	    {"postgres://a%40b:x@[::1]:6000/d%2Fb", "postgres://a%40b:***@[::1]:6000/d%2Fb"},
+	    {"postgresql+psycopg2:///db?host=/run/pg", "postgresql+psycopg2:///db?host=/run/pg"},
 	    {"sqlite:////abs/x.db", "sqlite:////abs/x.db"},
+	    {"sqlite:///rel.db", "sqlite:///rel.db"},
+	    {"sqlite://", "sqlite://"},
+	    /* parses (parameters are checked elsewhere): values of password keys masked */
 	    {"postgresql://h/db?user=u&password=secret&sslmode=x",
 	     "postgresql://h/db?user=u&password=***&sslmode=x"},
 	    {"postgresql://u:pw@h/db?PASSWORD=pw2", "postgresql://u:***@h/db?PASSWORD=***"},
-	    {"not a url", "not a url"},
+	    /* does not parse: the scheme and nothing else */
+	    {"postgresql://u:Secret@host:notaport/db", "postgresql://***"},
+	    {"postgresql://u:p@ss@host/db", "postgresql://***"},
+	    {"not a url", "***"},
+	    {"u:secret@host/db", "***"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *r = db_url_redacted(cases[i][0]);
@@ -786,6 +1007,48 @@ static void test_url_redacted(void **state)
 	char *r = db_url_redacted(NULL);
 	assert_string_equal(r, "");
 	free(r);
+}
+
+/* Issue 10: passwords of 1 to 3 characters, in URLs that parse and in URLs that do
+ * not: the printed URL never holds the password, and nothing around it is changed. */
+static void test_url_short_passwords(void **state)
+{
+	(void)state;
+	static const char *const pw[] = {"p",  "o",   "s",   "t",    "1", "%", "ab", "ql",
+	                                 "::", "gre", "abc", "5432", "h", "/", "db"};
+	for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++) {
+		char url[128], want[128];
+		struct db_url u;
+		char *err = NULL;
+		/* percent-encode the password the way a user must */
+		char enc[32] = "";
+		for (const char *c = pw[i]; *c; c++)
+			snprintf(enc + strlen(enc), sizeof enc - strlen(enc),
+			         strchr("%/:@", *c) ? "%%%02X" : "%c", (unsigned char)*c);
+		snprintf(url, sizeof url, "postgresql://dagproc:%s@127.0.0.1:5432/postgres", enc);
+		char *r = db_url_redacted(url);
+		assert_string_equal(r, "postgresql://dagproc:***@127.0.0.1:5432/postgres");
+		free(r);
+		assert_int_equal(config_parse_db_url(url, &u, &err), 0);
+		assert_string_equal(u.password, pw[i]);
+		r = db_url_format(&u);
+		assert_string_equal(r, "postgresql://dagproc:***@127.0.0.1:5432/postgres");
+		free(r);
+		db_url_free(&u);
+		/* an error about a URL that does not parse */
+		snprintf(url, sizeof url, "mysql://dagproc:%s@127.0.0.1:port/%s", enc, enc);
+		assert_int_equal(config_parse_db_url(url, &u, &err), -1);
+		snprintf(want, sizeof want, "invalid database URL 'mysql://***': ");
+		assert_true(strncmp(err, want, strlen(want)) == 0);
+		free(err);
+		/* an error about a parameter of a URL that parses */
+		snprintf(url, sizeof url, "mysql://dagproc:%s@127.0.0.1/x?ssl=maybe", enc);
+		assert_int_equal(config_parse_db_url(url, &u, &err), -1);
+		static const char pfx[] = "invalid database URL "
+		                          "'mysql://dagproc:***@127.0.0.1/x?ssl=maybe': ";
+		assert_true(strncmp(err, pfx, sizeof pfx - 1) == 0);
+		free(err);
+	}
 }
 
 int main(void)
@@ -805,12 +1068,15 @@ int main(void)
 	    cmocka_unit_test(test_describe),
 	    cmocka_unit_test_setup_teardown(test_dump_roundtrip_and_masking, setup, teardown),
 	    cmocka_unit_test(test_reload_conflicts),
-	    cmocka_unit_test(test_register_secrets),
+	    cmocka_unit_test_setup_teardown(test_secret_sources, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exposure_warning, setup, teardown),
 	    cmocka_unit_test(test_url_sqlite),
 	    cmocka_unit_test(test_url_postgresql),
 	    cmocka_unit_test(test_url_mysql),
 	    cmocka_unit_test(test_url_errors),
 	    cmocka_unit_test(test_url_redacted),
+	    cmocka_unit_test(test_url_params),
+	    cmocka_unit_test(test_url_short_passwords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

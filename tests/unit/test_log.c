@@ -26,7 +26,6 @@ static int setup(void **state)
 	log_set_stream(out);
 	log_set_level(LOG_INFO);
 	log_set_format(LOG_FORMAT_TEXT);
-	log_clear_secrets();
 	return 0;
 }
 
@@ -34,7 +33,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	log_set_stream(NULL);
-	log_clear_secrets();
 	fclose(out);
 	return 0;
 }
@@ -208,26 +206,16 @@ static void test_not_urls_untouched(void **state)
 	free(m);
 }
 
-static void test_literal_secrets(void **state)
+/* Nothing but URL passwords is masked: a record's text is never searched for
+ * a secret's letters (issue 10: the password "p" turned "port" into "***ort"). */
+static void test_text_not_searched(void **state)
 {
 	(void)state;
-	log_add_secret("tok-123456");
-	log_add_secret("tok-123456"); /* registered once */
-	log_add_secret("ab");         /* too short: ignored */
-	log_add_secret(NULL);
-	log_kv(LOG_INFO, "auth with tok-123456 twice tok-123456",
-	       LOG_STR("hdr", "Bearer tok-123456"));
-	log_info("about abc");
+	log_info("connection to server at \"127.0.0.1\", port 5432 failed: unexpectedly");
+	log_kv(LOG_INFO, "url", LOG_STR("db", "postgresql://u:p@h/db"));
 	char *s = captured();
-	assert_null(strstr(s, "tok-123456"));
-	assert_non_null(strstr(s, "auth with *** twice *** hdr=\"Bearer ***\"\n"));
-	assert_non_null(strstr(s, "about abc\n"));
-	free(s);
-
-	log_clear_secrets();
-	log_info("tok-123456 visible again");
-	s = captured();
-	assert_non_null(strstr(s, "tok-123456 visible again"));
+	assert_non_null(strstr(s, "port 5432 failed: unexpectedly\n"));
+	assert_non_null(strstr(s, "postgresql://u:***@h/db"));
 	free(s);
 }
 
@@ -278,7 +266,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_url_password_masked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_urls_untouched, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_literal_secrets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_text_not_searched, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads_whole_lines, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,19 +187,31 @@ static void test_retry_delay(void **state)
 	}
 }
 
-static void test_scrub(void **state)
+/* Issue 10: a driver's message is passed on untouched, whatever the password: with
+ * the password "p" it used to read "***ort 5432 failed ... unex***ectedly", garbled
+ * and telling which letters the password has. libpq refusing a closed port is
+ * enough: no server needed. */
+static void test_driver_message_untouched(void **state)
 {
 	(void)state;
-	store_conn c;
-	memset(&c, 0, sizeof c);
-	char msg[128] = "auth failed for s3cret (s3cret)";
-	c.password = (char *)"s3cret";
-	store_scrub(&c, msg, sizeof msg);
-	assert_string_equal(msg, "auth failed for *** (***)");
-	char m2[32] = "x ab y";
-	c.password = (char *)"ab";
-	store_scrub(&c, m2, sizeof m2);
-	assert_string_equal(m2, "x *** y");
+	static const char *const pw[] = {"p", "or", "ion", "t", "e", "1"};
+	for (size_t i = 0; i < sizeof pw / sizeof pw[0]; i++) {
+		store_params p;
+		store_conn *c = NULL;
+		store_error err;
+		store_params_defaults(&p, STORE_PG);
+		p.host = "127.0.0.1";
+		p.port = 1; /* nothing listens there */
+		p.user = "dagproc";
+		p.password = pw[i];
+		p.database = "postgres";
+		p.connect_timeout = 2;
+		assert_int_not_equal(store_connect(&p, &c, &err), 0);
+		assert_null(c);
+		assert_null(strstr(err.message, "***"));
+		assert_non_null(strstr(err.message, "port 1 failed"));
+		assert_non_null(strstr(err.message, "Connection refused"));
+	}
 }
 
 static void test_sqlite_schema(void **state)
@@ -220,10 +232,10 @@ static void test_sqlite_schema(void **state)
 	assert_int_equal(store_migrate(c, &err), 0); /* idempotent */
 	assert_int_equal(
 	    store_query_int(c, "SELECT count(*) FROM schema_version", NULL, 0, &n, NULL, &err), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, STORE_SCHEMA_VERSION); /* one row per migration */
 	static const char *const tables[] = {"dag_bundle",     "dag",          "dag_tag",
 	                                     "serialized_dag", "import_error", "dag_warning",
-	                                     "parse_stat"};
+	                                     "parse_stat",     "file_lease",   "sync_lock"};
 	for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
 		store_param t = store_p_text(tables[i]);
 		assert_int_equal(
@@ -560,33 +572,125 @@ static void test_pool_threads(void **state)
 	pool_destroy(pl);
 }
 
-/* Password scrubbing and one-line messages (bugs: a password of '*' looped for
- * ever; a message filling the buffer was written past its end; libpq's
- * "\n\t" continuation lines left a tab in the log). */
-static void test_scrub_and_one_line(void **state)
+/* One-line messages (bug: libpq's "\n\t" continuation lines left a tab in the
+ * log). */
+static void test_one_line(void **state)
 {
 	(void)state;
-	struct store_conn c = {0};
-	char msg[16];
-	c.password = "*";
-	snprintf(msg, sizeof msg, "a*b*");
-	store_scrub(&c, msg, sizeof msg);
-	assert_string_equal(msg, "a***b***");
-	c.password = "p";
-	memset(msg, 'p', sizeof msg - 1);
-	msg[sizeof msg - 1] = '\0';
-	store_scrub(&c, msg, sizeof msg);
-	assert_int_equal(strlen(msg), sizeof msg - 1);
-	assert_string_equal(msg, "***************");
-	c.password = "secret";
-	char big[64];
-	snprintf(big, sizeof big, "user:secret@host secret");
-	store_scrub(&c, big, sizeof big);
-	assert_string_equal(big, "user:***@host ***");
 	store_error err;
 	store_error_set(&err, STORE_TRANSIENT, "08006", true,
 	                "failed: Connection refused\n\tIs the server running?\n");
 	assert_string_equal(err.message, "failed: Connection refused Is the server running?");
+}
+
+/* Issue 10: a dead peer is noticed within about a minute with the defaults, sooner
+ * with lower settings (the partition test lowers them). */
+static void test_net_timeouts(void **state)
+{
+	(void)state;
+	store_params p;
+	store_net_timeouts t;
+	store_params_defaults(&p, STORE_PG);
+	store_net_timeouts_of(&p, &t);
+	assert_int_equal(t.keepalives_idle, 10);
+	assert_int_equal(t.keepalives_interval, 3);
+	assert_int_equal(t.keepalives_count, 3);
+	assert_int_equal(t.tcp_user_timeout_ms, 20000);
+	assert_int_equal(t.reply_timeout, 50);
+	assert_int_equal(t.write_timeout, 20);
+	/* silence noticed by the keepalives, or an unanswered statement, within 60 s */
+	assert_true(t.keepalives_idle + t.keepalives_interval * t.keepalives_count <= 60);
+	assert_true(t.reply_timeout <= 60 && t.tcp_user_timeout_ms <= 60000);
+	p.connect_timeout = 2;
+	p.statement_timeout = 3;
+	store_net_timeouts_of(&p, &t);
+	assert_int_equal(t.keepalives_idle, 2);
+	assert_int_equal(t.keepalives_interval, 1);
+	assert_int_equal(t.tcp_user_timeout_ms, 4000);
+	assert_int_equal(t.reply_timeout, 7);
+	p.statement_timeout = 0; /* none: no deadline on answers, the keepalives remain */
+	store_net_timeouts_of(&p, &t);
+	assert_int_equal(t.reply_timeout, 0);
+	assert_int_equal(t.keepalives_idle, 2);
+}
+
+/* Issue 10: MySQL 8 rejected MariaDB's session variables (1193) and CREATE INDEX IF
+ * NOT EXISTS, so every connection failed for ever. MySQL 8 is not packaged for
+ * Debian 12: the statements each flavour gets are checked here. */
+static void test_mysql_flavours(void **state)
+{
+	(void)state;
+	assert_int_equal(store_mysql_flavour_of("10.11.6-MariaDB-0+deb12u1"),
+	                 STORE_FLAVOUR_MARIADB);
+	assert_int_equal(store_mysql_flavour_of("5.5.5-10.6.16-MariaDB"), STORE_FLAVOUR_MARIADB);
+	assert_int_equal(store_mysql_flavour_of("8.0.35"), STORE_FLAVOUR_MYSQL);
+	assert_int_equal(store_mysql_flavour_of("8.4.0-commercial"), STORE_FLAVOUR_MYSQL);
+
+	char *m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 101106, 30, 5, 0);
+	assert_string_equal(m, "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
+	                       "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+	                       "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', tx_isolation = "
+	                       "'READ-COMMITTED', max_statement_time = 30, "
+	                       "innodb_lock_wait_timeout = 5");
+	free(m);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 110402, 0, 0, 0);
+	assert_non_null(strstr(m, ", transaction_isolation = 'READ-COMMITTED', "
+	                          "max_statement_time = 0"));
+	assert_null(strstr(m, "tx_isolation"));
+	assert_null(strstr(m, "innodb_lock_wait_timeout"));
+	free(m);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MARIADB, 101106, 30, 2, 3);
+	assert_non_null(strstr(m, "innodb_lock_wait_timeout = 2, idle_transaction_timeout = 3"));
+	free(m);
+	m = store_mysql_session_sql(STORE_FLAVOUR_MYSQL, 80035, 30, 5, 3);
+	assert_string_equal(m, "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,"
+	                       "NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+	                       "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES', transaction_isolation = "
+	                       "'READ-COMMITTED', max_execution_time = 30000, "
+	                       "innodb_lock_wait_timeout = 5");
+	free(m);
+
+	/* the schema: MariaDB keeps IF NOT EXISTS, MySQL gets guarded plain statements */
+	size_t nm = 0, ny = 0;
+	store_ddl *mdb = store_schema_ddl(STORE_MYSQL, STORE_FLAVOUR_MARIADB, 1, &nm);
+	store_ddl *my = store_schema_ddl(STORE_MYSQL, STORE_FLAVOUR_MYSQL, 1, &ny);
+	assert_non_null(mdb);
+	assert_non_null(my);
+	assert_int_equal(nm, ny);
+	size_t guarded = 0;
+	for (size_t i = 0; i < ny; i++) {
+		assert_null(mdb[i].index);
+		if (strncmp(mdb[i].sql, "CREATE INDEX", 12) == 0) {
+			assert_true(strncmp(mdb[i].sql, "CREATE INDEX IF NOT EXISTS ", 27) == 0);
+			assert_true(strncmp(my[i].sql, "CREATE INDEX ", 13) == 0);
+			assert_null(strstr(my[i].sql, "IF NOT EXISTS"));
+			assert_non_null(my[i].index);
+			assert_non_null(my[i].table);
+			/* the same index on the same table */
+			assert_non_null(strstr(mdb[i].sql, my[i].index));
+			char on[64];
+			snprintf(on, sizeof on, " ON %s (", my[i].table);
+			assert_non_null(strstr(my[i].sql, on));
+			guarded++;
+		} else {
+			assert_string_equal(my[i].sql, mdb[i].sql);
+			assert_null(my[i].index);
+			assert_non_null(strstr(my[i].sql, "ENGINE=InnoDB"));
+		}
+	}
+	assert_int_equal(guarded, 4);
+	assert_string_equal(my[2].sql, "CREATE INDEX idx_dag_bundle_file ON dag (bundle_name, "
+	                               "relative_fileloc)");
+	assert_string_equal(my[2].index, "idx_dag_bundle_file");
+	assert_string_equal(my[2].table, "dag");
+	store_ddl_free(mdb, nm);
+	store_ddl_free(my, ny);
+	/* PostgreSQL and SQLite are not touched by the flavour */
+	store_ddl *pg = store_schema_ddl(STORE_PG, STORE_FLAVOUR_OTHER, 1, &nm);
+	assert_true(strncmp(pg[2].sql, "CREATE INDEX IF NOT EXISTS", 26) == 0);
+	store_ddl_free(pg, nm);
+	assert_null(store_schema_ddl(STORE_PG, STORE_FLAVOUR_OTHER, 99, &nm));
+	assert_int_equal(nm, 0);
 }
 
 int main(void)
@@ -598,7 +702,7 @@ int main(void)
 	    cmocka_unit_test(test_pg_placeholders),
 	    cmocka_unit_test(test_upsert_sql),
 	    cmocka_unit_test(test_retry_delay),
-	    cmocka_unit_test(test_scrub),
+	    cmocka_unit_test(test_driver_message_untouched),
 	    cmocka_unit_test_setup_teardown(test_sqlite_schema, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_sqlite_txn_and_upsert, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_sqlite_busy_is_transient, setup_db, teardown_db),
@@ -606,7 +710,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pool_timeout_and_release, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_retry_run, setup_db, teardown_db),
 	    cmocka_unit_test_setup_teardown(test_pool_threads, setup_db, teardown_db),
-	    cmocka_unit_test(test_scrub_and_one_line),
+	    cmocka_unit_test(test_one_line),
+	    cmocka_unit_test(test_net_timeouts),
+	    cmocka_unit_test(test_mysql_flavours),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dagfile/dagenv.h"
 #include "dagfile/dagfile.h"
 #include "log/log.h"
 #include "util/xalloc.h"
@@ -393,6 +394,25 @@ static void test_init_and_job_roundtrip(void **state)
 	assert_int_equal(out.nunchecked, 0);
 	assert_string_equal(out.pools[0], "default_pool");
 	assert_true(out.strict_catalog);
+	assert_int_equal(out.nenv_deny, 0);
+	wproto_init_free(&out);
+	/* the environment policy travels too */
+	char *deny[] = {"MY_*"}, *allow[] = {"PUBLIC_TOKEN", "X"}, *present[] = {"DB_PASSWORD"};
+	in.env_deny = deny;
+	in.nenv_deny = 1;
+	in.env_allow = allow;
+	in.nenv_allow = 2;
+	in.env_present = present;
+	in.nenv_present = 1;
+	b.len = 0;
+	wproto_encode_init(&b, &in);
+	assert_int_equal(wproto_decode_init(b.data + 4, b.len - 4, &out), 0);
+	assert_int_equal(out.nenv_deny, 1);
+	assert_string_equal(out.env_deny[0], "MY_*");
+	assert_int_equal(out.nenv_allow, 2);
+	assert_string_equal(out.env_allow[1], "X");
+	assert_int_equal(out.nenv_present, 1);
+	assert_string_equal(out.env_present[0], "DB_PASSWORD");
 	wproto_init_free(&out);
 
 	b.len = 0;
@@ -780,6 +800,92 @@ static void test_worker_fds(void **state)
 	free(good);
 }
 
+/* Issue 10: a worker's environment holds none of the variables DAG files may not
+ * read (the processor's settings, secret-looking names), yet a reference to one gets
+ * its W005 from the worker, and an allowed variable is expanded. */
+static void test_worker_environment(void **state)
+{
+	(void)state;
+	setenv("DAGPROC__DATABASE__SQL_CONN", "postgresql://u:pw-in-env@h/db", 1);
+	setenv("TEST_WORKER_DB_PASSWORD", "hunter2-in-env", 1);
+	setenv("TEST_WORKER_PLAIN", "plain-value", 1);
+	setenv("TEST_WORKER_ALLOWED_TOKEN", "allowed-value", 1);
+	static const char *const allow[] = {"TEST_WORKER_ALLOWED_*"};
+	dagenv_configure(NULL, 0, allow, 1);
+	static const char *const pools[] = {"default_pool"};
+	wpool_opts o = {.nworkers = 1,
+	                .timeout_s = 5,
+	                .exe = bin,
+	                .pools = pools,
+	                .npools = 1,
+	                .max_file_size = 10u << 20,
+	                .env_allow = allow,
+	                .nenv_allow = 1};
+	collected c = {0};
+	char *err = NULL;
+	wpool *p = wpool_new(&o, on_done, &c, &err);
+	assert_non_null(p);
+	char *f = write_file(
+	    "envdag.yml",
+	    "envdag:\n"
+	    "  description: \"$TEST_WORKER_PLAIN ${DAGPROC__DATABASE__SQL_CONN} "
+	    "$TEST_WORKER_DB_PASSWORD $TEST_WORKER_ALLOWED_TOKEN\"\n"
+	    "  tasks:\n"
+	    "    - task_id: t\n"
+	    "      operator: airflow.providers.standard.operators.empty.EmptyOperator\n");
+	assert_int_equal(wpool_submit(p, 1, f, dir), 0);
+	assert_int_equal(run_until(p, &c, 1, 5), 1);
+	const dagfile_result *r = c.res[0];
+	assert_int_equal(r->ndags, 1);
+	assert_non_null(strstr(r->dags[0].json, "plain-value ${DAGPROC__DATABASE__SQL_CONN} "
+	                                        "$TEST_WORKER_DB_PASSWORD allowed-value"));
+	size_t w005 = 0;
+	for (size_t i = 0; i < r->nwarnings; i++)
+		if (strcmp(r->warnings[i].code, "W005") == 0) {
+			w005++;
+			assert_string_equal(r->warnings[i].dag_id, "envdag");
+		}
+	assert_int_equal(w005, 2);
+
+	/* the worker process's own environment */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)wpool_worker_pid(p, 0));
+	char *env = NULL;
+	size_t n = 0;
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char buf[4096];
+	size_t k;
+	strbuf sb;
+	sb_init(&sb);
+	while ((k = fread(buf, 1, sizeof buf, fp)) > 0)
+		sb_add(&sb, buf, k);
+	fclose(fp);
+	n = sb.len;
+	env = sb_detach(&sb);
+	bool plain = false, hook = false;
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1) {
+		const char *e = env + i;
+		if (strncmp(e, "DAGPROC__", 9) == 0 || strstr(e, "PASSWORD") ||
+		    strstr(e, "pw-in-env"))
+			fail_msg("the worker's environment holds %s", e);
+		plain |= strcmp(e, "TEST_WORKER_PLAIN=plain-value") == 0;
+		hook |= strncmp(e, "DAGPROC_TEST_WORKER_HOOK=", 25) == 0;
+	}
+	assert_true(plain);
+	assert_true(hook);
+	free(env);
+	wpool_free(p);
+	collected_free(&c);
+	unlink(f);
+	free(f);
+	dagenv_reset();
+	unsetenv("DAGPROC__DATABASE__SQL_CONN");
+	unsetenv("TEST_WORKER_DB_PASSWORD");
+	unsetenv("TEST_WORKER_PLAIN");
+	unsetenv("TEST_WORKER_ALLOWED_TOKEN");
+}
+
 /* A binary that dies at once: jobs get E004 and respawns back off instead of
  * spinning. Also, a missing binary is an error at wpool_new. */
 static void test_dead_on_arrival(void **state)
@@ -876,6 +982,7 @@ int main(void)
 	    cmocka_unit_test(test_memory_limit_allows_parsing),
 	    cmocka_unit_test(test_free_reaps),
 	    cmocka_unit_test(test_worker_fds),
+	    cmocka_unit_test(test_worker_environment),
 	    cmocka_unit_test(test_dead_on_arrival),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

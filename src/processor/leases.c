@@ -1,0 +1,604 @@
+/* Dividing the files among processors that share a PostgreSQL or MySQL
+ * database (ARCHITECTURE "Scale-out"): a file is claimed before it is parsed,
+ * each processor takes at most its fair share (files / live processors) while
+ * others are alive, gives up what is over its share when another joins, and
+ * takes over the files of one that stopped renewing. The writer thread does
+ * the database's part (sync/lease.h); the main loop keeps what it learns in
+ * `held` and `others` and never waits for it.
+ *
+ * On SQLite (one processor) leases are off and every file is this one's. */
+#include "processor/proc_int.h"
+
+#include "sync/lease.h"
+
+#ifndef DAGPROC_VERSION
+#define DAGPROC_VERSION "dev"
+#endif
+
+void leases_init(processor *p)
+{
+	p->leases = p->params.dialect != STORE_SQLITE;
+	p->lease_s =
+	    p->cfg->dag_processor.lease_seconds > 0 ? p->cfg->dag_processor.lease_seconds : 30;
+	p->nlive = 1;
+}
+
+static void news_free(lnews *n)
+{
+	free(n->key);
+	free(n->owner);
+	for (size_t i = 0; i < n->nheld; i++)
+		free(n->held[i]);
+	free(n->held);
+	for (size_t i = 0; i < n->nlive; i++)
+		free(n->live[i]);
+	free(n->live);
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void leases_free(processor *p)
+{
+	strmap_free(&p->held);
+	strmap_free(&p->others);
+	strmap_free(&p->asked);
+	strmap_free(&p->left);
+	free_list(p->owners, p->nowners);
+	free_list(p->want, p->nwant);
+	free_list(p->unhold, p->nunhold);
+	for (size_t i = 0; i < p->nnews; i++)
+		news_free(&p->news[i]);
+	free(p->news);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writer thread                                                             */
+
+/* Under mu. */
+static void post_locked(processor *p, lnews n)
+{
+	VEC_GROW(p->news, p->nnews, p->capnews);
+	p->news[p->nnews++] = n;
+}
+
+static void split_key(char *k, lease_file *f)
+{
+	char *sep = strchr(k, '\x1f');
+	*sep = '\0';
+	f->bundle = k;
+	f->rel = sep + 1;
+}
+
+static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t total)
+{
+	lease_file *lf = xcalloc(n, sizeof(*lf));
+	lease_state *out = xcalloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		split_key(keys[i], &lf[i]);
+	store_error err;
+	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &err) == 0;
+	if (!ok)
+		log_debug("leases: claim of %zu files not done: %s", n, err.message);
+	size_t taken = 0;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		lnews nw = {.key = xasprintf("%s\x1f%s", lf[i].bundle, lf[i].rel)};
+		if (ok && out[i].token > 0) {
+			nw.token = out[i].token;
+			nw.hash = out[i].hash[0] ? strtoull(out[i].hash, NULL, 16) : 0;
+			taken++;
+		} else if (ok && out[i].owner[0]) {
+			nw.owner = xstrdup(out[i].owner);
+		}
+		post_locked(p, nw);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (taken)
+		log_debug("leases: %zu of %zu files claimed", taken, n);
+	free(lf);
+	free(out);
+}
+
+typedef struct names_acc {
+	char **v;
+	size_t n, cap;
+} names_acc;
+
+static int row_name(void *ud, size_t ncols, const char *const *v)
+{
+	names_acc *a = ud;
+	if (ncols >= 1 && v[0])
+		VEC_PUSH(a->v, a->n, a->cap, xstrdup(v[0]));
+	return 0;
+}
+
+static int row_held(void *ud, size_t ncols, const char *const *v)
+{
+	names_acc *a = ud;
+	if (ncols >= 3 && v[0] && v[1] && v[2])
+		VEC_PUSH(a->v, a->n, a->cap, xasprintf("%s\x1f%s\x1f%s", v[0], v[1], v[2]));
+	return 0;
+}
+
+/* The heartbeat: renews the leases, records dag_processor, and tells the loop
+ * which files this processor holds (the database's word, after a pause or a
+ * takeover) and which processors are alive. */
+static void heartbeat(processor *p, store_conn *c)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	lease_beat b = {.me = p->instance,
+	                .host = host,
+	                .version = DAGPROC_VERSION,
+	                .pid = (long)getpid(),
+	                .started_at = p->st.started_at};
+	size_t live = 1, held = 0;
+	store_error err;
+	double t0 = clock_mono();
+	if (lease_heartbeat(c, &b, p->lease_s, &live, &held, &err) != 0) {
+		log_debug("heartbeat not recorded: %s", err.message);
+		return;
+	}
+	if (!p->leases)
+		return;
+	p->renewed_at = t0;
+	names_acc names = {0}, mine = {0};
+	char *sql = xasprintf("SELECT instance_name FROM dag_processor WHERE stopped_at IS NULL "
+	                      "AND latest_heartbeat >= %s",
+	                      store_conn_dialect(c) == STORE_PG
+	                          ? "clock_timestamp() - make_interval(secs => ?)"
+	                          : "NOW(6) - INTERVAL ? SECOND");
+	store_param ls = store_p_int(p->lease_s), me = store_p_text(p->instance);
+	int rc = store_query(c, sql, &ls, 1, row_name, &names, &err);
+	free(sql);
+	if (rc == 0)
+		rc =
+		    store_query(c,
+		                "SELECT bundle_name, relative_fileloc, token FROM file_lease WHERE "
+		                "owner = ?",
+		                &me, 1, row_held, &mine, &err);
+	if (rc != 0) {
+		log_debug("heartbeat: %s", err.message);
+		free_list(names.v, names.n);
+		free_list(mine.v, mine.n);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->nlive = live ? live : 1;
+	post_locked(
+	    p,
+	    (lnews){
+	        .beat = true, .held = mine.v, .nheld = mine.n, .live = names.v, .nlive = names.n});
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Leases another processor gave up (a clean stop, over its share) or let
+ * expire: the loop forgets who held them and claims them. */
+static void on_free(void *ud, const char *bundle, const char *rel)
+{
+	names_acc *a = ud;
+	VEC_PUSH(a->v, a->n, a->cap, xasprintf("%s\x1f%s", bundle, rel));
+}
+
+static void poll_free(processor *p, store_conn *c)
+{
+	store_error err;
+	names_acc keys = {0}, again = {0};
+	if (lease_free_files(c, 1000, on_free, &keys, &err) != 0)
+		log_debug("leases: free files not read: %s", err.message);
+	if (lease_take_reparse(c, p->instance, on_free, &again, &err) != 0)
+		log_debug("leases: reparse flags not read: %s", err.message);
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < keys.n; i++)
+		post_locked(p, (lnews){.key = keys.v[i], .free = true});
+	/* files of mine another processor's write wants parsed again (E034) */
+	for (size_t i = 0; i < again.n; i++) {
+		VEC_GROW(p->reparse, p->nreparse, p->capreparse);
+		p->reparse[p->nreparse++] = again.v[i];
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(keys.v);
+	free(again.v);
+}
+
+void leases_writer_work(processor *p)
+{
+	double now = clock_mono();
+	/* the heartbeat every third of the lease (SQLite: every 10 s, for the
+	 * record only; not in --once passes there, which write nothing) */
+	double every = p->leases ? p->lease_s / 3.0 : HEARTBEAT_SECONDS;
+	bool beat = now >= p->next_beat && (p->leases || !p->opts.once);
+	bool look = p->leases && now >= p->next_free_poll;
+	pthread_mutex_lock(&p->mu);
+	char **want = p->want, **unhold = p->unhold;
+	size_t nwant = p->nwant, nunhold = p->nunhold;
+	size_t files = p->files_hint;
+	p->want = p->unhold = NULL;
+	p->nwant = p->capwant = p->nunhold = p->capunhold = 0;
+	pthread_mutex_unlock(&p->mu);
+	if (!beat && !look && !nwant && !nunhold)
+		return;
+	store_conn *c = NULL;
+	store_error err;
+	if (pool_acquire(p->db, &c, &err) != 0) {
+		/* the claims are asked again by the loop's next sweep */
+		pthread_mutex_lock(&p->mu);
+		for (size_t i = 0; i < nwant; i++)
+			post_locked(p, (lnews){.key = want[i]});
+		pthread_mutex_unlock(&p->mu);
+		free(want);
+		free_list(unhold, nunhold);
+		return;
+	}
+	/* the heartbeat first: the others count this processor from its first
+	 * claim on */
+	if (beat) {
+		p->next_beat = now + every;
+		heartbeat(p, c);
+	}
+	if (nunhold) {
+		lease_file *lf = xcalloc(nunhold, sizeof(*lf));
+		for (size_t i = 0; i < nunhold; i++)
+			split_key(unhold[i], &lf[i]);
+		if (lease_release(c, p->instance, lf, nunhold, &err) != 0)
+			log_debug("leases: release not done: %s", err.message);
+		else
+			log_info("leases: gave up %zu files over this processor's share", nunhold);
+		free(lf);
+	}
+	if (nwant)
+		do_claims(p, c, want, nwant, files);
+	if (look) {
+		p->next_free_poll = now + 0.5;
+		poll_free(p, c);
+	}
+	pool_release(p->db, c);
+	free_list(want, nwant);
+	free_list(unhold, nunhold);
+	wake_loop(p);
+}
+
+void leases_beat_now(processor *p, store_conn *c)
+{
+	/* a predecessor on this machine that died (a crash, SIGKILL) holds
+	 * leases that would keep its files from everyone until they expire */
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	size_t reaped = 0;
+	store_error err;
+	if (lease_reap_local(c, p->instance, host, &reaped, &err) != 0)
+		log_debug("leases: dead processors of this machine not reaped: %s", err.message);
+	else if (reaped)
+		log_info("leases: %zu processor%s of this machine died without giving up %s files; "
+		         "they are free now",
+		         reaped, reaped == 1 ? "" : "s", reaped == 1 ? "its" : "their");
+	p->next_beat = clock_mono() + (p->leases ? p->lease_s / 3.0 : HEARTBEAT_SECONDS);
+	heartbeat(p, c);
+}
+
+bool leases_may_write(processor *p)
+{
+	return !p->leases || clock_mono() - p->renewed_at <= p->lease_s;
+}
+
+void leases_foreign(processor *p, const sync_file *files, size_t n)
+{
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!files[i].foreign)
+			continue;
+		/* an empty owner: the lease changed hands since the parse; the
+		 * loop claims the file again (no owner, no token) */
+		post_locked(p, (lnews){.key = xasprintf("%s\x1f%s", files[i].bundle, files[i].rel),
+		                       .owner = xstrdup(files[i].foreign_owner)});
+	}
+	pthread_mutex_unlock(&p->mu);
+	wake_loop(p);
+}
+
+void leases_release_all(processor *p)
+{
+	store_conn *c = NULL;
+	store_error err;
+	if (pool_acquire(p->db, &c, &err) != 0)
+		return;
+	if (lease_leave(c, p->instance, &err) != 0)
+		log_debug("leases not released: %s", err.message);
+	pool_release(p->db, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main thread                                                               */
+
+bool leases_holds(processor *p, const char *bundle, const char *rel, int64_t *token)
+{
+	*token = 0;
+	if (!p->leases)
+		return true;
+	char *k = pkey(bundle, rel);
+	size_t v;
+	bool hit = strmap_get(&p->held, k, &v);
+	free(k);
+	if (hit)
+		*token = (int64_t)v;
+	return hit;
+}
+
+bool leases_theirs(processor *p, const char *bundle, const char *rel)
+{
+	if (!p->leases || !p->others.n)
+		return false;
+	char *k = pkey(bundle, rel);
+	bool hit = strmap_get(&p->others, k, NULL);
+	free(k);
+	return hit;
+}
+
+void leases_leave_deletion(processor *p, const char *bundle, const char *rel)
+{
+	char *k = pkey(bundle, rel);
+	size_t oi;
+	if (strmap_get(&p->others, k, &oi))
+		strmap_put(&p->left, k, oi);
+	free(k);
+}
+
+void leases_want(processor *p, const char *bundle, const char *rel)
+{
+	char *k = pkey(bundle, rel);
+	if (strmap_get(&p->asked, k, NULL)) {
+		free(k);
+		return;
+	}
+	strmap_put(&p->asked, k, 1);
+	pthread_mutex_lock(&p->mu);
+	VEC_GROW(p->want, p->nwant, p->capwant);
+	p->want[p->nwant++] = k;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static size_t owner_index(processor *p, const char *owner)
+{
+	for (size_t i = 0; i < p->nowners; i++)
+		if (strcmp(p->owners[i], owner) == 0)
+			return i;
+	p->owners = xrealloc(p->owners, (p->nowners + 1) * sizeof(char *));
+	p->owners[p->nowners] = xstrdup(owner);
+	return p->nowners++;
+}
+
+static void requeue(processor *p, const char *key)
+{
+	char *k = xstrdup(key);
+	char *sep = strchr(k, '\x1f');
+	*sep = '\0';
+	const struct scan_file *f = scan_lookup(p->scan, k, sep + 1);
+	if (f)
+		queue_push(p->queue, k, sep + 1, QUEUE_CHANGED, f->mtime_ns);
+	free(k);
+}
+
+/* Files held by no live processor we know of, and not ours: wanted. */
+typedef struct sweep_ctx {
+	processor *p;
+	size_t n;
+} sweep_ctx;
+
+static void sweep_file(void *ud, const struct scan_file *f)
+{
+	sweep_ctx *s = ud;
+	processor *p = s->p;
+	char *k = pkey(f->bundle, f->rel);
+	bool skip = strmap_get(&p->held, k, NULL) || strmap_get(&p->others, k, NULL) ||
+	            strmap_get(&p->asked, k, NULL);
+	free(k);
+	if (!skip) {
+		leases_want(p, f->bundle, f->rel);
+		s->n++;
+	}
+}
+
+/* After a heartbeat: the files this processor holds, as the database says;
+ * the processors alive; what is over the fair share goes back; files nobody
+ * alive holds are claimed. */
+static void apply_beat(processor *p, lnews *n)
+{
+	strmap held = {0};
+	for (size_t i = 0; i < n->nheld; i++) {
+		char *t = strrchr(n->held[i], '\x1f');
+		*t = '\0';
+		strmap_put(&held, n->held[i], (size_t)strtoll(t + 1, NULL, 10));
+	}
+	size_t lost = 0;
+	for (size_t k = 0; k < p->held.cap; k++)
+		if (p->held.keys[k] && !strmap_get(&held, p->held.keys[k], NULL))
+			lost++;
+	if (lost)
+		log_info("leases: %zu files this processor held are another's now (a pause longer "
+		         "than lease_seconds?)",
+		         lost);
+	strmap_free(&p->held);
+	p->held = held;
+	/* owners no longer alive: their files are anybody's */
+	size_t freed = 0;
+	for (size_t oi = 0; oi < p->nowners; oi++) {
+		bool alive = false;
+		for (size_t l = 0; l < n->nlive && !alive; l++)
+			alive = strcmp(n->live[l], p->owners[oi]) == 0;
+		if (alive)
+			continue;
+		char **keys = NULL;
+		size_t nkeys = 0, capkeys = 0;
+		for (size_t k = 0; k < p->others.cap; k++)
+			if (p->others.keys[k] && p->others.vals[k] == oi)
+				VEC_PUSH(keys, nkeys, capkeys, xstrdup(p->others.keys[k]));
+		for (size_t k = 0; k < nkeys; k++) {
+			strmap_del(&p->others, keys[k]);
+			free(keys[k]);
+		}
+		free(keys);
+		if (nkeys)
+			log_info("leases: processor %s is gone: %zu of its files are free",
+			         p->owners[oi], nkeys);
+		freed += nkeys;
+		/* the deletions it was to write are ours now */
+		char **gone = NULL;
+		size_t ngone = 0, capgone = 0;
+		for (size_t k = 0; k < p->left.cap; k++)
+			if (p->left.keys[k] && p->left.vals[k] == oi)
+				VEC_PUSH(gone, ngone, capgone, xstrdup(p->left.keys[k]));
+		for (size_t k = 0; k < ngone; k++) {
+			strmap_del(&p->left, gone[k]);
+			char *sep = strchr(gone[k], '\x1f');
+			*sep = '\0';
+			if (!scan_lookup(p->scan, gone[k], sep + 1)) {
+				const char *root = scan_bundle_root(p->scan, gone[k]);
+				pend *e = xcalloc(1, sizeof(*e));
+				e->key = pkey(gone[k], sep + 1);
+				e->bundle = xstrdup(gone[k]);
+				e->rel = xstrdup(sep + 1);
+				e->abs = xasprintf("%s/%s", root ? root : ".", sep + 1);
+				e->deleted = true;
+				e->parsed_at = clock_epoch();
+				pending_put(p, e);
+			}
+			free(gone[k]);
+		}
+		free(gone);
+	}
+	/* over the share (another processor joined): give the rest up, the
+	 * files not being parsed first */
+	size_t live = n->nlive ? n->nlive : 1;
+	size_t files = scan_file_count(p->scan);
+	size_t share = (files + live - 1) / live;
+	if (live > 1 && p->held.n > share + 1) {
+		size_t excess = p->held.n - share;
+		char **give = NULL;
+		size_t ngive = 0, capgive = 0;
+		for (size_t k = 0; k < p->held.cap && ngive < excess; k++) {
+			const char *key = p->held.keys[k];
+			if (!key)
+				continue;
+			bool busy = false;
+			for (size_t j = 0; j < p->njobs && !busy; j++) {
+				char *jk = pkey(p->jobs[j].bundle, p->jobs[j].rel);
+				busy = strcmp(jk, key) == 0;
+				free(jk);
+			}
+			if (!busy)
+				VEC_PUSH(give, ngive, capgive, xstrdup(key));
+		}
+		for (size_t i = 0; i < ngive; i++)
+			strmap_del(&p->held, give[i]);
+		pthread_mutex_lock(&p->mu);
+		for (size_t i = 0; i < ngive; i++) {
+			VEC_GROW(p->unhold, p->nunhold, p->capunhold);
+			p->unhold[p->nunhold++] = give[i];
+		}
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		free(give);
+	}
+	/* files nobody alive holds: claimed (after the first pass, which
+	 * claims as it parses) */
+	stats_lock(p);
+	bool synced = p->st.synced;
+	stats_unlock(p);
+	if (synced) {
+		sweep_ctx s = {.p = p};
+		scan_foreach(p->scan, sweep_file, &s);
+	}
+}
+
+void leases_take_news(processor *p)
+{
+	if (!p->leases) {
+		/* SQLite: only the heartbeat's news, nothing to learn from it */
+		pthread_mutex_lock(&p->mu);
+		lnews *news = p->news;
+		size_t n = p->nnews;
+		p->news = NULL;
+		p->nnews = p->capnews = 0;
+		pthread_mutex_unlock(&p->mu);
+		for (size_t i = 0; i < n; i++)
+			news_free(&news[i]);
+		free(news);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	lnews *news = p->news;
+	size_t n = p->nnews;
+	p->news = NULL;
+	p->nnews = p->capnews = 0;
+	bool fp_ready = p->fp_ready;
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		lnews *nw = &news[i];
+		if (nw->beat) {
+			apply_beat(p, nw);
+		} else if (nw->token > 0) {
+			strmap_del(&p->asked, nw->key);
+			strmap_del(&p->others, nw->key);
+			strmap_put(&p->held, nw->key, (size_t)nw->token);
+			/* claimed: parsed unless unchanged since its last writer wrote it */
+			if (nw->hash && fp_ready)
+				strmap_put(&p->fp, nw->key, (size_t)nw->hash);
+			requeue(p, nw->key);
+		} else if (nw->free) {
+			/* given up or expired: claimed unless held or being claimed */
+			strmap_del(&p->others, nw->key);
+			if (!strmap_get(&p->held, nw->key, NULL)) {
+				char *k = xstrdup(nw->key);
+				char *sep = strchr(k, '\x1f');
+				*sep = '\0';
+				if (scan_lookup(p->scan, k, sep + 1))
+					leases_want(p, k, sep + 1);
+				free(k);
+			}
+		} else if (nw->owner && nw->owner[0]) {
+			strmap_del(&p->asked, nw->key);
+			strmap_del(&p->held, nw->key);
+			size_t oi = owner_index(p, nw->owner);
+			strmap_put(&p->others, nw->key, oi);
+			char *k = xstrdup(nw->key);
+			char *sep = strchr(k, '\x1f');
+			*sep = '\0';
+			if (!scan_lookup(p->scan, k, sep + 1))
+				strmap_put(&p->left, nw->key, oi); /* a deletion left to it */
+			free(k);
+		} else {
+			/* not claimed (over the share, or being claimed by another
+			 * right now), or the lease changed hands since its parse:
+			 * asked again by the next sweep */
+			strmap_del(&p->asked, nw->key);
+			strmap_del(&p->held, nw->key);
+		}
+		news_free(nw);
+	}
+	free(news);
+	pthread_mutex_lock(&p->mu);
+	p->files_hint = scan_file_count(p->scan);
+	p->held_hint = p->held.n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+size_t leases_claim_batch(processor *p)
+{
+	return (size_t)p->cfg->dag_processor.parsing_processes * 4 + 8;
+}
+
+bool leases_settled(processor *p)
+{
+	if (!p->leases)
+		return true;
+	pthread_mutex_lock(&p->mu);
+	bool idle = p->nwant == 0;
+	pthread_mutex_unlock(&p->mu);
+	return idle && p->asked.n == 0;
+}
