@@ -232,11 +232,10 @@ static char *render_text(const check_item *it, const colours *c)
 	sb_init(&out);
 	char *text = NULL;
 	size_t len = 0;
-	char *raw = NULL;
-	size_t rawlen = 0;
-	if (fs_read_file(it->abs, (size_t)64 << 20, &raw, &rawlen) == 0)
-		text = yaml_expand_env(raw, rawlen, &len);
-	free(raw);
+	/* the file as written: positions point into it, not into its text after $VAR
+	 * expansion (which would also print the variables' values) */
+	if (fs_read_file(it->abs, (size_t)64 << 20, &text, &len) != 0)
+		text = NULL;
 	line_index li = {0};
 	if (text)
 		line_index_build(&li, text, len);
