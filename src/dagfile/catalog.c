@@ -1125,6 +1125,7 @@ const char *catalog_suggest(const catalog *c, const char *path)
 				return best;
 		}
 	}
+	const char *best_written = best;
 	for (size_t i = 0; i < c->naliases; i++) {
 		const char *p = c->alias_list[i]->path;
 		size_t d =
@@ -1132,7 +1133,17 @@ const char *catalog_suggest(const catalog *c, const char *path)
 		if (d < best_d) {
 			best_d = d;
 			best = c->alias_list[i]->op->pub.path;
+			best_written = p;
 		}
+	}
+	/* A long shared module prefix makes unrelated classes near as paths
+	 * (airflow.operators.AuditOperator and airflow.operators.bash.BashOperator):
+	 * the class names must be near too. */
+	if (best) {
+		const char *bc = class_of(best_written);
+		size_t lc = strlen(cls), ccap = lc / 3 > 2 ? lc / 3 : 2;
+		if (levenshtein(cls, lc, bc, strlen(bc), ccap) > ccap)
+			return NULL;
 	}
 	return best;
 }

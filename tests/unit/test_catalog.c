@@ -457,6 +457,13 @@ static void test_suggest(void **state)
 	assert_non_null(s);
 	assert_string_equal(s, "airflow.providers.standard.operators.empty.EmptyOperator");
 	assert_null(catalog_suggest(builtin, "customized.operators.breakfast_operators.X"));
+	/* near as a path only through the shared prefix: no suggestion */
+	assert_null(catalog_suggest(builtin, "airflow.operators.AuditOperator"));
+	assert_null(catalog_suggest(builtin, "airflow.operators.ListTable"));
+	/* a typo in the module still finds the class */
+	s = catalog_suggest(builtin, "airflow.operator.python.PythonOperator");
+	assert_non_null(s);
+	assert_string_equal(s, "airflow.providers.standard.operators.python.PythonOperator");
 	assert_null(catalog_suggest(builtin, "x"));
 	assert_null(catalog_suggest(builtin, ""));
 }
