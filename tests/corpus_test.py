@@ -27,11 +27,13 @@ CORPUS_REL = os.path.join("shared", "corpus", "dag-factory")
 TIMEOUT = 60
 
 
-def find_corpus():
-    env = os.environ.get("DAGPROC_CORPUS")
+def find_corpus(rel=CORPUS_REL, marker="expected.json", env_var="DAGPROC_CORPUS"):
+    """The corpus folder `rel` (holding `marker`): $env_var, else beside the
+    repository, else beside the repository this one was cloned from."""
+    env = os.environ.get(env_var)
     if env:
-        return os.path.abspath(env) if os.path.isfile(os.path.join(env, "expected.json")) else None
-    candidates = [os.path.join(os.path.dirname(REPO), CORPUS_REL)]
+        return os.path.abspath(env) if os.path.isfile(os.path.join(env, marker)) else None
+    candidates = [os.path.join(os.path.dirname(REPO), rel)]
     try:
         origin = subprocess.run(["git", "-C", REPO, "config", "--get", "remote.origin.url"],
                                 capture_output=True, text=True, timeout=10).stdout.strip()
@@ -40,9 +42,9 @@ def find_corpus():
     if origin.startswith("file://"):
         origin = origin[len("file://"):]
     if origin.startswith("/") and os.path.isdir(origin):
-        candidates.append(os.path.join(os.path.dirname(os.path.abspath(origin)), CORPUS_REL))
+        candidates.append(os.path.join(os.path.dirname(os.path.abspath(origin)), rel))
     for c in candidates:
-        if os.path.isfile(os.path.join(c, "expected.json")):
+        if os.path.isfile(os.path.join(c, marker)):
             return c
     return None
 
@@ -102,13 +104,18 @@ def fmt_tasks(tasks):
     return "\n".join("        %-50s <- %s" % (t, ", ".join(u) or "-") for t, u in sorted(tasks.items()))
 
 
-def check_file(binary, corpus, rel, exp, workdir, cols=None):
-    """Returns a list of problems (empty when the file passes)."""
+def check_file(binary, corpus, rel, exp, workdir, cols=None, strict=True, unset=(), exact=False):
+    """Returns a list of problems (empty when the file passes). strict: run with
+    [core] strict_catalog; unset: prefixes of environment variables to remove;
+    exact: every error reported must be one that exp lists (code and line), not
+    only of a code it lists."""
     path = os.path.join(corpus, rel)
     if not os.path.exists(path):
         return ["corpus file missing: %s" % path]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGPROC_")}
-    env["DAGPROC__CORE__STRICT_CATALOG"] = "true"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DAGPROC_") and not any(k.startswith(u) for u in unset)}
+    if strict:
+        env["DAGPROC__CORE__STRICT_CATALOG"] = "true"
     env["CONFIG_ROOT_DIR"] = corpus
     env["PWD"] = workdir
     env.pop("OLDPWD", None)
@@ -195,6 +202,10 @@ def check_file(binary, corpus, rel, exp, workdir, cols=None):
                 " or ".join("%d:%d" % w for w in want)))
     allowed = {code for code, _ in exp["errors"]}
     for e in errors:
+        if exact and e.get("code") in allowed and not any(
+                c == e.get("code") and line_ok(l, e.get("line")) for c, l in exp["errors"]):
+            problems.append("unexpected error %s at %s:%s: %s" % (
+                e.get("code"), e.get("line"), e.get("column"), e.get("message")))
         if e.get("code") not in allowed:
             problems.append("unexpected error %s at %s:%s: %s" % (
                 e.get("code"), e.get("line"), e.get("column"), e.get("message")))
