@@ -104,7 +104,8 @@ static void check_dag_type(dctx *d, ypair *p, unsigned want)
 		ok = true;
 	if ((want & CAT_T_BOOL) && v->kind == YN_BOOL)
 		ok = true;
-	if ((want & CAT_T_STR) && v->kind == YN_STR)
+	/* dag-factory's loader evaluates __join__ to a string before anything reads it */
+	if ((want & CAT_T_STR) && (v->kind == YN_STR || (is_map(v) && map_get(v, "__join__"))))
 		ok = true;
 	if ((want & CAT_T_LIST) && v->kind == YN_SEQ)
 		ok = true;
@@ -278,7 +279,8 @@ void sch_check_dag_keys(dctx *d)
 			check_dag_type(d, p, CAT_T_LIST);
 			if (is_seq(p->val))
 				for (size_t j = 0; j < p->val->n; j++)
-					if (!ynode_is_scalar(p->val->items[j]) ||
+					if ((!ynode_is_scalar(p->val->items[j]) &&
+					     !map_get(p->val->items[j], "__join__")) ||
 					    p->val->items[j]->kind == YN_NULL)
 						sch_err(d, "E015", p->val->items[j],
 						        "a tag must be a string, not a %s",

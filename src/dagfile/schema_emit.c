@@ -61,6 +61,19 @@ static char *scalar_dup(const ynode *n)
 	return (n && ynode_is_scalar(n) && n->kind != YN_NULL) ? xstrdup(n->str) : NULL;
 }
 
+/* A scalar's text, or what a __join__ evaluates to (dag-factory's loader joins
+ * before anything reads the value); NULL otherwise. */
+static char *text_dup(const ynode *n)
+{
+	if (is_map(n) && map_get(n, "__join__")) {
+		strbuf sb;
+		sb_init(&sb);
+		sch_string_value(n, &sb);
+		return sb_detach(&sb);
+	}
+	return scalar_dup(n);
+}
+
 void sch_emit_dag(dctx *d)
 {
 	dagfile_result *r = d->res;
@@ -76,7 +89,7 @@ void sch_emit_dag(dctx *d)
 	ynode *sch = map_get(m, "schedule");
 	if (sch && is_str(sch))
 		g->schedule = xstrdup(sch->str);
-	g->description = scalar_dup(map_get(m, "description"));
+	g->description = text_dup(map_get(m, "description"));
 	ynode *v = map_get(m, "max_active_runs");
 	if (v && v->kind == YN_INT)
 		g->max_active_runs = v->v.i;
@@ -94,9 +107,11 @@ void sch_emit_dag(dctx *d)
 	ynode *tags = map_get(m, "tags");
 	if (is_seq(tags)) {
 		g->tags = xcalloc(tags->n ? tags->n : 1, sizeof(char *));
-		for (size_t i = 0; i < tags->n; i++)
-			if (ynode_is_scalar(tags->items[i]) && tags->items[i]->kind != YN_NULL)
-				g->tags[g->ntags++] = xstrdup(tags->items[i]->str);
+		for (size_t i = 0; i < tags->n; i++) {
+			char *t = text_dup(tags->items[i]);
+			if (t)
+				g->tags[g->ntags++] = t;
+		}
 	}
 
 	/* owners: the tasks' owners, unique, in task order (Airflow's DAG.owner) */
