@@ -238,6 +238,29 @@ if cat "$out" "$err" | grep -q "did you mean 'extract'"; then
 else
 	fail "text: did you mean" "$out" "$err"
 fi
+
+# positions after $VAR expansion are the file's, and the source line is the file's
+# as written (a 3-line value above the error moved it 2 lines down in the text parsed)
+mkdir -p "$tmp/envpos"
+cat >"$tmp/envpos/env.yml" <<'YML'
+env_dag:
+  description: "$T_DESC_LINES"
+  default_args:
+    start_date: 2025-01-01
+  tasks:
+    - task_id: extract
+      operator: airflow.providers.standard.operators.bash.BashOperator
+      bash_command: "echo extract"
+      dependencies: [$T_DEP]
+YML
+T_DESC_LINES=$'one\ntwo\nthree' T_DEP=extarct dp envpos check --format text envpos/env.yml
+if grep -Eq '^envpos/env\.yml:9:22: error\[E020\]: .*extarct' "$out" &&
+	grep -Fq '9 |       dependencies: [$T_DEP]' "$out" &&
+	grep -Eq '^ +\| {22}\^$' "$out"; then
+	pass "text: positions and source line of the file as written, not as expanded"
+else
+	fail "text: positions and source line of the file as written, not as expanded" "$out" "$err"
+fi
 if cat "$out" "$err" | grep -q $'\e\['; then
 	fail "text: no ANSI colour when not a TTY" "$out" "$err"
 else
@@ -276,7 +299,7 @@ json_ok "json: E020 at the node, with its DAG, not listed as a DAG" "$out" "
 and 'bad_dag' not in dags and \"did you mean 'extract'\" in errors[0]['message']"
 
 mkdir -p "$tmp/u8"
-printf 'u8_dag:\n  tasks:\n    - task_id: t\n      operator: nope.Op\n' >"$tmp/u8/$(printf 'b\377d.yml')"
+printf 'u8_dag:\n  tasks:\n    - task_id: t\n      operator: airflow.operators.nope.Op\n' >"$tmp/u8/$(printf 'b\377d.yml')"
 dp u8name check --format json u8
 json_ok "json: a file name that is not UTF-8 keeps its path (U+FFFD) and stays valid JSON" "$out" '
 [f["path"] for f in files] == ["u8/b\ufffdd.yml"] and [e["code"] for e in errors] == ["E011"]'

@@ -4,7 +4,7 @@
 #   tests/run.sh [BUILD_DIR]        (default: build)
 #
 # 1. the cmocka unit tests of BUILD_DIR, counted by test case;
-# 2. tests/corpus_test.py, tests/cli_test.sh, tests/daemon_test.sh,
+# 2. tests/corpus_test.py, tests/realworld_test.py, tests/cli_test.sh, tests/daemon_test.sh,
 #    tests/converge_test.sh, tests/api_test.py and tests/secrets_test.sh against
 #    BUILD_DIR/dagproc, tests/browser_test.sh when chromium is installed, and
 #    (unless SKIP_DB=1) the store, sync, daemon, API outage, scale-out, refusal,
@@ -135,6 +135,7 @@ suite() { # BUILD_DIR PREFIX
 		record "${prefix}unit tests" 0 1 "$log/nounit.out"
 	fi
 	run_counted "${prefix}corpus" python3 tests/corpus_test.py "$dir/dagproc"
+	run_counted "${prefix}realworld" python3 tests/realworld_test.py "$dir/dagproc"
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
 	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"
 	run_counted "${prefix}converge" bash tests/converge_test.sh "$dir/dagproc"

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "api/srv.h"
-#include "dagfile/yaml.h"
 #include "util/fsutil.h"
 
 struct embedded_file {
@@ -40,7 +39,7 @@ MHD_RESULT api_page(struct MHD_Connection *conn)
 	return api_send_detail(conn, 404, "Not Found");
 }
 
-/* The file's text (environment expanded, as the parser saw it), or NULL when it cannot
+/* The file's text as written (diagnostics point into it), or NULL when it cannot
  * be read or lies outside its bundle's root. */
 static char *read_source(const char *bundle, const char *rel, size_t *len)
 {
@@ -55,18 +54,17 @@ static char *read_source(const char *bundle, const char *rel, size_t *len)
 		return NULL;
 	char *path = fs_path_join(root, rel);
 	char rroot[PATH_MAX], rpath[PATH_MAX];
-	char *text = NULL, *raw = NULL;
-	size_t rawlen = 0;
+	char *text = NULL;
 	if (!realpath(root, rroot) || !realpath(path, rpath))
 		goto out;
 	size_t n = strlen(rroot);
 	if (strncmp(rpath, rroot, n) != 0 || (rpath[n] != '/' && rpath[n] != '\0'))
 		goto out;
-	if (fs_read_file(rpath, (size_t)cfg->dag_processor.max_file_size << 20, &raw, &rawlen) != 0)
-		goto out;
-	text = yaml_expand_env(raw, rawlen, len);
+	/* the file as written: diagnostics point into it, not into its text after $VAR
+	 * expansion (which would also show the variables' values) */
+	if (fs_read_file(rpath, (size_t)cfg->dag_processor.max_file_size << 20, &text, len) != 0)
+		text = NULL;
 out:
-	free(raw);
 	free(path);
 	return text;
 }

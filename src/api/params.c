@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api/api_int.h"
+#include "util/utf8.h"
 
 int api_fail(api_status *st, int code, const char *fmt, ...)
 {
@@ -434,36 +435,6 @@ bool api_db_bool(const char *v)
 	return v && (strcmp(v, "1") == 0 || strcasecmp(v, "t") == 0 || strcasecmp(v, "true") == 0);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 (as jansson
- * checks: no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, cp = c & 0x1Fu;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, cp = c & 0x0Fu;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, cp = c & 0x07u;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3Fu);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 json_t *api_json_textn(const char *s, size_t n)
 {
 	if (!s)
@@ -475,7 +446,7 @@ json_t *api_json_textn(const char *s, size_t n)
 	sb_init(&b);
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq(u + i, n - i);
+		size_t k = utf8_decode(u + i, n - i, NULL);
 		if (k == 0) {
 			sb_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
 			i++;

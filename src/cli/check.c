@@ -20,6 +20,7 @@
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
 #include "util/strmap.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 typedef struct check_item {
@@ -153,9 +154,10 @@ static void apply_unique_ids(check_item *items, size_t n)
 				continue;
 			}
 			free(key);
-			dagfile_add_error(r, "E034", r->dags[d].line, 1, id,
-			                  "DAG id '%s' is already defined by %s", id,
-			                  items[holder].shown);
+			dagfile_add_error(
+			    r, "E034", r->dags[d].line, r->dags[d].col ? r->dags[d].col : 1, id,
+			    "DAG id '%s' is already defined by %s", id, items[holder].shown);
+			dagfile_sort_diags(r);
 			/* the DAG is no longer correct: drop it from the result */
 			dag_result gone = r->dags[d];
 			memmove(&r->dags[d], &r->dags[d + 1],
@@ -230,11 +232,10 @@ static char *render_text(const check_item *it, const colours *c)
 	sb_init(&out);
 	char *text = NULL;
 	size_t len = 0;
-	char *raw = NULL;
-	size_t rawlen = 0;
-	if (fs_read_file(it->abs, (size_t)64 << 20, &raw, &rawlen) == 0)
-		text = yaml_expand_env(raw, rawlen, &len);
-	free(raw);
+	/* the file as written: positions point into it, not into its text after $VAR
+	 * expansion (which would also print the variables' values) */
+	if (fs_read_file(it->abs, (size_t)64 << 20, &text, &len) != 0)
+		text = NULL;
 	line_index li = {0};
 	if (text)
 		line_index_build(&li, text, len);
@@ -265,36 +266,6 @@ static char *render_text(const check_item *it, const colours *c)
 /* ------------------------------------------------------------------------ */
 /* JSON output (SPEC §1)                                                     */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none: no
- * overlong forms, surrogates or code points past U+10FFFF (as jansson checks). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string, or null for NULL. Bytes that are not UTF-8 (a file name can
  * hold any) become U+FFFD, so the document stays valid JSON. */
 static void json_str(strbuf *b, const char *s)
@@ -305,7 +276,7 @@ static void json_str(strbuf *b, const char *s)
 	}
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0, k;
-	while (i < n && (k = utf8_seq(u + i, n - i)) != 0)
+	while (i < n && (k = utf8_decode(u + i, n - i, NULL)) != 0)
 		i += k;
 	if (i == n) {
 		serialize_string(b, s, n);
@@ -314,7 +285,7 @@ static void json_str(strbuf *b, const char *s)
 	strbuf clean;
 	sb_init(&clean);
 	for (i = 0; i < n;) {
-		k = utf8_seq(u + i, n - i);
+		k = utf8_decode(u + i, n - i, NULL);
 		if (k) {
 			sb_add(&clean, s + i, k);
 			i += k;
@@ -563,6 +534,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	}
 	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
 	                      cfg->core.unchecked_operator_modules.n);
+	catalog_set_strict(cat, cfg->core.strict_catalog);
 	dagfile_opts opts = {.cat = cat,
 	                     .pools = (const char *const *)cfg->core.pools.v,
 	                     .npools = cfg->core.pools.n,

@@ -72,6 +72,9 @@ static const struct config_setting settings[] = {
     {"core", "pools", CONFIG_LIST, "default_pool", 0,
      "pools that exist; others raise a \"non-existent pool\" warning", FIELD(core.pools), 0, 0,
      NULL, NULL},
+    {"core", "strict_catalog", CONFIG_BOOL, "false", 0,
+     "true: a module the operator catalog does not cover is E011, not W004",
+     FIELD(core.strict_catalog), 0, 0, NULL, NULL},
     {"core", "dag_env_deny", CONFIG_LIST, "", 0,
      "globs of environment variables DAG files never see, added to DAGPROC__* and the "
      "secret-looking names denied by default",

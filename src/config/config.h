@@ -44,6 +44,7 @@ struct dagproc_config {
 		struct config_list operator_catalog;
 		struct config_list unchecked_operator_modules;
 		struct config_list pools;
+		bool strict_catalog; /* a module outside the catalog's coverage is E011 */
 		struct config_list dag_env_deny; /* globs DAG files never see (added to defaults) */
 		struct config_list dag_env_allow; /* globs let through despite the defaults */
 	} core;

@@ -144,11 +144,35 @@ typedef struct alias_ent {
 	size_t index;
 } alias_ent;
 
+/* A module prefix the catalog covers (every module under it is known) or
+ * carves out of a covering prefix; the longest matching prefix decides. */
+typedef struct cover_ent {
+	const char *prefix;
+	size_t len;
+	bool covered;
+} cover_ent;
+
+/* A path that no longer resolves (an Airflow 2 module, a class a provider
+ * removed) and what replaces it. The pattern is a path, "module.*" (every
+ * class of the module; the replacement is "newmodule.*") or "prefix*.Class"
+ * (the class in any module under prefix). */
+typedef struct removed_ent {
+	const char *pattern;
+	const char *use; /* NULL: no replacement */
+	const char *why;
+} removed_ent;
+
 struct catalog {
 	arena ar;
-	smap ops;     /* canonical path -> op_int */
-	smap aliases; /* path -> alias_ent */
-	smap modules; /* module (and its parent packages) -> non-NULL */
+	smap ops;                   /* canonical path -> op_int */
+	smap aliases;               /* path -> alias_ent */
+	smap modules;               /* module (and its parent packages) -> non-NULL */
+	smap removed;               /* exact removed path -> removed_ent */
+	removed_ent **removed_wild; /* patterns with '*' */
+	size_t nremoved_wild, cap_removed_wild;
+	cover_ent *covers;
+	size_t ncovers, cap_covers;
+	bool strict; /* [core] strict_catalog: an uncovered module is E011 */
 	op_int **ops_list;
 	size_t nops, cap_ops;
 	alias_ent **alias_list;
@@ -525,6 +549,111 @@ static bool parse_alias(load_ctx *x, yaml_node_t *k, yaml_node_t *v, bool deprec
 	return true;
 }
 
+/* covers / not_covered: lists of module prefixes such as "airflow.providers.amazon." */
+static bool parse_covers(load_ctx *x, yaml_node_t *v, bool covered)
+{
+	catalog *c = x->c;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return ctx_fail(x, v, "'%s' must be a list of module prefixes",
+		                covered ? "covers" : "not_covered");
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *m = node(x, *it);
+		const char *pre = scalar(m);
+		size_t n = pre ? strlen(pre) : 0;
+		/* "a.b." or "a.b": a dotted name, optionally ending in '.' */
+		char buf[256];
+		if (!n || n >= sizeof(buf))
+			return ctx_fail(x, m, "invalid module prefix '%s'", pre ? pre : "?");
+		memcpy(buf, pre, n + 1);
+		if (buf[n - 1] == '.')
+			buf[n - 1] = '\0';
+		if (!dotted_valid(buf, 1))
+			return ctx_fail(x, m, "invalid module prefix '%s'", pre);
+		if (c->ncovers == c->cap_covers) {
+			c->cap_covers = c->cap_covers ? c->cap_covers * 2 : 16;
+			c->covers = xrealloc(c->covers, c->cap_covers * sizeof(*c->covers));
+		}
+		/* stored with the trailing dot: it matches the module + "." */
+		const char *stored = arena_printf(&c->ar, "%s.", buf);
+		c->covers[c->ncovers++] = (cover_ent){stored, strlen(stored), covered};
+	}
+	return true;
+}
+
+/* removed: path: {use: path or null, why: text} */
+static bool parse_removed(load_ctx *x, yaml_node_t *k, yaml_node_t *v)
+{
+	catalog *c = x->c;
+	const char *pat = scalar(k);
+	if (!pat || !*pat)
+		return ctx_fail(x, k, "invalid removed path");
+	char buf[512];
+	size_t n = strlen(pat);
+	if (n >= sizeof(buf))
+		return ctx_fail(x, k, "invalid removed path '%s'", pat);
+	const char *star = strchr(pat, '*');
+	if (star) {
+		/* "module.*" or "prefix*.Class" */
+		bool mod_form = star[1] == '\0' && star > pat && star[-1] == '.';
+		bool cls_form = star[1] == '.' && strchr(star + 1, '*') == NULL &&
+		                strchr(star + 2, '.') == NULL &&
+		                ident_valid(star + 2, strlen(star + 2));
+		if (!mod_form && !cls_form)
+			return ctx_fail(x, k,
+			                "invalid removed pattern '%s' (expected module.* or "
+			                "prefix*.Class)",
+			                pat);
+	} else if (!dotted_valid(pat, 2)) {
+		return ctx_fail(x, k, "invalid removed path '%s' (expected module.Class)", pat);
+	}
+	removed_ent *r = arena_zalloc(&c->ar, sizeof(*r));
+	r->pattern = arena_strdup(&c->ar, pat);
+	r->why = "removed";
+	if (!is_null(v)) {
+		if (v->type != YAML_MAPPING_NODE)
+			return ctx_fail(x, v, "removed path '%s' needs {use: ..., why: ...}", pat);
+		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+		     p < v->data.mapping.pairs.top; p++) {
+			yaml_node_t *pk = node(x, p->key), *pv = node(x, p->value);
+			const char *key = scalar(pk), *val = scalar(pv);
+			if (!key || (strcmp(key, "use") && strcmp(key, "why")))
+				return ctx_fail(
+				    x, pk,
+				    "unknown key '%s' in removed path '%s' (expected use "
+				    "or why)",
+				    key ? key : "?", pat);
+			if (!val)
+				return ctx_fail(x, pv, "'%s' must be a string", key);
+			if (key[0] == 'w') {
+				r->why = arena_strdup(&c->ar, val);
+			} else if (!is_null(pv)) {
+				bool mod_pat = star && star[1] == '\0';
+				size_t vl = strlen(val);
+				bool mod_use = vl > 2 && val[vl - 1] == '*' && val[vl - 2] == '.' &&
+				               strchr(val, '*') == val + vl - 1;
+				if (mod_pat != mod_use || (!mod_use && strchr(val, '*')))
+					return ctx_fail(x, pv,
+					                "'use' of '%s' must be a path (a module.* "
+					                "for a module.* pattern)",
+					                pat);
+				r->use = arena_strdup(&c->ar, val);
+			}
+		}
+	}
+	if (!star) {
+		smap_put(&c->removed, r->pattern, r);
+		return true;
+	}
+	if (c->nremoved_wild == c->cap_removed_wild) {
+		c->cap_removed_wild = c->cap_removed_wild ? c->cap_removed_wild * 2 : 16;
+		c->removed_wild =
+		    xrealloc(c->removed_wild, c->cap_removed_wild * sizeof(*c->removed_wild));
+	}
+	c->removed_wild[c->nremoved_wild++] = r;
+	return true;
+}
+
 static bool parse_root(load_ctx *x, yaml_node_t *root)
 {
 	if (is_null(root))
@@ -541,13 +670,29 @@ static bool parse_root(load_ctx *x, yaml_node_t *root)
 			return ctx_fail(x, k, "top-level keys must be strings");
 		bool is_ops = !strcmp(key, "operators"), is_dep = !strcmp(key, "aliases");
 		bool is_same = !strcmp(key, "same"), is_mod = !strcmp(key, "modules");
-		if (!is_ops && !is_dep && !is_same && !is_mod)
+		bool is_cov = !strcmp(key, "covers"), is_ncov = !strcmp(key, "not_covered");
+		bool is_rm = !strcmp(key, "removed");
+		if (!is_ops && !is_dep && !is_same && !is_mod && !is_cov && !is_ncov && !is_rm)
 			return ctx_fail(x, k,
-			                "unknown key '%s' (expected operators, aliases, same or "
-			                "modules)",
+			                "unknown key '%s' (expected operators, aliases, same, "
+			                "modules, covers, not_covered or removed)",
 			                key);
 		if (is_null(v))
 			continue;
+		if (is_cov || is_ncov) {
+			if (!parse_covers(x, v, is_cov))
+				return false;
+			continue;
+		}
+		if (is_rm) {
+			if (v->type != YAML_MAPPING_NODE)
+				return ctx_fail(x, v, "'removed' must be a mapping of paths");
+			for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
+			     q < v->data.mapping.pairs.top; q++)
+				if (!parse_removed(x, node(x, q->key), node(x, q->value)))
+					return false;
+			continue;
+		}
 		if (is_mod) {
 			if (v->type != YAML_SEQUENCE_NODE)
 				return ctx_fail(x, v, "'modules' must be a list of module names");
@@ -752,6 +897,9 @@ void catalog_free(catalog *c)
 	smap_free(&c->ops);
 	smap_free(&c->aliases);
 	smap_free(&c->modules);
+	smap_free(&c->removed);
+	free(c->removed_wild);
+	free(c->covers);
 	free(c->ops_list);
 	free(c->alias_list);
 	arena_free(&c->ar);
@@ -768,6 +916,57 @@ void catalog_set_unchecked(catalog *c, const char *const *prefixes, size_t n)
 		if (prefixes[i] && *prefixes[i])
 			c->unchecked[c->nunchecked++] = arena_strdup(&c->ar, prefixes[i]);
 	}
+}
+
+void catalog_set_strict(catalog *c, bool strict)
+{
+	if (c)
+		c->strict = strict;
+}
+
+/* The removal entry that matches path, or NULL. */
+static const removed_ent *find_removed(const catalog *c, const char *path, size_t len)
+{
+	const removed_ent *r = smap_getn(&c->removed, path, len);
+	if (r)
+		return r;
+	const char *dot = memrchr(path, '.', len);
+	for (size_t i = 0; dot && i < c->nremoved_wild; i++) {
+		const removed_ent *w = c->removed_wild[i];
+		const char *star = strchr(w->pattern, '*');
+		size_t pre = (size_t)(star - w->pattern);
+		if (star[1] == '\0') { /* "module.*": the module is everything before it */
+			if ((size_t)(dot - path) + 1 == pre && !strncmp(path, w->pattern, pre))
+				return w;
+		} else if (len > pre && !strncmp(path, w->pattern, pre) &&
+		           !strcmp(dot, star + 1)) { /* "prefix*.Class" */
+			return w;
+		}
+	}
+	return NULL;
+}
+
+bool catalog_covers(const catalog *c, const char *module, size_t len)
+{
+	if (!c)
+		return false;
+	size_t best = 0;
+	bool covered = false;
+	for (size_t i = 0; i < c->ncovers; i++) {
+		const cover_ent *e = &c->covers[i];
+		/* the prefix "a.b." matches the module "a.b" and "a.b.c" */
+		if (e->len > len + 1 || e->len <= best || strncmp(module, e->prefix, e->len - 1) ||
+		    (e->len - 1 < len && module[e->len - 1] != '.'))
+			continue;
+		best = e->len;
+		covered = e->covered;
+	}
+	return covered;
+}
+
+bool catalog_module_exists(const catalog *c, const char *module, size_t len)
+{
+	return c && smap_getn(&c->modules, module, len) != NULL;
 }
 
 cat_lookup catalog_lookup(const catalog *c, const char *path, const cat_operator **op,
@@ -800,10 +999,40 @@ cat_lookup catalog_lookup(const catalog *c, const char *path, const cat_operator
 		if (!strncmp(path, c->unchecked[i], strlen(c->unchecked[i])))
 			return CAT_UNCHECKED;
 	}
+	if (find_removed(c, path, len))
+		return CAT_REMOVED;
 	const char *dot = strrchr(path, '.');
-	if (dot && smap_getn(&c->modules, path, (size_t)(dot - path)))
+	if (!dot)
+		return CAT_NO_MODULE; /* "doesn't look like a module path" */
+	size_t modlen = (size_t)(dot - path);
+	if (smap_getn(&c->modules, path, modlen))
 		return CAT_NO_CLASS;
-	return CAT_NO_MODULE;
+	if (catalog_covers(c, path, modlen) || c->strict)
+		return CAT_NO_MODULE;
+	return CAT_NOT_COVERED;
+}
+
+const char *catalog_removal(const catalog *c, const char *path, char *use, size_t uselen)
+{
+	if (use && uselen)
+		use[0] = '\0';
+	if (!c || !path)
+		return NULL;
+	size_t len = strlen(path);
+	const removed_ent *r = find_removed(c, path, len);
+	if (!r)
+		return NULL;
+	if (r->use && use && uselen) {
+		const char *star = strchr(r->use, '*');
+		if (!star) {
+			snprintf(use, uselen, "%s", r->use);
+		} else {
+			/* "newmodule.*" + the class of path */
+			const char *dot = strrchr(path, '.');
+			snprintf(use, uselen, "%.*s%s", (int)(star - r->use), r->use, dot + 1);
+		}
+	}
+	return r->why;
 }
 
 const cat_arg *catalog_find_arg(const catalog *c, const cat_operator *op, const char *name)
@@ -896,6 +1125,7 @@ const char *catalog_suggest(const catalog *c, const char *path)
 				return best;
 		}
 	}
+	const char *best_written = best;
 	for (size_t i = 0; i < c->naliases; i++) {
 		const char *p = c->alias_list[i]->path;
 		size_t d =
@@ -903,7 +1133,17 @@ const char *catalog_suggest(const catalog *c, const char *path)
 		if (d < best_d) {
 			best_d = d;
 			best = c->alias_list[i]->op->pub.path;
+			best_written = p;
 		}
+	}
+	/* A long shared module prefix makes unrelated classes near as paths
+	 * (airflow.operators.AuditOperator and airflow.operators.bash.BashOperator):
+	 * the class names must be near too. */
+	if (best) {
+		const char *bc = class_of(best_written);
+		size_t lc = strlen(cls), ccap = lc / 3 > 2 ? lc / 3 : 2;
+		if (levenshtein(cls, lc, bc, strlen(bc), ccap) > ccap)
+			return NULL;
 	}
 	return best;
 }

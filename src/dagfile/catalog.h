@@ -1,7 +1,9 @@
 /* The operator catalog: which operator import paths exist in the target Airflow
- * (3.1 with current providers), the arguments each accepts and requires, and the
- * Airflow 2 paths that are deprecated aliases. It plays the role of the Python
- * environment: a module no catalog lists is not installed (E011). */
+ * (3.1 with current providers), the arguments each accepts and requires, the
+ * Airflow 2 paths that are deprecated aliases and those that were removed. It
+ * plays the role of the Python environment for the packages it covers (their
+ * module prefixes): a missing module there is not installed (E011); a module of
+ * a package it does not cover may well be installed (W004, not checked). */
 #ifndef DAGPROC_CATALOG_H
 #define DAGPROC_CATALOG_H
 
@@ -43,11 +45,13 @@ typedef struct catalog catalog;
 
 /* Lookup outcome for an operator path. */
 typedef enum cat_lookup {
-	CAT_FOUND,      /* canonical path */
-	CAT_DEPRECATED, /* Airflow 2 alias still redirected: W002, then as target */
-	CAT_NO_MODULE,  /* E011: ModuleNotFoundError */
-	CAT_NO_CLASS,   /* E012: the module exists, the class does not */
-	CAT_UNCHECKED,  /* module under [core] unchecked_operator_modules */
+	CAT_FOUND,       /* canonical path */
+	CAT_DEPRECATED,  /* Airflow 2 alias still redirected: W002, then as target */
+	CAT_NO_MODULE,   /* E011: ModuleNotFoundError */
+	CAT_NO_CLASS,    /* E012: the module exists, the class does not */
+	CAT_UNCHECKED,   /* module under [core] unchecked_operator_modules */
+	CAT_NOT_COVERED, /* W004: a package the catalog does not cover (E011 when strict) */
+	CAT_REMOVED,     /* E011/E012: a path that no longer resolves (catalog_removal) */
 } cat_lookup;
 
 /* Loads the built-in catalog (compiled into the binary) plus the given extra
@@ -57,6 +61,9 @@ catalog *catalog_load(const char *const *extra_files, size_t nextra, char **err)
 void catalog_free(catalog *c);
 /* Prefixes accepted without checks ("mycompany.") */
 void catalog_set_unchecked(catalog *c, const char *const *prefixes, size_t n);
+/* [core] strict_catalog: a module of a package the catalog does not cover is
+ * CAT_NO_MODULE instead of CAT_NOT_COVERED. */
+void catalog_set_strict(catalog *c, bool strict);
 
 /* Resolves path. *op is set for CAT_FOUND and CAT_DEPRECATED (the target). For
  * CAT_DEPRECATED *target_path is the new path. */
@@ -71,6 +78,17 @@ const cat_arg *catalog_find_arg(const catalog *c, const cat_operator *op, const 
  * "did you mean" candidates). */
 void catalog_each_arg(const catalog *c, const cat_operator *op,
                       void (*fn)(const cat_arg *a, void *ud), void *ud);
+
+/* For a CAT_REMOVED path: why it no longer resolves ("removed in Airflow 3"),
+ * and its replacement written into use ("" when there is none). NULL when the
+ * path is not a removed one. */
+const char *catalog_removal(const catalog *c, const char *path, char *use, size_t uselen);
+
+/* Whether the catalog covers the module (the first len bytes of module): the
+ * longest matching `covers`/`not_covered` prefix decides. */
+bool catalog_covers(const catalog *c, const char *module, size_t len);
+/* Whether the module (first len bytes) exists in the catalog. */
+bool catalog_module_exists(const catalog *c, const char *module, size_t len);
 
 /* Nearest known operator paths, for "did you mean". Returns NULL if none close. */
 const char *catalog_suggest(const catalog *c, const char *path);

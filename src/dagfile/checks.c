@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/utf8.h"
+
 /* ---- helpers ---------------------------------------------------------- */
 
 static void set_why(char *why, size_t whylen, const char *fmt, ...)
@@ -42,64 +44,47 @@ static bool is_blank(char c)
 
 /* ---- cron ------------------------------------------------------------- */
 
-static const char *const cron_presets[] = {
-    "@once",   "@hourly",   "@daily",     "@weekly",     "@monthly",
-    "@yearly", "@annually", "@quarterly", "@continuous",
-};
+/* Airflow's cron_presets (airflow.utils.dates), mapped before croniter sees
+ * the expression, exact spelling; then croniter's own aliases, any case. */
+static const char *const airflow_presets[] = {"@hourly",  "@daily",     "@weekly",
+                                              "@monthly", "@quarterly", "@yearly"};
+static const char *const croniter_aliases[] = {"@midnight", "@hourly", "@daily",   "@weekly",
+                                               "@monthly",  "@yearly", "@annually"};
 
 bool cron_is_preset(const char *expr)
 {
-	size_t n;
-
 	if (!expr)
 		return false;
-	while (is_blank(*expr))
-		expr++;
-	n = strlen(expr);
-	while (n > 0 && is_blank(expr[n - 1]))
-		n--;
-	for (size_t i = 0; i < sizeof(cron_presets) / sizeof(cron_presets[0]); i++)
-		if (strlen(cron_presets[i]) == n && memcmp(cron_presets[i], expr, n) == 0)
+	for (size_t i = 0; i < sizeof(airflow_presets) / sizeof(airflow_presets[0]); i++)
+		if (strcmp(expr, airflow_presets[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(croniter_aliases) / sizeof(croniter_aliases[0]); i++)
+		if (strcasecmp(expr, croniter_aliases[i]) == 0)
 			return true;
 	return false;
 }
 
-typedef struct cron_field_def {
-	const char *name;
-	int lo, hi;
-	const char *const *names; /* 3-letter names for lo.. (NULL if none) */
-	int names_base;           /* value of names[0] */
-	int nnames;
-	bool question; /* '?' allowed */
-} cron_field_def;
+enum { CF_MIN, CF_HOUR, CF_DAY, CF_MONTH, CF_DOW, CF_SEC, CF_YEAR };
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
-
-static const cron_field_def cron_fields[5] = {
-    {"minute", 0, 59, NULL, 0, 0, false},         {"hour", 0, 23, NULL, 0, 0, false},
-    {"day of month", 1, 31, NULL, 0, 0, true},    {"month", 1, 12, month_names, 1, 12, false},
-    {"day of week", 0, 7, dow_names, 0, 7, true},
-};
-
-typedef struct cron_ctx {
-	const cron_field_def *def;
-	int index; /* 1-based field number */
-	char *why;
-	size_t whylen;
-} cron_ctx;
+static const int cr_lo[7] = {0, 0, 1, 1, 0, 0, 1970};
+static const int cr_hi[7] = {59, 23, 31, 12, 6, 59, 2099};
+static const char *const cr_name[7] = {"minute",      "hour",   "day of month", "month",
+                                       "day of week", "second", "year"};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                          "jul", "aug", "sep", "oct", "nov", "dec"};
+static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 #define CRON_TOK_MAX 64
+#define CRON_L       (-1) /* the value 'l' (last day of the month) */
+#define CRON_BAD     (-2)
 
-/* Copies [s, s+n) into a bounded, printable token for messages. */
-static void cron_tok(char *dst, const char *s, size_t n)
-{
-	if (n >= CRON_TOK_MAX)
-		n = CRON_TOK_MAX - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
+typedef struct cron_ctx {
+	int field, nfields;
+	char *why;
+	size_t whylen;
+	unsigned dow_all, dow_nth; /* day-of-week values seen, and those with an nth */
+	bool dow_star;
+} cron_ctx;
 
 static bool cron_fail(const cron_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -112,194 +97,454 @@ static bool cron_fail(const cron_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_why(c->why, c->whylen, "field %d (%s): %s", c->index, c->def->name, msg);
+	set_why(c->why, c->whylen, "field %d (%s): %s", c->field + 1, cr_name[c->field], msg);
 	return false;
 }
 
-/* Parses a number or a name at s; advances *end. Range checked. */
-static bool cron_value(const cron_ctx *c, const char *s, const char *lim, const char **end,
-                       int *out)
+static bool all_digits(const char *s, size_t n)
 {
-	const char *p = s;
-	char tok[CRON_TOK_MAX];
-
-	if (p < lim && is_digit(*p)) {
-		long v = 0;
-		while (p < lim && is_digit(*p)) {
-			if (v < 100000)
-				v = v * 10 + (*p - '0');
-			p++;
-		}
-		if (p < lim && is_alpha(*p)) {
-			while (p < lim && (is_alpha(*p) || is_digit(*p)))
-				p++;
-			cron_tok(tok, s, (size_t)(p - s));
-			return cron_fail(c, "'%s' is not a number", tok);
-		}
-		cron_tok(tok, s, (size_t)(p - s));
-		if (v < c->def->lo || v > c->def->hi)
-			return cron_fail(c, "%s is out of range %d-%d", tok, c->def->lo,
-			                 c->def->hi);
-		*out = (int)v;
-		*end = p;
-		return true;
-	}
-	if (p < lim && is_alpha(*p)) {
-		while (p < lim && (is_alpha(*p) || is_digit(*p)))
-			p++;
-		cron_tok(tok, s, (size_t)(p - s));
-		if (!c->def->names)
-			return cron_fail(c, "'%s' is not a number", tok);
-		for (int i = 0; i < c->def->nnames; i++) {
-			if ((size_t)(p - s) == 3 && strncasecmp(c->def->names[i], s, 3) == 0) {
-				*out = c->def->names_base + i;
-				*end = p;
-				return true;
-			}
-		}
-		return cron_fail(c, "unknown name '%s'", tok);
-	}
-	if (p >= lim)
-		return cron_fail(c, "value missing");
-	cron_tok(tok, s, 1);
-	return cron_fail(c, "unexpected '%s'", tok);
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_digit(s[i]))
+			return false;
+	return true;
 }
 
-/* One comma-separated item of a field: [base][/step]. */
-static bool cron_item(const cron_ctx *c, const char *s, const char *lim)
+/* int() of a digit string, saturating (croniter compares it with the field's
+ * bounds, so any value past them is as good as the real one). */
+static long digits_value(const char *s, size_t n)
 {
-	const char *p = s;
-	char tok[CRON_TOK_MAX];
-	int a = 0, b = 0;
+	long v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v < 100000000 ? v * 10 + (s[i] - '0') : v;
+	return v;
+}
 
-	if (p == lim)
-		return cron_fail(c, "empty list item");
-	if (*p == '*' || *p == '?') {
-		if (*p == '?' && !c->def->question)
-			return cron_fail(c, "'?' is only allowed in the day fields");
-		p++;
-	} else if (c->index == 3 && *p == 'L' && p + 1 == lim) {
-		/* croniter: 'L' is the last day of the month */
-		return true;
-	} else {
-		if (!cron_value(c, p, lim, &p, &a))
-			return false;
-		if (p < lim && *p == '-') {
-			p++;
-			if (!cron_value(c, p, lim, &p, &b))
-				return false;
-			if (a > b) {
-				cron_tok(tok, s, (size_t)(p - s));
-				return cron_fail(c, "range %s is reversed (%d > %d)", tok, a, b);
-			}
-		} else if (c->index == 5 && p < lim && *p == '#') {
-			/* croniter: 'day#n' is the n-th such weekday of the month */
-			const char *ns = ++p;
-			long n = 0;
-			while (p < lim && is_digit(*p) && n < 100)
-				n = n * 10 + (*p++ - '0');
-			if (p == ns || p != lim || n < 1 || n > 5) {
-				cron_tok(tok, s, (size_t)(lim - s));
-				return cron_fail(c, "'%s': the number after '#' must be 1-5", tok);
-			}
-			return true;
-		}
+/* croniter._alphaconv: names of the month and day-of-week fields, 'l' in the
+ * day-of-month field; anything else is an error. */
+static long cron_alpha(const cron_ctx *c, const char *s, size_t n)
+{
+	char tok[CRON_TOK_MAX];
+	snprintf(tok, sizeof(tok), "%.*s", (int)(n < CRON_TOK_MAX - 1 ? n : CRON_TOK_MAX - 1), s);
+	if (c->field == CF_DAY && n == 1 && s[0] == 'l')
+		return CRON_L;
+	const char *const *names = c->field == CF_MONTH ? month_names
+	                           : c->field == CF_DOW ? dow_names
+	                                                : NULL;
+	int nn = c->field == CF_MONTH ? 12 : 7, base = c->field == CF_MONTH ? 1 : 0;
+	for (int i = 0; names && i < nn; i++)
+		if (n == 3 && memcmp(names[i], s, 3) == 0)
+			return base + i;
+	if (n == 0)
+		cron_fail(c, "empty list item");
+	else if (names)
+		cron_fail(c, "unknown name '%s'", tok);
+	else
+		cron_fail(c, "'%s' is not a number", tok);
+	return CRON_BAD;
+}
+
+/* croniter.value_alias: 0 is 1 in the day and month fields and 7 is Sunday,
+ * except where croniter turns it off for the field count. */
+static long cron_alias(const cron_ctx *c, long v)
+{
+	int f = c->field, n = c->nfields;
+	if ((f == CF_DAY || f == CF_MONTH) && n == 5)
+		return v;
+	if ((f == CF_MONTH || f == CF_DOW) && n == 6)
+		return v;
+	if ((f == CF_DAY || f == CF_MONTH || f == CF_DOW) && n == 7)
+		return v;
+	if ((f == CF_DAY || f == CF_MONTH) && v == 0)
+		return 1;
+	if (f == CF_DOW && v == 7)
+		return 0;
+	return v;
+}
+
+/* A value the expansion produces: in range after the alias. */
+static bool cron_value_ok(cron_ctx *c, long v, long nth)
+{
+	long raw = v;
+	v = cron_alias(c, v);
+	if (v < cr_lo[c->field] || v > cr_hi[c->field]) {
+		if (raw >= 100000000)
+			return cron_fail(c, "the value is out of range %d-%d", cr_lo[c->field],
+			                 cr_hi[c->field]);
+		return cron_fail(c, "%ld is out of range %d-%d", v, cr_lo[c->field],
+		                 cr_hi[c->field]);
 	}
-	if (p < lim && *p == '/') {
-		const char *ns = ++p;
-		long n = 0;
-		while (p < lim && is_digit(*p)) {
-			if (n < 100000)
-				n = n * 10 + (*p - '0');
-			p++;
-		}
-		if (p == ns || p != lim) {
-			cron_tok(tok, ns, (size_t)(lim - ns));
-			return cron_fail(c, "step '%s' is not a number", tok);
-		}
-		if (n < 1)
-			return cron_fail(c, "step must be at least 1");
-		return true;
-	}
-	if (p != lim) {
-		cron_tok(tok, s, (size_t)(lim - s));
-		return cron_fail(c, "cannot read '%s'", tok);
+	if (c->field == CF_DOW) {
+		c->dow_all |= 1u << v;
+		if (nth)
+			c->dow_nth |= 1u << v;
 	}
 	return true;
 }
 
-static bool cron_field(const cron_ctx *c, const char *s, const char *lim)
+/* One band of a range: digits or a name (alphaconv), then digits only. */
+static bool cron_band(cron_ctx *c, const char *s, size_t n, long *out)
 {
-	const char *p = s;
-
-	for (;;) {
-		const char *comma = memchr(p, ',', (size_t)(lim - p));
-		const char *iend = comma ? comma : lim;
-		if (!cron_item(c, p, iend))
-			return false;
-		if (!comma)
-			return true;
-		p = comma + 1;
+	if (all_digits(s, n)) {
+		*out = digits_value(s, n);
+		return true;
 	}
+	long v = cron_alpha(c, s, n);
+	if (v == CRON_BAD)
+		return false;
+	if (v == CRON_L) {
+		char tok[CRON_TOK_MAX];
+		snprintf(tok, sizeof(tok), "%.*s", (int)(n < 40 ? n : 40), s);
+		return cron_fail(c, "'%s' cannot be a bound of a range", tok);
+	}
+	*out = v;
+	return true;
 }
 
-bool cron_valid(const char *expr, char *why, size_t whylen)
+/* croniter's special_dow_re: "<day or month name, name range or word>#<n>" and
+ * "l<n>"; he and helen get the part before the hash (or the digits after the l). */
+static bool cron_special_dow(const char *e, size_t n, const char **he, size_t *helen, long *nth,
+                             bool *last)
 {
-	const char *starts[6], *ends[6];
-	size_t nf = 0;
-	const char *p;
+	*last = false;
+	if (n >= 2 && e[0] == 'l' && all_digits(e + 1, n - 1)) {
+		*he = e + 1;
+		*helen = n - 1;
+		*last = true;
+		return true;
+	}
+	const char *hash = memchr(e, '#', n);
+	if (!hash || hash == e || !all_digits(hash + 1, (size_t)(e + n - hash - 1)))
+		return false;
+	size_t hl = (size_t)(hash - e);
+	bool word = true;
+	for (size_t i = 0; i < hl; i++)
+		if (!(is_alpha(e[i]) || is_digit(e[i]) || e[i] == '_'))
+			word = false;
+	if (!word) {
+		/* name-name with names of one kind */
+		const char *dash = memchr(e, '-', hl);
+		if (!dash || dash - e != 3 || hl != 7)
+			return false;
+		int kind[2] = {0, 0};
+		for (int k = 0; k < 2; k++) {
+			const char *nm = k ? dash + 1 : e;
+			for (int i = 0; i < 7; i++)
+				if (memcmp(nm, dow_names[i], 3) == 0)
+					kind[k] = 1;
+			for (int i = 0; i < 12; i++)
+				if (memcmp(nm, month_names[i], 3) == 0)
+					kind[k] = 2;
+		}
+		if (!kind[0] || kind[0] != kind[1])
+			return false;
+	}
+	*he = e;
+	*helen = hl;
+	*nth = digits_value(hash + 1, (size_t)(e + n - hash - 1));
+	return true;
+}
 
+/* One comma-separated item of a field, as croniter._expand's loop body. */
+static bool cron_item(cron_ctx *c, const char *e, size_t n)
+{
+	char tok[CRON_TOK_MAX];
+	long nth = 0;
+	int lo = cr_lo[c->field], hi = cr_hi[c->field];
+	snprintf(tok, sizeof(tok), "%.*s", (int)(n < 40 ? n : 40), e);
+	if (c->field == CF_DOW) {
+		const char *he;
+		size_t hl;
+		bool last;
+		if (cron_special_dow(e, n, &he, &hl, &nth, &last)) {
+			if (last) {
+				nth = -1; /* 'l': the last such day; e is the digits */
+			} else if (nth < 1 || nth > 5) {
+				return cron_fail(c, "'%s': the number after '#' must be 1-5", tok);
+			}
+			e = he;
+			n = hl;
+		}
+	}
+	/* "*" with a step is min-max and the step; "start" with a step is start-max */
+	const char *slash = NULL;
+	for (size_t i = n; i-- > 0;)
+		if (e[i] == '/') {
+			slash = e + i;
+			break;
+		}
+	const char *low_s = NULL, *high_s = NULL, *step_s = NULL;
+	size_t low_n = 0, high_n = 0, step_n = 0;
+	bool ranged = false;
+	const char *dash = memchr(e, '-', n);
+	if (n >= 2 && e[0] == '*' && e[1] == '/') {
+		/* min-max/rest: a step that is not digits makes it no range */
+		step_s = e + 2;
+		step_n = n - 2;
+		if (all_digits(step_s, step_n))
+			ranged = true; /* low/high are the field's bounds */
+	} else if (dash && dash > e) {
+		/* step_search_re: ^([^-]+)-([^-/]+)(/(\d+))?$ */
+		const char *h = dash + 1, *end = e + n;
+		const char *hs = memchr(h, '/', (size_t)(end - h));
+		const char *he = hs ? hs : end;
+		bool ok = he > h && memchr(h, '-', (size_t)(he - h)) == NULL;
+		if (ok && hs)
+			ok = all_digits(hs + 1, (size_t)(end - hs - 1));
+		if (ok && memchr(e, '-', (size_t)(dash - e)) == NULL) {
+			ranged = true;
+			low_s = e;
+			low_n = (size_t)(dash - e);
+			high_s = h;
+			high_n = (size_t)(he - h);
+			if (hs) {
+				step_s = hs + 1;
+				step_n = (size_t)(end - hs - 1);
+			}
+		}
+	}
+	if (!ranged && slash && slash > e && slash + 1 < e + n && !memchr(e, '-', n)) {
+		/* "{start}/{step}" -> "{start}-{max}/{step}" */
+		if (all_digits(slash + 1, (size_t)(e + n - slash - 1))) {
+			ranged = true;
+			low_s = e;
+			low_n = (size_t)(slash - e);
+			high_s = NULL;
+			step_s = slash + 1;
+			step_n = (size_t)(e + n - slash - 1);
+		}
+	}
+	if (ranged) {
+		long low, high, step = 1;
+		if (low_s == NULL) {
+			low = lo;
+			high = hi;
+		} else {
+			if (c->field == CF_DAY && high_s && high_n == 1 && high_s[0] == 'l') {
+				high_s = "31";
+				high_n = 2;
+			}
+			if (!cron_band(c, low_s, low_n, &low))
+				return false;
+			if (!high_s)
+				high = hi;
+			else if (!cron_band(c, high_s, high_n, &high))
+				return false;
+		}
+		if (step_s)
+			step = digits_value(step_s, step_n);
+		if (step < 1)
+			return cron_fail(c, "step must be at least 1");
+		low = cron_alias(c, low);
+		high = cron_alias(c, high);
+		if ((low > high ? low : high) > hi)
+			return cron_fail(c, "%s is out of range %d-%d", tok, lo, hi);
+		if (low == high)
+			low = lo, high = hi; /* "Jan-Jan": the whole cycle */
+		/* every value the range yields must be in range: it starts at low */
+		if (!cron_value_ok(c, low, nth))
+			return false;
+		if (c->field == CF_DOW) {
+			long a = low, b = low <= high ? high : hi;
+			for (long v = a; v <= b; v += step)
+				cron_value_ok(c, v, nth);
+			if (low > high)
+				for (long v = lo; v <= high; v += step)
+					cron_value_ok(c, v, nth);
+		}
+		return true;
+	}
+	if (n > 0 && e[0] == '-')
+		return cron_fail(c, "'%s': negative numbers are not allowed", tok);
+	if (n == 1 && e[0] == '*') {
+		if (c->field == CF_DOW)
+			c->dow_star = true;
+		return true;
+	}
+	long v;
+	if (all_digits(e, n)) {
+		v = digits_value(e, n);
+	} else {
+		v = cron_alpha(c, e, n);
+		if (v == CRON_BAD)
+			return false;
+		if (v == CRON_L)
+			return true;
+	}
+	return cron_value_ok(c, v, nth);
+}
+
+/* croniter's HashExpander on a whole field: "h..." needs a hash id (Airflow
+ * gives none); "r", "r(a-b)", "r/n", "r(a-b)/n" pick a random value. */
+static int cron_hash(cron_ctx *c, const char *e, size_t n)
+{
+	if (n == 0 || (e[0] != 'h' && e[0] != 'r'))
+		return 0;
+	const char *p = e + 1, *end = e + n;
+	long rb = -1, re = -1, div = -1;
+	if (p < end && *p == '(') {
+		const char *q = ++p;
+		while (p < end && is_digit(*p))
+			p++;
+		if (p == q || p >= end || *p != '-')
+			return 0;
+		rb = digits_value(q, (size_t)(p - q));
+		q = ++p;
+		while (p < end && is_digit(*p))
+			p++;
+		if (p == q || p >= end || *p != ')')
+			return 0;
+		re = digits_value(q, (size_t)(p - q));
+		p++;
+	}
+	if (p < end && *p == '/') {
+		const char *q = ++p;
+		while (p < end && is_digit(*p))
+			p++;
+		if (p == q)
+			return 0;
+		div = digits_value(q, (size_t)(p - q));
+	}
+	if (p != end)
+		return 0;
+	if (e[0] == 'h')
+		return cron_fail(c, "'H' (hashed) needs a hash id, which Airflow does not give "
+		                    "croniter"),
+		       -1;
+	if (rb >= 0 && rb >= re)
+		return cron_fail(c, "R(%ld-%ld): the end must be greater than the start", rb, re),
+		       -1;
+	if (div == 0)
+		return cron_fail(c, "R/0: the step must be at least 1"), -1;
+	if (rb >= 0 && (rb < cr_lo[c->field] || re > cr_hi[c->field]))
+		return cron_fail(c, "R(%ld-%ld) reaches out of range %d-%d", rb, re,
+		                 cr_lo[c->field], cr_hi[c->field]),
+		       -1;
+	return 1;
+}
+
+bool cron_check(const char *expr, cron_info *info, char *why, size_t whylen)
+{
+	char buf[512];
+	const char *starts[8];
+	size_t lens[8], nf = 0;
+
+	if (info)
+		memset(info, 0, sizeof(*info));
 	if (why && whylen)
 		why[0] = '\0';
 	if (!expr) {
 		set_why(why, whylen, "empty cron expression");
 		return false;
 	}
-	p = expr;
-	while (is_blank(*p))
-		p++;
-	if (*p == '\0') {
+	for (size_t i = 0; i < sizeof(airflow_presets) / sizeof(airflow_presets[0]); i++)
+		if (strcmp(expr, airflow_presets[i]) == 0)
+			return true;
+	size_t len = strlen(expr);
+	if (len >= sizeof(buf)) {
+		set_why(why, whylen, "cron expression longer than %zu characters", sizeof(buf) - 1);
+		return false;
+	}
+	/* croniter works on the lowercased expression */
+	for (size_t i = 0; i <= len; i++)
+		buf[i] = (char)((expr[i] >= 'A' && expr[i] <= 'Z') ? expr[i] + 32 : expr[i]);
+	for (size_t i = 0; i < sizeof(croniter_aliases) / sizeof(croniter_aliases[0]); i++)
+		if (strcmp(buf, croniter_aliases[i]) == 0)
+			return true;
+	/* str.split(): runs of whitespace, none at the ends */
+	const char *p = buf;
+	for (;;) {
+		while (is_blank(*p) || (*p >= 0x1c && *p <= 0x1f))
+			p++;
+		if (!*p)
+			break;
+		const char *s = p;
+		while (*p && !is_blank(*p) && !(*p >= 0x1c && *p <= 0x1f))
+			p++;
+		if (nf < 8) {
+			starts[nf] = s;
+			lens[nf] = (size_t)(p - s);
+		}
+		nf++;
+	}
+	if (nf == 0) {
 		set_why(why, whylen, "empty cron expression");
 		return false;
 	}
-	if (*p == '@') {
-		if (cron_is_preset(p))
-			return true;
-		size_t n = strlen(p);
-		while (n > 0 && is_blank(p[n - 1]))
-			n--;
-		char tok[CRON_TOK_MAX];
-		cron_tok(tok, p, n);
-		set_why(why, whylen,
-		        "unknown preset '%s'; expected one of @once, @hourly, @daily, @weekly, "
-		        "@monthly, @quarterly, @yearly, @annually, @continuous",
-		        tok);
+	if (nf < 5 || nf > 7) {
+		if (buf[0] == '@')
+			set_why(
+			    why, whylen,
+			    "unknown preset '%.*s'; expected one of @once, @continuous, @hourly, "
+			    "@daily, @weekly, @monthly, @quarterly, @yearly, @annually, @midnight",
+			    (int)(len < 40 ? len : 40), expr);
+		else
+			set_why(why, whylen,
+			        "expected 5 fields (minute hour day-of-month month day-of-week), "
+			        "or 6 or 7 "
+			        "with croniter's seconds and year; found %zu",
+			        nf);
 		return false;
 	}
-	while (*p) {
-		const char *s = p;
-		while (*p && !is_blank(*p))
-			p++;
-		if (nf < 6) {
-			starts[nf] = s;
-			ends[nf] = p;
-		}
-		nf++;
-		while (is_blank(*p))
-			p++;
-	}
-	if (nf != 5) {
-		set_why(why, whylen,
-		        "expected 5 fields (minute hour day-of-month month day-of-week), found %zu",
-		        nf);
-		return false;
-	}
-	for (int i = 0; i < 5; i++) {
-		cron_ctx c = {&cron_fields[i], i + 1, why, whylen};
-		if (!cron_field(&c, starts[i], ends[i]))
+	cron_ctx c = {0};
+	c.nfields = (int)nf;
+	c.why = why;
+	c.whylen = whylen;
+	if (info)
+		info->nfields = (int)nf;
+	for (size_t f = 0; f < nf; f++) {
+		const char *e = starts[f];
+		size_t n = lens[f];
+		c.field = (int)f;
+		int h = cron_hash(&c, e, n);
+		if (h < 0)
 			return false;
+		if (h > 0) {
+			if (info)
+				info->random = true;
+			continue;
+		}
+		if (memchr(e, '?', n)) {
+			if (n != 1)
+				return cron_fail(&c, "'?' cannot be used with other characters");
+			if (f != CF_DAY && f != CF_DOW)
+				return cron_fail(&c, "'?' is only allowed in the day fields");
+			if (info)
+				info->question = true;
+			if (f == CF_DOW)
+				c.dow_star = true;
+			continue; /* read as '*' */
+		}
+		for (;;) {
+			const char *comma = memchr(e, ',', n);
+			size_t in = comma ? (size_t)(comma - e) : n;
+			if (!cron_item(&c, e, in))
+				return false;
+			if (!comma)
+				break;
+			n -= in + 1;
+			e = comma + 1;
+		}
 	}
+	/* croniter: literal days of the week cannot be mixed with "#n" / "l" ones */
+	unsigned lit = c.dow_all & ~c.dow_nth;
+	if (c.dow_nth && lit && (unsigned)__builtin_popcount(c.dow_all) != 7) {
+		c.field = CF_DOW;
+		return cron_fail(&c,
+		                 "literal days cannot be mixed with the nth day of week syntax");
+	}
+	if (info && nf >= 6)
+		snprintf(
+		    info->second, sizeof(info->second), "%.*s",
+		    (int)(lens[5] < sizeof(info->second) - 1 ? lens[5] : sizeof(info->second) - 1),
+		    starts[5]);
 	return true;
+}
+
+bool cron_valid(const char *expr, char *why, size_t whylen)
+{
+	return cron_check(expr, NULL, why, whylen);
 }
 
 /* ---- dates ------------------------------------------------------------ */
@@ -392,96 +637,98 @@ bool date_iso_valid(const char *s)
 	return read_offset(p);
 }
 
-static const char *const rel_units[] = {"second", "minute", "hour", "day", "week"};
-
+/* dag-factory's utils.get_time_delta: the regex
+ *   ((\d+?)\s+hour)?((\d+?)\s+minute)?((\d+?)\s+second)?((\d+?)\s+day)?
+ * matched (not fully) at the start, ignoring case, with at least one group:
+ * so the text must start with digits, blanks and one of those unit words.
+ * What follows is ignored ("2 days ago"); "1 week" matches nothing. */
 bool date_relative_valid(const char *s)
 {
+	static const char *const units[] = {"hour", "minute", "second", "day"};
 	const char *p = s;
-	unsigned seen = 0;
-	int parts = 0;
+
+	if (!s || !is_digit(*p))
+		return false;
+	while (is_digit(*p))
+		p++;
+	/* timedelta() refuses more than 999999999 days */
+	if (p - s > 9 || !is_blank(*p))
+		return false;
+	while (is_blank(*p))
+		p++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strncasecmp(p, units[i], strlen(units[i])) == 0)
+			return true;
+	return false;
+}
+
+/* PyYAML's timestamp (the implicit resolver's regex, then the datetime
+ * constructor): YYYY-M-D, then optionally [Tt or blanks]H:MM:SS[.f*], then
+ * optionally blanks and Z or +H[H][:MM], with a real calendar, hours 0-23,
+ * minutes and seconds 0-59 and an offset under 24 hours. */
+bool date_yaml_valid(const char *s)
+{
+	const char *p = s;
+	int y = 0, mo = 0, d = 0, n;
 
 	if (!s)
 		return false;
-	for (;;) {
-		while (is_blank(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		if (parts > 0 && strncasecmp(p, "ago", 3) == 0) {
-			p += 3;
-			while (is_blank(*p))
-				p++;
-			if (*p != '\0')
-				return false;
-			break;
-		}
+	for (n = 0; n < 4; n++, p++) {
 		if (!is_digit(*p))
 			return false;
-		int nd = 0;
-		while (is_digit(*p)) {
+		y = y * 10 + (*p - '0');
+	}
+	if (*p++ != '-')
+		return false;
+	for (n = 0; n < 2 && is_digit(*p); n++, p++)
+		mo = mo * 10 + (*p - '0');
+	if (n == 0 || *p++ != '-')
+		return false;
+	for (n = 0; n < 2 && is_digit(*p); n++, p++)
+		d = d * 10 + (*p - '0');
+	if (n == 0 || y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return false;
+	if (*p == '\0')
+		return true;
+	if (*p == 'T' || *p == 't')
+		p++;
+	else if (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t')
 			p++;
-			nd++;
-		}
-		if (nd > 9 || !is_blank(*p))
-			return false;
-		while (is_blank(*p))
+	else
+		return false;
+	int hh = 0, mi, ss;
+	for (n = 0; n < 2 && is_digit(*p); n++, p++)
+		hh = hh * 10 + (*p - '0');
+	if (n == 0 || hh > 23 || *p++ != ':' || !read_digits(&p, 2, &mi) || mi > 59 ||
+	    *p++ != ':' || !read_digits(&p, 2, &ss) || ss > 59)
+		return false;
+	if (*p == '.') {
+		p++;
+		while (is_digit(*p))
 			p++;
-		const char *u = p;
-		while (is_alpha(*p))
-			p++;
-		size_t ul = (size_t)(p - u);
-		if (ul > 0 && (u[ul - 1] == 's' || u[ul - 1] == 'S'))
-			ul--;
-		int unit = -1;
-		for (int i = 0; i < 5; i++)
-			if (strlen(rel_units[i]) == ul && strncasecmp(rel_units[i], u, ul) == 0)
-				unit = i;
-		if (unit < 0 || (seen & (1u << unit)))
-			return false;
-		seen |= 1u << unit;
-		parts++;
-		if (*p == ',')
-			p++;
-		else if (*p != '\0' && !is_blank(*p))
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || ((*p == 'Z') && p[1] == '\0'))
+		return true;
+	if (*p != '+' && *p != '-')
+		return false;
+	p++;
+	int th = 0, tm = 0;
+	for (n = 0; n < 2 && is_digit(*p); n++, p++)
+		th = th * 10 + (*p - '0');
+	if (n == 0)
+		return false;
+	if (*p == ':') {
+		p++;
+		if (!read_digits(&p, 2, &tm))
 			return false;
 	}
-	return parts > 0;
+	return *p == '\0' && th * 60 + tm < 24 * 60;
 }
 
 /* ---- Airflow ids -------------------------------------------------------- */
-
-/* Decodes one UTF-8 sequence; returns its length or 0 when malformed. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
-{
-	uint32_t c = s[0];
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		c &= 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		c &= 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		c &= 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10FFFF)) ||
-	    (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 /* Approximates Python's Unicode \w (str.isalnum() or '_') for code points
  * >= 0x80: letters and digits of every script pass; Latin-1 symbols,
@@ -538,9 +785,10 @@ bool airflow_id_valid(const char *id, char *why, size_t whylen)
 		set_why(why, whylen, "is empty");
 		return false;
 	}
+	size_t left = strlen(id);
 	while (*p) {
 		uint32_t cp;
-		size_t n = utf8_decode(p, &cp);
+		size_t n = utf8_decode(p, left, &cp);
 		pos++;
 		if (n == 0) {
 			set_why(why, whylen, "is not valid UTF-8 at position %zu", pos);
@@ -571,6 +819,7 @@ bool airflow_id_valid(const char *id, char *why, size_t whylen)
 			return false;
 		}
 		p += n;
+		left -= n;
 	}
 	if (pos > AIRFLOW_ID_MAX) {
 		set_why(why, whylen, "is %zu characters long; at most %d", pos, AIRFLOW_ID_MAX);

@@ -251,6 +251,29 @@ static void chain_read(defaults_chain *c, const char *path, const dagfile_opts *
 	free(root);
 }
 
+/* dag-factory merges default_args key by key and unions tags across the
+ * chain: anything else there stops it (AttributeError, TypeError). */
+static bool defaults_shape_ok(const ynode *root, const char *path, dagfile_result *res)
+{
+	const ynode *da = ynode_get(root, "default_args");
+	if (da && da->kind != YN_MAP) {
+		dagfile_add_error(
+		    res, "E050", 0, 0, NULL,
+		    "invalid defaults file %s:%u:%u: 'default_args' must be a mapping, "
+		    "not a %s",
+		    path, da->line, da->col, ynode_kind_name(da->kind));
+		return false;
+	}
+	const ynode *tags = ynode_get(root, "tags");
+	if (tags && tags->kind != YN_SEQ) {
+		dagfile_add_error(res, "E050", 0, 0, NULL,
+		                  "invalid defaults file %s:%u:%u: 'tags' must be a list, not a %s",
+		                  path, tags->line, tags->col, ynode_kind_name(tags->kind));
+		return false;
+	}
+	return true;
+}
+
 /* Parses the defaults files read by chain_read. */
 static void chain_parse(defaults_chain *c, dagfile_result *res)
 {
@@ -271,6 +294,8 @@ static void chain_parse(defaults_chain *c, dagfile_result *res)
 			                  p, ynode_kind_name(doc->root->kind));
 			yaml_doc_free(doc);
 		} else if (!doc->root || doc->root->kind == YN_NULL) {
+			yaml_doc_free(doc);
+		} else if (!defaults_shape_ok(doc->root, p, res)) {
 			yaml_doc_free(doc);
 		} else {
 			mark_origin(doc->root, (uint16_t)(c->n + 1), 0);
@@ -407,6 +432,7 @@ static void free_diag(diag *d)
 {
 	free(d->dag_id);
 	free(d->message);
+	free(d->suggestion);
 }
 
 /* Sorts by position and drops repeats of one node's diagnostic (a `default`
@@ -429,6 +455,14 @@ static void tidy(diag *arr, size_t *n)
 		arr[w++] = arr[i];
 	}
 	*n = w;
+}
+
+void dagfile_sort_diags(dagfile_result *r)
+{
+	if (r->nerrors > 1)
+		qsort(r->errors, r->nerrors, sizeof(*r->errors), cmp_diag);
+	if (r->nwarnings > 1)
+		qsort(r->warnings, r->nwarnings, sizeof(*r->warnings), cmp_diag);
 }
 
 void dagfile_parse_text(const char *path, const char *text, size_t len, const dagfile_opts *opts,
@@ -559,7 +593,7 @@ struct embedded_file {
 extern const struct embedded_file builtin_catalog[];
 
 uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
-                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *unchecked, size_t nunchecked, bool strict_catalog,
                               const char *const *pools, size_t npools, size_t max_file_size)
 {
 	XXH3_state_t *h = XXH3_createState();
@@ -578,6 +612,8 @@ uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
 	}
 	for (size_t i = 0; i < nunchecked; i++)
 		XXH3_64bits_update(h, unchecked[i], strlen(unchecked[i]) + 1);
+	const char strict = strict_catalog ? 'S' : 's';
+	XXH3_64bits_update(h, &strict, 1);
 	XXH3_64bits_update(h, "\x1e", 1);
 	for (size_t i = 0; i < npools; i++)
 		XXH3_64bits_update(h, pools[i], strlen(pools[i]) + 1);

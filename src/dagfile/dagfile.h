@@ -16,6 +16,10 @@ typedef struct diag {
 	char *dag_id;       /* NULL when it belongs to no DAG */
 	char *message;
 	const char *warning_type; /* warnings: "non-existent pool", "deprecated", "unknown key" */
+	/* "did you mean": the text proposed in place of the node at line:col (a
+	 * key, a name, an import path), NULL when there is none. Kept as data so
+	 * that a fix can be built from it; not carried by the worker protocol. */
+	char *suggestion;
 } diag;
 
 typedef struct dag_task {
@@ -42,7 +46,7 @@ typedef struct dag_result {
 	char *owners;                              /* comma-separated as Airflow's dag.owner */
 	int64_t max_active_tasks, max_active_runs; /* -1 when unset */
 	bool is_paused_upon_creation, has_paused_upon_creation;
-	uint32_t line; /* line of the DAG's key in the file */
+	uint32_t line, col; /* position of the DAG's key in the file */
 } dag_result;
 
 typedef struct dagfile_result {
@@ -91,6 +95,9 @@ void dagfile_add_error(dagfile_result *r, const char *code, uint32_t line, uint3
                        const char *dag_id, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* Sorts errors and warnings by position (after dagfile_add_error). */
+void dagfile_sort_diags(dagfile_result *r);
+
 /* One input of a file's source hash: its bytes' XXH3-64, and whether it has a
  * '$' (then also the hash of its text with $VAR expanded). */
 typedef struct dagfile_fp_input {
@@ -109,13 +116,13 @@ uint64_t dagfile_fingerprint(uint64_t options_hash, const char *path, const dagf
 /* Bump when the same inputs give different results (validation or
  * serialization changed): stored source hashes then no longer match, and a
  * restart reparses every file once. */
-#define DAGFILE_RESULTS_REVISION "dagproc-results-1"
+#define DAGFILE_RESULTS_REVISION "dagproc-results-2"
 
 /* options_hash for dagfile_opts: the built-in and extra catalogs' contents,
- * the unchecked module prefixes, the pools, the size limit and the results
+ * the unchecked module prefixes, strict_catalog, the pools, the size limit and the results
  * revision. */
 uint64_t dagfile_options_hash(const char *const *catalog_files, size_t ncatalog,
-                              const char *const *unchecked, size_t nunchecked,
+                              const char *const *unchecked, size_t nunchecked, bool strict_catalog,
                               const char *const *pools, size_t npools, size_t max_file_size);
 
 /* Hex of the 128-bit hash (33 bytes with NUL). */

@@ -26,5 +26,7 @@ void dagfile_push_diag(diag **arr, size_t *n, const char *code, uint32_t line, u
 /* Canonical JSON of a value tree: sorted keys, __join__ evaluated. */
 void serialize_value(strbuf *b, const ynode *n);
 void serialize_string(strbuf *b, const char *s, size_t len);
+/* The text of a __join__ (its items concatenated, as dag-factory's "".join). */
+void serialize_join_text(strbuf *b, const ynode *items);
 
 #endif

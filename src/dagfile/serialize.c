@@ -76,6 +76,11 @@ static void join_text(strbuf *b, const ynode *n, int depth)
 	}
 }
 
+void serialize_join_text(strbuf *b, const ynode *items)
+{
+	join_text(b, items, 0);
+}
+
 static void value(strbuf *b, const ynode *n, int depth)
 {
 	if (!n || depth > SER_MAX_DEPTH) {

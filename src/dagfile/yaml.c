@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "util/xalloc.h"
+#include "util/utf8.h"
 
 #define TAG_PREFIX     "tag:yaml.org,2002:"
 #define TAG_PREFIX_LEN (sizeof(TAG_PREFIX) - 1)
@@ -40,9 +41,12 @@ typedef struct yanchor {
 	ynode *node;
 } yanchor;
 
+struct ysrcmap;
+
 typedef struct yloader {
 	ydoc *doc;
 	arena *a;
+	const struct ysrcmap *map; /* positions back into the file; NULL when nothing expanded */
 	yaml_parser_t parser;
 	yframe *frames;
 	size_t nframes, frames_cap;
@@ -165,47 +169,20 @@ static bool check_text(ydoc *doc, const char *text, size_t len)
 			i++;
 			continue;
 		}
-		if (c < 0x80) {
-			cp = c;
-			n = 1;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			if (i + 1 >= len || (s[i + 1] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
-			n = 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-			if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
-			     (s[i + 2] & 0x3F);
-			n = 3;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-			if (i + 3 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
-				goto bad_utf8;
-			cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
-			     ((uint32_t)(s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
-			n = 4;
-		} else {
+		n = utf8_decode(s + i, len - i, &cp);
+		if (n == 0)
 			goto bad_utf8;
-		}
-		if (cp == 0) {
-			uint32_t l, col;
-			position_of(text, len, i, &l, &col);
-			fail_at(doc, "E003", "file contains a NUL byte (not a text file)", l, col,
-			        NULL, 0, 0);
-			return false;
-		}
 		if (!yaml_printable(cp)) {
 			uint32_t l, col;
+			char msg[96];
 			position_of(text, len, i, &l, &col);
-			/* libyaml's reader problem, reported before any syntax error as
-			 * PyYAML's reader does */
-			fail_at(doc, "E001", "control characters are not allowed", l, col, NULL, 0,
-			        0);
+			/* PyYAML's reader (check_printable), reported before any syntax
+			 * error as it reads the whole stream first; a NUL byte included */
+			snprintf(
+			    msg, sizeof(msg),
+			    "unacceptable character #x%04x: special characters are not allowed",
+			    (unsigned)cp);
+			fail_at(doc, "E001", msg, l, col, NULL, 0, 0);
 			return false;
 		}
 		i += n;
@@ -230,16 +207,19 @@ static bool is_word_char(char c)
 	       c == '_';
 }
 
-char *yaml_expand_env(const char *text, size_t len, size_t *out_len)
-{
-	return yaml_expand_env_ex(text, len, out_len, NULL, NULL);
-}
+/* One $VAR that expansion replaced: where it was, and where its value went. */
+typedef struct yseg {
+	size_t file, file_len; /* the reference in the file */
+	size_t text, text_len; /* its value in the expanded text */
+} yseg;
 
-char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env_denied_fn denied,
-                         void *ud)
+/* The expansion, also listing the replacements in text order when segs is not NULL
+ * (*segs malloc'd, *nsegs their count). */
+static char *expand_env(const char *text, size_t len, size_t *out_len, yaml_env_denied_fn denied,
+                        void *ud, yseg **segs, size_t *nsegs)
 {
 	strbuf b;
-	size_t i = 0, copied = 0;
+	size_t i = 0, copied = 0, cap = 0;
 	sb_init(&b);
 	sb_reserve(&b, len + 1);
 	while (i < len) {
@@ -272,6 +252,13 @@ char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env
 		val = dagenv_lookup(text + name, name_len, &warn);
 		if (val) {
 			sb_add(&b, text + copied, k - copied);
+			if (segs) {
+				if (*nsegs == cap) {
+					cap = cap ? cap * 2 : 8;
+					*segs = xrealloc(*segs, cap * sizeof(**segs));
+				}
+				(*segs)[(*nsegs)++] = (yseg){k, end - k, b.len, strlen(val)};
+			}
 			sb_adds(&b, val);
 			copied = end;
 		} else if (warn && denied) {
@@ -283,6 +270,123 @@ char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env
 	if (out_len)
 		*out_len = b.len;
 	return sb_detach(&b);
+}
+
+char *yaml_expand_env(const char *text, size_t len, size_t *out_len)
+{
+	return expand_env(text, len, out_len, NULL, NULL, NULL, NULL);
+}
+
+char *yaml_expand_env_ex(const char *text, size_t len, size_t *out_len, yaml_env_denied_fn denied,
+                         void *ud)
+{
+	return expand_env(text, len, out_len, denied, ud, NULL, NULL);
+}
+
+/* ---- positions in the file ---- */
+
+/* libyaml reads the expanded text, so its marks are positions there; diagnostics
+ * point into the file as written (what check prints and the user edits). Text
+ * outside the replaced values maps one to one; a position inside a value maps to
+ * the $VAR it came from. */
+typedef struct ysrcmap {
+	const char *file, *text;
+	size_t file_len, text_len;
+	const yseg *segs;
+	size_t nsegs;
+	size_t *text_lines, ntext_lines; /* byte offset of each line's start: expanded text */
+	size_t *file_lines, nfile_lines; /* and file */
+} ysrcmap;
+
+static size_t *line_starts(const char *text, size_t len, size_t *n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t cap = 64, k = 0;
+	size_t *v = xmalloc(cap * sizeof(*v));
+	v[k++] = 0;
+	for (size_t i = 0; i < len;) {
+		size_t adv;
+		if (!is_break_at(s, len, i, &adv)) {
+			i++;
+			continue;
+		}
+		i += adv;
+		if (k == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[k++] = i;
+	}
+	*n = k;
+	return v;
+}
+
+/* 1-based (line, column in characters) of the expanded text -> its byte offset. */
+static size_t text_offset(const ysrcmap *m, uint32_t line, uint32_t col)
+{
+	if (line > m->ntext_lines)
+		return m->text_len;
+	size_t off = m->text_lines[line - 1];
+	const unsigned char *s = (const unsigned char *)m->text;
+	for (uint32_t c = 1; c < col && off < m->text_len; c++) {
+		off++;
+		while (off < m->text_len && (s[off] & 0xC0) == 0x80)
+			off++;
+	}
+	return off;
+}
+
+/* A byte offset of the expanded text -> the file's. */
+static size_t file_offset(const ysrcmap *m, size_t off)
+{
+	size_t lo = 0, hi = m->nsegs; /* the last replacement starting at or before off */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->segs[mid].text <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return off;
+	const yseg *g = &m->segs[lo - 1];
+	if (off < g->text + g->text_len)
+		return g->file; /* inside a value: at its $VAR */
+	return g->file + g->file_len + (off - g->text - g->text_len);
+}
+
+/* A byte offset of the file -> its 1-based line and column (in characters), as
+ * position_of but without reading the file from its start each time. */
+static void file_position(const ysrcmap *m, size_t off, uint32_t *line, uint32_t *col)
+{
+	size_t lo = 0, hi = m->nfile_lines; /* the last line starting at or before off */
+	if (off > m->file_len)
+		off = m->file_len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->file_lines[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const unsigned char *s = (const unsigned char *)m->file;
+	uint32_t c = 1;
+	for (size_t i = m->file_lines[lo - 1]; i < off; c++) {
+		i++;
+		while (i < off && (s[i] & 0xC0) == 0x80)
+			i++;
+	}
+	*line = (uint32_t)lo;
+	*col = c;
+}
+
+/* A position (1-based, as the loader reports them) in the expanded text -> the
+ * same in the file. Nothing to do without a map or without a position. */
+static void map_position(const ysrcmap *m, uint32_t *line, uint32_t *col)
+{
+	if (!m || *line == 0)
+		return;
+	file_position(m, file_offset(m, text_offset(m, *line, *col)), line, col);
 }
 
 /* ---- YAML 1.1 implicit resolution (PyYAML resolver.py) ---- */
@@ -736,6 +840,47 @@ static void resolve_tagged(yloader *L, ynode *n, const char *tag)
 		n->kind = YN_NULL;
 		return;
 	}
+	/* PyYAML's FullLoader (dag-factory's loader) adds the python/ scalars: */
+	if (!strncmp(t, "python/", 7)) {
+		const char *py = t + 7;
+		if (!strcmp(py, "none")) {
+			n->kind = YN_NULL; /* construct_yaml_null ignores the value */
+			return;
+		}
+		if (!strcmp(py, "str") || !strcmp(py, "unicode") || !strcmp(py, "bytes") ||
+		    !strcmp(py, "complex"))
+			return; /* kept as their text: nothing here reads them as numbers */
+		if (!strcmp(py, "bool")) {
+			t = "bool";
+		} else if (!strcmp(py, "int") || !strcmp(py, "long")) {
+			t = "int";
+		} else if (!strcmp(py, "float")) {
+			t = "float";
+		} else if (!strncmp(py, "name:", 5)) {
+			/* a Python object by name: FullLoader finds it only in a module
+			 * already imported, which a file cannot know; kept as the name */
+			if (n->len) {
+				msg = arena_printf(
+				    L->a,
+				    "expected the empty value, but found '%.*s' (while "
+				    "constructing a Python name)",
+				    (int)(n->len > 200 ? 200 : n->len), n->str);
+				defer_error(L, msg, n->line, n->col, NULL, 0, 0);
+				return;
+			}
+			if (!py[5]) {
+				defer_error(L, "expected non-empty name appended to the tag",
+				            n->line, n->col, NULL, 0, 0);
+				return;
+			}
+			n->str = arena_strdup(L->a, py + 5);
+			n->len = strlen(n->str);
+			n->quoted = true;
+			return;
+		} else {
+			goto unknown;
+		}
+	}
 	if (!strcmp(t, "merge")) {
 		n->v.i = YMARK_MERGE;
 		return;
@@ -935,6 +1080,7 @@ static ynode *new_node(yloader *L, ynode_kind kind, yaml_mark_t mark)
 	n->kind = kind;
 	n->line = (uint32_t)mark.line + 1;
 	n->col = (uint32_t)mark.column + 1;
+	map_position(L->map, &n->line, &n->col);
 	return n;
 }
 
@@ -965,9 +1111,11 @@ static bool container_tag_ok(const char *tag, bool map)
 	if (strncmp(tag, TAG_PREFIX, TAG_PREFIX_LEN) != 0)
 		return false;
 	tag += TAG_PREFIX_LEN;
+	/* SafeConstructor's, and FullLoader's python/dict, list and tuple */
 	if (map)
-		return !strcmp(tag, "map") || !strcmp(tag, "set");
-	return !strcmp(tag, "seq") || !strcmp(tag, "omap") || !strcmp(tag, "pairs");
+		return !strcmp(tag, "map") || !strcmp(tag, "set") || !strcmp(tag, "python/dict");
+	return !strcmp(tag, "seq") || !strcmp(tag, "omap") || !strcmp(tag, "pairs") ||
+	       !strcmp(tag, "python/list") || !strcmp(tag, "python/tuple");
 }
 
 static int on_start(yloader *L, yaml_event_t *ev, bool map)
@@ -1009,6 +1157,7 @@ static int on_alias(yloader *L, yaml_event_t *ev)
 	const char *name = (const char *)ev->data.alias.anchor;
 	uint32_t line = (uint32_t)ev->start_mark.line + 1,
 	         col = (uint32_t)ev->start_mark.column + 1;
+	map_position(L->map, &line, &col);
 	ynode *n = anchor_find(L, name);
 	if (!n) {
 		char *msg = arena_printf(L->a, "found undefined alias '%s'", name);
@@ -1141,8 +1290,9 @@ static uint64_t key_hash(const ynode *n)
 	return h ^ (h >> 29);
 }
 
-/* As a Python dict built from the pairs in order: a key keeps the place of its
- * first occurrence and takes the last occurrence's pair. Compacts p in place. */
+/* As a Python dict built from the pairs in order: the first occurrence's key
+ * keeps its place and takes the last occurrence's value (so `1:` then
+ * `true:` is one key 1). Compacts p in place. */
 static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 {
 	size_t out = 0, mask, cap;
@@ -1153,7 +1303,7 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 				if (keys_equal(p[j].key, p[i].key))
 					break;
 			if (j < out)
-				p[j] = p[i];
+				p[j].val = p[i].val; /* a Python dict keeps the first key */
 			else
 				p[out++] = p[i];
 		}
@@ -1180,7 +1330,7 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 				break;
 			}
 			if (keys_equal(p[s].key, cur.key)) {
-				p[s] = cur;
+				p[s].val = cur.val; /* a Python dict keeps the first key */
 				break;
 			}
 			h = (h + 1) & mask;
@@ -1308,21 +1458,28 @@ static void set_libyaml_error(yloader *L)
 {
 	yaml_parser_t *p = &L->parser;
 	ydoc *doc = L->doc;
-	uint32_t line, col;
+	uint32_t line, col, cline, ccol;
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		fail_at(doc, "E004", "out of memory while parsing YAML", 0, 0, NULL, 0, 0);
 		break;
-	case YAML_READER_ERROR:
-		position_of(doc->text, doc->text_len, p->problem_offset, &line, &col);
+	case YAML_READER_ERROR: /* problem_offset: a byte offset of the expanded text */
+		if (L->map)
+			file_position(L->map, file_offset(L->map, p->problem_offset), &line, &col);
+		else
+			position_of(doc->text, doc->text_len, p->problem_offset, &line, &col);
 		fail_at(doc, "E001", p->problem ? p->problem : "cannot read input", line, col, NULL,
 		        0, 0);
 		break;
 	default:
-		fail_at(doc, "E001", p->problem ? p->problem : "invalid YAML",
-		        (uint32_t)p->problem_mark.line + 1, (uint32_t)p->problem_mark.column + 1,
-		        p->context, (uint32_t)p->context_mark.line + 1,
-		        (uint32_t)p->context_mark.column + 1);
+		line = (uint32_t)p->problem_mark.line + 1;
+		col = (uint32_t)p->problem_mark.column + 1;
+		cline = (uint32_t)p->context_mark.line + 1;
+		ccol = (uint32_t)p->context_mark.column + 1;
+		map_position(L->map, &line, &col);
+		map_position(L->map, &cline, &ccol);
+		fail_at(doc, "E001", p->problem ? p->problem : "invalid YAML", line, col,
+		        p->context, cline, ccol);
 		break;
 	}
 }
@@ -1346,9 +1503,11 @@ static int run_parser(yloader *L)
 			if (docs++ > 0) {
 				/* PyYAML: "expected a single document in the stream" (at the
 				 * first document), "but found another document" (here). */
+				uint32_t line = (uint32_t)ev.start_mark.line + 1,
+				         col = (uint32_t)ev.start_mark.column + 1;
+				map_position(L->map, &line, &col);
 				fail_at(L->doc, "E001", "expected a single document in the stream",
-				        (uint32_t)ev.start_mark.line + 1,
-				        (uint32_t)ev.start_mark.column + 1, NULL, 0, 0);
+				        line, col, NULL, 0, 0);
 				rc = -1;
 			}
 			break;
@@ -1391,7 +1550,7 @@ static int run_parser(yloader *L)
 }
 
 /* Records a denied variable once, with the position of its '$' (computed once the
- * expanded text is known: offsets are stashed in line until then). */
+ * expansion is done: its offset in the expanded text is stashed in line until then). */
 static void note_denied(void *ud, const char *name, size_t len, size_t offset)
 {
 	ydoc *doc = ud;
@@ -1412,6 +1571,8 @@ static void note_denied(void *ud, const char *name, size_t len, size_t offset)
 int yaml_load(ydoc *doc, const char *text, size_t len)
 {
 	yloader L;
+	ysrcmap map = {0};
+	yseg *segs = NULL;
 	int rc = -1;
 	memset(doc, 0, sizeof(*doc));
 	arena_init(&doc->arena);
@@ -1423,40 +1584,56 @@ int yaml_load(ydoc *doc, const char *text, size_t len)
 		return -1;
 	if (memchr(text, '$', len)) {
 		size_t n;
-		char *e = yaml_expand_env_ex(text, len, &n, note_denied, doc);
+		char *e = expand_env(text, len, &n, note_denied, doc, &segs, &map.nsegs);
 		doc->text = arena_strndup(&doc->arena, e, n);
 		doc->text_len = n;
 		free(e);
-		for (size_t i = 0; i < doc->n_env_denied; i++) {
-			uint32_t l, c;
-			position_of(doc->text, doc->text_len, doc->env_denied[i].line, &l, &c);
-			doc->env_denied[i].line = l;
-			doc->env_denied[i].col = c;
-		}
 	} else {
 		doc->text = arena_strndup(&doc->arena, text, len);
 		doc->text_len = len;
+	}
+	map.file = text;
+	map.file_len = len;
+	map.text = doc->text;
+	map.text_len = doc->text_len;
+	map.segs = segs;
+	if (map.nsegs) {
+		map.text_lines = line_starts(doc->text, doc->text_len, &map.ntext_lines);
+		map.file_lines = line_starts(text, len, &map.nfile_lines);
+	}
+	/* a denied variable is left as written: outside every value, so its '$' is
+	 * exactly where the file has it */
+	for (size_t i = 0; i < doc->n_env_denied; i++) {
+		uint32_t l, c;
+		position_of(text, len, file_offset(&map, doc->env_denied[i].line), &l, &c);
+		doc->env_denied[i].line = l;
+		doc->env_denied[i].col = c;
 	}
 
 	memset(&L, 0, sizeof(L));
 	L.doc = doc;
 	L.a = &doc->arena;
+	L.map = map.nsegs ? &map : NULL;
 	L.max_bytes =
 	    sat_add(YAML_EXPANDED_BYTES_BASE, (uint64_t)doc->text_len * YAML_EXPANDED_BYTES_FACTOR);
 	if (!yaml_parser_initialize(&L.parser)) {
 		fail_at(doc, "E004", "out of memory while parsing YAML", 0, 0, NULL, 0, 0);
-		return -1;
+		goto out;
 	}
 	yaml_parser_set_input_string(&L.parser, (const unsigned char *)doc->text, doc->text_len);
 	rc = run_parser(&L);
 	if (rc)
 		doc->root = NULL;
 	yaml_parser_delete(&L.parser);
+out:
 	free(L.frames);
 	free(L.kids);
 	free(L.anchors);
 	free(L.scratch);
 	free(L.slots);
+	free(segs);
+	free(map.text_lines);
+	free(map.file_lines);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
  * writes it to the log stream under a mutex shared by all threads. */
 #include "log/log.h"
 
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #include <math.h>
@@ -127,41 +128,12 @@ char *log_mask(const char *s)
 	return sb_detach(&out);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is invalid. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xE0) == 0xC0) {
-		n = 2;
-		cp = s[0] & 0x1F;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		n = 3;
-		cp = s[0] & 0x0F;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
-
 /* A JSON string literal; invalid UTF-8 bytes become U+FFFD so the line
  * always parses, whatever bytes a file name or a DAG file contained. */
 static void json_string(strbuf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 	sb_addc(b, '"');
 	while (*p) {
 		unsigned char c = *p;
@@ -182,7 +154,7 @@ static void json_string(strbuf *b, const char *s)
 			sb_printf(b, "\\u%04x", c);
 			p++;
 		} else {
-			size_t n = utf8_seq_len(p);
+			size_t n = utf8_decode(p, (size_t)(end - p), NULL);
 			if (n == 0) {
 				sb_adds(b, "\\ufffd");
 				p++;

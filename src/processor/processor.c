@@ -169,6 +169,7 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	                 .nunchecked = cfg->core.unchecked_operator_modules.n,
 	                 .pools = (const char *const *)cfg->core.pools.v,
 	                 .npools = cfg->core.pools.n,
+	                 .strict_catalog = cfg->core.strict_catalog,
 	                 .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20,
 	                 .env_deny = (const char *const *)cfg->core.dag_env_deny.v,
 	                 .nenv_deny = cfg->core.dag_env_deny.n,
@@ -189,8 +190,9 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	p->options_hash = dagfile_options_hash(
 	    (const char *const *)cfg->core.operator_catalog.v, cfg->core.operator_catalog.n,
 	    (const char *const *)cfg->core.unchecked_operator_modules.v,
-	    cfg->core.unchecked_operator_modules.n, (const char *const *)cfg->core.pools.v,
-	    cfg->core.pools.n, (size_t)cfg->dag_processor.max_file_size << 20);
+	    cfg->core.unchecked_operator_modules.n, cfg->core.strict_catalog,
+	    (const char *const *)cfg->core.pools.v, cfg->core.pools.n,
+	    (size_t)cfg->dag_processor.max_file_size << 20);
 	/* the writer connects and reads the stored hashes while the scan runs */
 	if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
 		log_error("cannot start the writer thread");

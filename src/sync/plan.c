@@ -186,6 +186,30 @@ static const char *holder_rel(const ctx *x, const idinfo *in)
 	return in->external ? in->external : x->files[in->holder].rel;
 }
 
+/* Stable order of a file's errors by position (the parse's own E034s do not
+ * occur: check adds those, not the parser). */
+static int cmp_pos(const void *a, const void *b)
+{
+	const diag *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	int c = strcmp(x->code, y->code);
+	if (c)
+		return c;
+	return x->message < y->message ? -1 : x->message > y->message;
+}
+
+/* Whether msg is one of r's own messages (not one this file allocated). */
+static bool is_original(const dagfile_result *r, const char *msg)
+{
+	for (size_t i = 0; i < r->nerrors; i++)
+		if (r->errors[i].message == msg)
+			return true;
+	return false;
+}
+
 static void plan_file_claims(ctx *x, size_t f, XXH3_state_t *h)
 {
 	const sync_file *sf = &x->files[f];
@@ -200,8 +224,11 @@ static void plan_file_claims(ctx *x, size_t f, XXH3_state_t *h)
 	if (!pf->governed || !r)
 		return;
 	pf->claimed = xcalloc(r->ndags ? r->ndags : 1, sizeof(bool));
-	strbuf e034;
-	sb_init(&e034);
+	/* the file's errors and its E034s, in position order as check prints them */
+	diag *all = xmalloc((r->nerrors + r->ndags + 1) * sizeof(*all));
+	size_t nall = r->nerrors;
+	if (r->nerrors)
+		memcpy(all, r->errors, r->nerrors * sizeof(*all));
 	for (size_t i = 0; i < r->ndags; i++) {
 		const dag_result *g = &r->dags[i];
 		size_t ii;
@@ -215,20 +242,22 @@ static void plan_file_claims(ctx *x, size_t f, XXH3_state_t *h)
 			continue;
 		}
 		const char *other = in->external || in->holder != NONE ? holder_rel(x, in) : "?";
-		sb_printf(&e034, "%s:%u:1: error[E034]: DAG id '%s' is already defined by %s\n",
-		          sf->rel, g->line ? g->line : 1, g->dag_id, other);
+		diag *e = &all[nall++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->code, "E034", 5);
+		e->line = g->line ? g->line : 1;
+		e->col = g->col ? g->col : 1;
+		e->message = xasprintf("DAG id '%s' is already defined by %s", g->dag_id, other);
 	}
-	char *st = sync_stacktrace(sf->rel, r, NULL);
-	if (e034.len) {
-		strbuf s;
-		sb_init(&s);
-		if (st)
-			sb_adds(&s, st);
-		sb_add(&s, e034.data, e034.len);
-		free(st);
-		st = sb_detach(&s);
-	}
-	sb_free(&e034);
+	qsort(all, nall, sizeof(*all), cmp_pos);
+	dagfile_result view = *r;
+	view.errors = all;
+	view.nerrors = nall;
+	char *st = sync_stacktrace(sf->rel, &view, NULL);
+	for (size_t i = 0; i < nall; i++)
+		if (!is_original(r, all[i].message))
+			free(all[i].message); /* the E034 messages made here */
+	free(all);
 	pf->stacktrace = st;
 
 	XXH3_64bits_reset(h);

@@ -178,15 +178,17 @@ int worker_child_main(int argc, char **argv)
 	dagenv_add_present((const char *const *)init.env_present, init.nenv_present);
 
 	cat = catalog_load((const char *const *)init.catalog_files, init.ncatalog_files, &cat_err);
-	if (cat)
+	if (cat) {
 		catalog_set_unchecked(cat, (const char *const *)init.unchecked, init.nunchecked);
-	else
+		catalog_set_strict(cat, init.strict_catalog);
+	} else {
 		log_error("worker: %s", cat_err ? cat_err : "cannot load the operator catalog");
+	}
 
 	uint64_t options_hash = dagfile_options_hash(
 	    (const char *const *)init.catalog_files, init.ncatalog_files,
-	    (const char *const *)init.unchecked, init.nunchecked, (const char *const *)init.pools,
-	    init.npools, (size_t)init.max_file_size);
+	    (const char *const *)init.unchecked, init.nunchecked, init.strict_catalog,
+	    (const char *const *)init.pools, init.npools, (size_t)init.max_file_size);
 	for (;;) {
 		r = wproto_read_frame(fd, &in);
 		if (r == 0) {

@@ -501,6 +501,7 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	    .nunchecked = o->nunchecked,
 	    .pools = (char **)o->pools,
 	    .npools = o->npools,
+	    .strict_catalog = o->strict_catalog,
 	    .env_deny = (char **)o->env_deny,
 	    .nenv_deny = o->nenv_deny,
 	    .env_allow = (char **)o->env_allow,

@@ -95,6 +95,7 @@ void wproto_encode_init(strbuf *b, const wproto_init *in)
 	put_strs(b, in->catalog_files, in->ncatalog_files);
 	put_strs(b, in->unchecked, in->nunchecked);
 	put_strs(b, in->pools, in->npools);
+	put_u32(b, in->strict_catalog ? 1u : 0u);
 	put_strs(b, in->env_deny, in->nenv_deny);
 	put_strs(b, in->env_allow, in->nenv_allow);
 	put_strs(b, in->env_present, in->nenv_present);
@@ -141,6 +142,7 @@ static void put_dag(strbuf *b, const dag_result *g)
 	put_u8(b, (uint8_t)((g->is_paused_upon_creation ? 1 : 0) |
 	                    (g->has_paused_upon_creation ? 2 : 0)));
 	put_u32(b, g->line);
+	put_u32(b, g->col);
 }
 
 void wproto_encode_result(strbuf *b, uint64_t job_id, const dagfile_result *r)
@@ -346,6 +348,7 @@ static void get_dag(rd *r, dag_result *g)
 	g->is_paused_upon_creation = (fl & 1) != 0;
 	g->has_paused_upon_creation = (fl & 2) != 0;
 	g->line = get_u32(r);
+	g->col = get_u32(r);
 }
 
 static int expect_type(rd *r, enum wproto_type type)
@@ -365,6 +368,7 @@ int wproto_decode_init(const char *payload, size_t n, wproto_init *out)
 	out->catalog_files = get_strs(&r, &out->ncatalog_files);
 	out->unchecked = get_strs(&r, &out->nunchecked);
 	out->pools = get_strs(&r, &out->npools);
+	out->strict_catalog = get_u32(&r) != 0;
 	out->env_deny = get_strs(&r, &out->nenv_deny);
 	out->env_allow = get_strs(&r, &out->nenv_allow);
 	out->env_present = get_strs(&r, &out->nenv_present);
@@ -419,7 +423,7 @@ int wproto_decode_result(const char *payload, size_t n, uint64_t *job_id, dagfil
 	*job_id = get_u64(&r);
 	out->path = get_str(&r);
 	/* a DAG takes at least its strings' lengths, the hash and the fixed fields */
-	out->ndags = get_count(&r, 6 * 4 + 16 + 3 * 4 + 8 + 8 + 1 + 4);
+	out->ndags = get_count(&r, 6 * 4 + 16 + 3 * 4 + 8 + 8 + 1 + 4 + 4);
 	if (out->ndags)
 		out->dags = xcalloc(out->ndags, sizeof(*out->dags));
 	for (size_t i = 0; i < out->ndags && !r.bad; i++)

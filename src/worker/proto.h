@@ -39,6 +39,7 @@ typedef struct wproto_init {
 	size_t nunchecked;
 	char **pools;
 	size_t npools;
+	bool strict_catalog; /* [core] strict_catalog */
 	/* the environment policy (dagfile/dagenv.h): [core] dag_env_deny and
 	 * dag_env_allow, and the names of the denied variables the daemon's environment
 	 * holds (the worker's own has none of them) */

@@ -57,6 +57,7 @@ typedef struct wpool_opts {
 	size_t nunchecked;
 	const char *const *pools; /* [core] pools */
 	size_t npools;
+	bool strict_catalog;  /* [core] strict_catalog */
 	size_t max_file_size; /* bytes (max_file_size MiB * 2^20) */
 	/* [core] dag_env_deny / dag_env_allow, the policy the caller gave dagenv_configure
 	 * (dagfile/dagenv.h): the workers apply it too, and their environment holds only

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dagfile/checks.h"
+#include "util/utf8.h"
 
 static void assert_cron_ok(const char *expr)
 {
@@ -44,25 +45,67 @@ static void test_cron_valid_expressions(void **state)
 	assert_cron_ok("   0\t3  *   *  *  ");
 	assert_cron_ok("00 03 01 01 00");
 	assert_cron_ok("0 0 L * *");
+	assert_cron_ok("0 0 1-L * *");
 	assert_cron_ok("0 0 * * 5#3");
+	assert_cron_ok("0 0 * * mon-fri#2");
+	assert_cron_ok("0 0 * * 1#2,3#1");
+	assert_cron_ok("0 0 * * L5");
 	assert_cron_ok("0 0 * * MON/2");
-	/* the why buffer may be NULL */
+	/* croniter wraps a reversed range instead of refusing it */
+	assert_cron_ok("0 5-1 * * *");
+	assert_cron_ok("0 0 * * FRI-MON");
+	assert_cron_ok("50-10/5 * * * *");
+	/* presets: Airflow's exact spelling, croniter's aliases in any case */
+	assert_cron_ok("@daily");
+	assert_cron_ok("@DAILY");
+	assert_cron_ok("@quarterly");
+	assert_cron_ok("@midnight");
+	assert_cron_ok("@annually");
+	/* NULL why is allowed */
 	assert_true(cron_valid("0 1 * * *", NULL, 0));
 	assert_false(cron_valid("0 1 * *", NULL, 0));
+}
+
+/* Six and seven fields: croniter reads seconds, then the year. */
+static void test_cron_croniter_fields(void **state)
+{
+	(void)state;
+	cron_info in;
+	assert_true(cron_check("0 0 * * ? *", &in, NULL, 0));
+	assert_int_equal(in.nfields, 6);
+	assert_true(in.question);
+	assert_string_equal(in.second, "*");
+	assert_true(cron_check("0 0 1 1 * 30 2030", &in, NULL, 0));
+	assert_int_equal(in.nfields, 7);
+	assert_string_equal(in.second, "30");
+	assert_true(cron_check("R 3 * * *", &in, NULL, 0));
+	assert_true(in.random);
+	assert_true(cron_check("0 3 * * *", &in, NULL, 0));
+	assert_int_equal(in.nfields, 5);
+	assert_false(in.question || in.random);
+	/* value_alias's quirks by field count: 0 is day 1 with six fields, 7 is
+	 * Sunday only with five */
+	assert_cron_ok("0 0 0 * * 0");
+	assert_cron_bad("0 0 * * 7 0", "field 5 (day of week): 7 is out of range 0-6");
+	assert_cron_bad("0 0 1 1 * 0 1969", "field 7 (year): 1969 is out of range 1970-2099");
+	assert_cron_bad("0 0 1 1 * 60", "field 6 (second): 60 is out of range 0-59");
 }
 
 static void test_cron_field_count(void **state)
 {
 	(void)state;
 	assert_cron_bad("0 3 * *",
-	                "expected 5 fields (minute hour day-of-month month day-of-week), found 4");
-	assert_cron_bad("0 0 3 * * *",
-	                "expected 5 fields (minute hour day-of-month month day-of-week), found 6");
-	assert_cron_bad("0", "expected 5 fields (minute hour day-of-month month day-of-week), "
-	                     "found 1");
+	                "expected 5 fields (minute hour day-of-month month day-of-week), "
+	                "or 6 or 7 with croniter's seconds and year; found 4");
+	assert_cron_bad("0 0 3 * * * * *", "expected 5 fields (minute hour day-of-month month "
+	                                   "day-of-week), or 6 or 7 with croniter's seconds and "
+	                                   "year; found 8");
 	assert_cron_bad("", "empty cron expression");
 	assert_cron_bad("   ", "empty cron expression");
 	assert_cron_bad(NULL, "empty cron expression");
+	assert_cron_bad("@Quarterly", NULL);
+	assert_cron_bad("@once", NULL); /* a schedule value, not a cron */
+	assert_cron_bad(" @daily", NULL);
 }
 
 static void test_cron_ranges(void **state)
@@ -74,58 +117,64 @@ static void test_cron_ranges(void **state)
 	assert_cron_bad("0 0 32 * *", "field 3 (day of month): 32 is out of range 1-31");
 	assert_cron_bad("0 0 * 13 *", "field 4 (month): 13 is out of range 1-12");
 	assert_cron_bad("0 0 * 0 *", "field 4 (month): 0 is out of range 1-12");
-	assert_cron_bad("0 0 * * 8", "field 5 (day of week): 8 is out of range 0-7");
-	assert_cron_bad("0 0 * * 1-9", "field 5 (day of week): 9 is out of range 0-7");
+	assert_cron_bad("0 0 * * 8", "field 5 (day of week): 8 is out of range 0-6");
+	assert_cron_bad("0 0 * * 1-9", "field 5 (day of week): 1-9 is out of range 0-6");
+	assert_cron_bad("0 0 0-5 * *", "field 3 (day of month): 0 is out of range 1-31");
 	assert_cron_bad("0 99999999999999999999 * * *",
-	                "field 2 (hour): 99999999999999999999 is out of range 0-23");
-	assert_cron_bad("0 5-1 * * *", "field 2 (hour): range 5-1 is reversed (5 > 1)");
-	assert_cron_bad("0 0 * * FRI-MON",
-	                "field 5 (day of week): range FRI-MON is reversed (5 > 1)");
+	                "field 2 (hour): the value is out of range 0-23");
 }
 
 static void test_cron_syntax(void **state)
 {
 	(void)state;
-	assert_cron_bad("0 0 * * FUNDAY", "field 5 (day of week): unknown name 'FUNDAY'");
-	assert_cron_bad("0 0 * FOO *", "field 4 (month): unknown name 'FOO'");
-	assert_cron_bad("0 MON * * *", "field 2 (hour): 'MON' is not a number");
+	assert_cron_bad("0 0 * * FUNDAY", "field 5 (day of week): unknown name 'funday'");
+	assert_cron_bad("0 0 * FOO *", "field 4 (month): unknown name 'foo'");
+	assert_cron_bad("0 MON * * *", "field 2 (hour): 'mon' is not a number");
 	assert_cron_bad("*/0 * * * *", "field 1 (minute): step must be at least 1");
-	assert_cron_bad("*/x * * * *", "field 1 (minute): step 'x' is not a number");
-	assert_cron_bad("*/ * * * *", "field 1 (minute): step '' is not a number");
+	assert_cron_bad("*/x * * * *", "field 1 (minute): '*/x' is not a number");
+	assert_cron_bad("*/ * * * *", "field 1 (minute): '*/' is not a number");
 	assert_cron_bad("1,,2 * * * *", "field 1 (minute): empty list item");
 	assert_cron_bad("1, * * * *", "field 1 (minute): empty list item");
 	assert_cron_bad("? * * * *", "field 1 (minute): '?' is only allowed in the day fields");
-	assert_cron_bad("-1 * * * *", "field 1 (minute): unexpected '-'");
-	assert_cron_bad("1- * * * *", "field 1 (minute): value missing");
-	assert_cron_bad("*-5 * * * *", "field 1 (minute): cannot read '*-5'");
+	assert_cron_bad("0 0 ?/2 * *", "field 3 (day of month): '?' cannot be used with other "
+	                               "characters");
+	assert_cron_bad("-1 * * * *", "field 1 (minute): '-1': negative numbers are not allowed");
+	assert_cron_bad("1- * * * *", "field 1 (minute): '1-' is not a number");
 	assert_cron_bad("5x * * * *", "field 1 (minute): '5x' is not a number");
 	assert_cron_bad("0 0 * * 5#6", "field 5 (day of week): '5#6': the number after '#' must "
 	                               "be 1-5");
-	assert_cron_bad("0 0 * * L", "field 5 (day of week): unknown name 'L'");
-	assert_cron_bad("daily", "expected 5 fields (minute hour day-of-month month day-of-week), "
-	                         "found 1");
-	assert_cron_bad("a b c d e", "field 1 (minute): 'a' is not a number");
+	assert_cron_bad("0 0 * * L", "field 5 (day of week): unknown name 'l'");
+	assert_cron_bad("0 0 L-5 * *", "field 3 (day of month): 'l' cannot be a bound of a range");
+	assert_cron_bad("0 0 * * 1#2,3", "field 5 (day of week): literal days cannot be mixed "
+	                                 "with the nth day of week syntax");
+	assert_cron_bad("H * * * *", "field 1 (minute): 'H' (hashed) needs a hash id, which "
+	                             "Airflow does not give croniter");
+	assert_cron_bad("R(0-70) * * * *", "field 1 (minute): R(0-70) reaches out of range 0-59");
 }
 
 static void test_cron_presets(void **state)
 {
-	static const char *const ok[] = {"@once",   "@hourly",   "@daily",
-	                                 "@weekly", "@monthly",  "@quarterly",
-	                                 "@yearly", "@annually", "@continuous"};
+	static const char *const ok[] = {"@hourly", "@daily",     "@weekly",   "@monthly",
+	                                 "@yearly", "@quarterly", "@annually", "@midnight"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_true(cron_is_preset(ok[i]));
 		assert_cron_ok(ok[i]);
 	}
-	assert_cron_ok("  @daily ");
-	assert_true(cron_is_preset(" @hourly "));
+	/* croniter lowercases its own aliases; Airflow's @quarterly is exact */
+	assert_true(cron_is_preset("@DAILY"));
+	assert_false(cron_is_preset("@QUARTERLY"));
+	/* no trimming: croniter splits " @daily " into one unknown field */
+	assert_false(cron_is_preset(" @hourly "));
+	assert_cron_bad("  @daily ", NULL);
 	assert_false(cron_is_preset("@dailyx"));
-	assert_false(cron_is_preset("@DAILY"));
 	assert_false(cron_is_preset("0 0 * * *"));
 	assert_false(cron_is_preset(NULL));
+	/* @once and @continuous are schedule values the caller handles */
+	assert_false(cron_is_preset("@once"));
 	assert_cron_bad("@fortnightly", "unknown preset '@fortnightly'; expected one of @once, "
-	                                "@hourly, @daily, @weekly, @monthly, @quarterly, "
-	                                "@yearly, @annually, @continuous");
+	                                "@continuous, @hourly, @daily, @weekly, @monthly, "
+	                                "@quarterly, @yearly, @annually, @midnight");
 	assert_cron_bad("@", NULL);
 }
 
@@ -189,25 +238,27 @@ static void test_date_relative(void **state)
 	assert_true(date_relative_valid("2 days"));
 	assert_true(date_relative_valid("1 day"));
 	assert_true(date_relative_valid("3 hours"));
-	assert_true(date_relative_valid("1 week"));
 	assert_true(date_relative_valid("30 minutes"));
 	assert_true(date_relative_valid("10 seconds"));
 	assert_true(date_relative_valid("10 Seconds"));
-	assert_true(date_relative_valid("  2   DAYS  "));
+	assert_true(date_relative_valid("2\tDAYS"));
 	assert_true(date_relative_valid("2 days ago"));
 	assert_true(date_relative_valid("1 day 2 hours"));
 	assert_true(date_relative_valid("1 day, 2 hours ago"));
 	assert_true(date_relative_valid("0 days"));
-
+	/* dag-factory matches the start only: what follows is ignored */
+	assert_true(date_relative_valid("2 dayss"));
+	assert_true(date_relative_valid("2 days ago please"));
+	/* no week unit, no leading blank, a number first */
+	assert_false(date_relative_valid("1 week"));
+	assert_false(date_relative_valid("2 weeks ago"));
+	assert_false(date_relative_valid("  2   DAYS  "));
 	assert_false(date_relative_valid("2days"));
 	assert_false(date_relative_valid("2"));
 	assert_false(date_relative_valid("days"));
 	assert_false(date_relative_valid("2 fortnights"));
 	assert_false(date_relative_valid("2 months"));
-	assert_false(date_relative_valid("2 dayss"));
-	assert_false(date_relative_valid("2 days 3 days"));
 	assert_false(date_relative_valid("ago"));
-	assert_false(date_relative_valid("2 days ago please"));
 	assert_false(date_relative_valid("-2 days"));
 	assert_false(date_relative_valid("2.5 days"));
 	assert_false(date_relative_valid("2024-01-01"));
@@ -338,10 +389,64 @@ static void test_suggest_name(void **state)
 	}
 }
 
+/* The one decoder: strict as Python's and jansson's. */
+/* PyYAML's timestamps: a space before the zone, one-digit month and day. */
+static void test_date_yaml(void **state)
+{
+	(void)state;
+	assert_true(date_yaml_valid("2024-01-01"));
+	assert_true(date_yaml_valid("2024-1-2"));
+	assert_true(date_yaml_valid("2024-01-01 10:00:00 +02:00"));
+	assert_true(date_yaml_valid("2024-01-01t10:00:00.123456789Z"));
+	assert_true(date_yaml_valid("2024-01-01 \t 1:00:00-5"));
+	assert_true(date_yaml_valid("2024-02-29"));
+	assert_false(date_yaml_valid("2023-02-29"));
+	assert_false(date_yaml_valid("2024-01-01 24:00:00"));
+	assert_false(date_yaml_valid("2024-01-01 10:00:60"));
+	assert_false(date_yaml_valid("2024-01-01 10:00:00 +24:00"));
+	assert_false(date_yaml_valid("2024-01-01 10:00"));
+	assert_false(date_yaml_valid("24-01-01"));
+	assert_false(date_yaml_valid(NULL));
+}
+
+static void test_utf8_decode(void **state)
+{
+	(void)state;
+	uint32_t cp = 0;
+	assert_int_equal(utf8_decode((const unsigned char *)"a", 1, &cp), 1);
+	assert_int_equal(cp, 'a');
+	assert_int_equal(utf8_decode((const unsigned char *)"\0", 1, &cp), 1);
+	assert_int_equal(cp, 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc3\xa9", 2, &cp), 2);
+	assert_int_equal(cp, 0xE9);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3);
+	assert_int_equal(cp, 0x20AC);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+	assert_int_equal(cp, 0x1F600);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf4\x8f\xbf\xbf", 4, NULL), 4);
+	/* truncated by n, though the bytes follow */
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe2\x82\xac", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"a", 0, &cp), 0);
+	/* overlong forms, surrogates, past U+10FFFF, stray bytes */
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc0\x80", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc1\xbf", 2, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xe0\x80\x80", 3, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf0\x80\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf4\x90\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xf5\x80\x80\x80", 4, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\x80", 1, &cp), 0);
+	assert_int_equal(utf8_decode((const unsigned char *)"\xc3"
+	                                                    "a",
+	                             2, &cp),
+	                 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cron_valid_expressions),
+	    cmocka_unit_test(test_cron_croniter_fields),
 	    cmocka_unit_test(test_cron_field_count),
 	    cmocka_unit_test(test_cron_ranges),
 	    cmocka_unit_test(test_cron_syntax),
@@ -352,6 +457,8 @@ int main(void)
 	    cmocka_unit_test(test_airflow_id),
 	    cmocka_unit_test(test_edit_distance),
 	    cmocka_unit_test(test_suggest_name),
+	    cmocka_unit_test(test_utf8_decode),
+	    cmocka_unit_test(test_date_yaml),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -165,6 +165,7 @@ static void assert_defaults(const struct dagproc_config *c)
 	assert_int_equal(c->core.unchecked_operator_modules.n, 0);
 	assert_int_equal(c->core.pools.n, 1);
 	assert_string_equal(c->core.pools.v[0], "default_pool");
+	assert_false(c->core.strict_catalog);
 	assert_string_equal(c->database.sql_conn, "sqlite:///dagproc.db");
 	assert_int_equal(c->database.pool_size, 5);
 	assert_int_equal(c->database.max_overflow, 10);
@@ -209,7 +210,7 @@ static void test_table(void **state)
 	(void)state;
 	size_t n;
 	const struct config_setting *t = config_settings(&n);
-	assert_int_equal(n, 42);
+	assert_int_equal(n, 43);
 	for (size_t i = 0; i < n; i++) {
 		assert_non_null(t[i].help);
 		assert_true(strlen(t[i].help) > 5);

@@ -268,6 +268,10 @@ static void test_e013_unknown_argument(void **state)
 	                         "      bash_command: echo\n"
 	                         "      retires: 3\n");
 	expect(&r, "E013", 6, 7, "did you mean 'retries'");
+	/* the suggestion is data too, for a fix to use */
+	const diag *e = find_diag(&r, "E013");
+	assert_non_null(e->suggestion);
+	assert_string_equal(e->suggestion, "retries");
 	dagfile_result_free(&r);
 }
 
@@ -418,16 +422,16 @@ static void test_e030_schedule(void **state)
 		expect(&r, "E030", 2, 13, NULL);
 		dagfile_result_free(&r);
 	}
-	static const char *const good[] = {
-	    "'*/15 0-6,22 1 JAN-MAR MON-FRI'",
-	    "'@daily'",
-	    "'@continuous'",
-	    "' None  '",
-	    "null",
-	    "{__type__: datetime.timedelta, hours: 1}",
-	    "['s3://bucket/a', 's3://bucket/b']",
-	    ("{datasets: ['a'], timetable: {__type__: "
-	     "airflow.timetables.trigger.CronTriggerTimetable, cron: '0 1 * * *'}}")};
+	static const char *const good[] = {"'*/15 0-6,22 1 JAN-MAR MON-FRI'",
+	                                   "'@daily'",
+	                                   "'@continuous'",
+	                                   "' None  '",
+	                                   "null",
+	                                   "{__type__: datetime.timedelta, hours: 1}",
+	                                   "['s3://bucket/a', 's3://bucket/b']",
+	                                   ("{datasets: ['a'], timetable: {__type__: "
+	                                    "airflow.timetables.trigger.CronTriggerTimetable, "
+	                                    "cron: '0 1 * * *', timezone: UTC}}")};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char y[512];
 		snprintf(y, sizeof(y), "d:\n  schedule: %s\n", good[i]);
@@ -516,7 +520,8 @@ static void test_e040_paths(void **state)
 	          "      on_success_callback_file: /etc/hostname\n");
 	expect(&r, "E040", 2, 21, "absolute");
 	expect(&r, "E040", 7, 29, "not found");
-	expect(&r, "E040", 8, 33, "without 'on_success_callback_name'");
+	/* a lone half of a callback pair is passed to the operator */
+	expect(&r, "E013", 8, 7, "'on_success_callback_file'");
 	dagfile_result_free(&r);
 }
 
@@ -719,7 +724,8 @@ static void test_references(void **state)
 	r = parse("d:\n"
 	          "  tasks:\n"
 	          "    numbers: {decorator: airflow.sdk.task, python_callable: m.f}\n"
-	          "    double: {decorator: airflow.sdk.task, x: +numbers, cmd: 'date +%s'}\n"
+	          "    double: {decorator: airflow.sdk.task, python_callable: m.g, x: +numbers,"
+	          " cmd: 'date +%s'}\n"
 	          "    mapped:\n"
 	          "      operator: " BASH "\n"
 	          "      partial: {bash_command: echo}\n"
@@ -761,7 +767,7 @@ static void test_broken_dag_does_not_hide_others(void **state)
 	                         "    - {task_id: t, operator: " BASH ", bash_command: echo}\n"
 	                         "bad:\n"
 	                         "  tasks:\n"
-	                         "    - {task_id: t, operator: nope.Op}\n");
+	                         "    - {task_id: t, operator: airflow.operators.nope.Op}\n");
 	expect(&r, "E011", 6, 30, NULL);
 	assert_non_null(find_dag(&r, "good"));
 	assert_null(find_dag(&r, "bad"));

@@ -230,12 +230,13 @@ static const char *const good_a =
     "    - {task_id: r, operator: " BASH ", bash_command: echo r,"
     " pool: missing_pool}\n";
 
-static const char *const broken_b = "ml:\n"
-                                    "  tasks:\n"
-                                    "    - {task_id: train, operator: nope.Operator}\n"
-                                    "fine:\n"
-                                    "  tasks:\n"
-                                    "    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
+static const char *const broken_b =
+    "ml:\n"
+    "  tasks:\n"
+    "    - {task_id: train, operator: airflow.operators.nope.Operator}\n"
+    "fine:\n"
+    "  tasks:\n"
+    "    - {task_id: t, operator: " BASH ", bash_command: echo}\n";
 
 static void test_initial_sync(void **state)
 {

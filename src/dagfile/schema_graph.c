@@ -1,0 +1,550 @@
+/* Task groups and the task graph: group ids (parent chains, prefix_group_id),
+ * task ids, dependencies between tasks and groups, references in arguments
+ * (+task, .output, XcomArg) and cycles. */
+#include "dagfile/schema_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Graph                                                                     */
+
+static void add_up(stask *t, int u)
+{
+	for (size_t i = 0; i < t->nup; i++)
+		if (t->up[i] == u)
+			return;
+	if (t->nup == t->capup) {
+		t->capup = t->capup ? t->capup * 2 : 4;
+		t->up = xrealloc(t->up, t->capup * sizeof(int));
+	}
+	t->up[t->nup++] = u;
+}
+
+static bool in_group(const dctx *d, int task_group, int g)
+{
+	for (int x = task_group; x >= 0; x = d->groups[x].parent)
+		if (x == g)
+			return true;
+	return false;
+}
+
+static bool has_up_in_group(const dctx *d, const stask *t, int g)
+{
+	for (size_t i = 0; i < t->nup; i++)
+		if (in_group(d, d->tasks[t->up[i]].group, g))
+			return true;
+	return false;
+}
+
+static bool has_down_in_group(const dctx *d, int ti, int g)
+{
+	for (size_t j = 0; j < d->ntasks; j++) {
+		const stask *o = &d->tasks[j];
+		if (!in_group(d, o->group, g))
+			continue;
+		for (size_t i = 0; i < o->nup; i++)
+			if (o->up[i] == ti)
+				return true;
+	}
+	return false;
+}
+
+/* A reference from a task: -1 not found, else index; *group set when it names
+ * a group. */
+static int resolve_name(const dctx *d, const char *name, bool *is_group)
+{
+	*is_group = false;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (strcmp(d->tasks[i].name, name) == 0)
+			return (int)i;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (strcmp(d->tasks[i].id, name) == 0)
+			return (int)i;
+	for (size_t i = 0; i < d->ngroups; i++) {
+		if (strcmp(d->groups[i].name, name) == 0 || strcmp(d->groups[i].id, name) == 0) {
+			*is_group = true;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static void unknown_ref(dctx *d, const ynode *at, const char *who, const char *name)
+{
+	size_t n = d->ntasks + d->ngroups;
+	const char **cands = xmalloc((n ? n : 1) * sizeof(*cands));
+	size_t k = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		cands[k++] = d->tasks[i].name;
+	for (size_t i = 0; i < d->ngroups; i++)
+		cands[k++] = d->groups[i].name;
+	const char *s = suggest_name(name, cands, k);
+	sch_err_near(d, "E020", at, s, "%s depends on unknown task or group '%s'", who, name);
+	free(cands);
+}
+
+typedef struct pending_dep {
+	int down_task;  /* >= 0: a task that depends on ...; -1: a group */
+	int down_group; /* the group whose roots depend on ... */
+	int up;
+	bool up_is_group;
+} pending_dep;
+
+/* References to other tasks in argument values: `+task` (decorators) and
+ * `task.output` / `XcomArg(task)` (operators, inside expand/partial). */
+static void scan_refs(dctx *d, int ti, ynode *v, bool plus_refs, int depth)
+{
+	if (!v || depth > 64)
+		return;
+	if (is_seq(v)) {
+		for (size_t i = 0; i < v->n; i++)
+			scan_refs(d, ti, v->items[i], plus_refs, depth + 1);
+		return;
+	}
+	if (is_map(v)) {
+		for (size_t i = 0; i < v->n; i++)
+			scan_refs(d, ti, v->pairs[i].val, plus_refs, depth + 1);
+		return;
+	}
+	if (!is_str(v))
+		return;
+	char name[256];
+	const char *s = v->str;
+	size_t n = 0;
+	if (plus_refs) {
+		if (s[0] != '+')
+			return;
+		s++;
+		while (s[n] && s[n] != '[' && n < sizeof(name) - 1)
+			n++;
+		if (s[n] != '\0' && s[n] != '[')
+			return;
+	} else {
+		size_t len = strlen(s);
+		if (len > 7 && strcmp(s + len - 7, ".output") == 0) {
+			n = len - 7;
+		} else if (strncmp(s, "XcomArg(", 8) == 0 && len > 9 && s[len - 1] == ')') {
+			s += 8;
+			n = len - 9;
+		} else {
+			return;
+		}
+	}
+	if (n == 0 || n >= sizeof(name))
+		return;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '.' ||
+		      name[i] == '-'))
+			return;
+	bool g;
+	int u = resolve_name(d, name, &g);
+	if (u < 0 || g) {
+		char who[300];
+		snprintf(who, sizeof(who), "task '%s'", d->tasks[ti].id);
+		if (u < 0)
+			unknown_ref(d, v, who, name);
+		return;
+	}
+	if (u != ti)
+		add_up(&d->tasks[ti], u);
+}
+
+static void collect_deps(dctx *d, ynode *deps, int down_task, int down_group, pending_dep **out,
+                         size_t *nout)
+{
+	if (!deps || deps->kind == YN_NULL)
+		return;
+	char who[300];
+	if (down_task >= 0)
+		snprintf(who, sizeof(who), "task '%s'", d->tasks[down_task].id);
+	else
+		snprintf(who, sizeof(who), "task group '%s'", d->groups[down_group].id);
+	ynode *single = NULL;
+	ynode **items;
+	size_t n;
+	if (is_str(deps)) {
+		single = deps;
+		items = &single;
+		n = 1;
+	} else if (is_seq(deps)) {
+		items = deps->items;
+		n = deps->n;
+	} else {
+		sch_err(d, "E002", deps, "'dependencies' of %s must be a list of names, not a %s",
+		        who, ynode_kind_name(deps->kind));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ynode *it = items[i];
+		if (!ynode_is_scalar(it) || it->kind == YN_NULL) {
+			sch_err(d, "E002", it, "a dependency of %s must be a name, not a %s", who,
+			        ynode_kind_name(it->kind));
+			continue;
+		}
+		bool g;
+		int u = resolve_name(d, it->str, &g);
+		if (u < 0) {
+			unknown_ref(d, it, who, it->str);
+			continue;
+		}
+		*out = xrealloc(*out, (*nout + 1) * sizeof(**out));
+		(*out)[(*nout)++] = (pending_dep){down_task, down_group, u, g};
+	}
+}
+
+static void apply_dep(dctx *d, const pending_dep *p)
+{
+	/* upstream side: a task, or the leaves of a group */
+	int *ups = NULL;
+	size_t nups = 0;
+	if (!p->up_is_group) {
+		ups = xmalloc(sizeof(int));
+		ups[nups++] = p->up;
+	} else {
+		ups = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (in_group(d, d->tasks[i].group, p->up) &&
+			    !has_down_in_group(d, (int)i, p->up))
+				ups[nups++] = (int)i;
+	}
+	if (p->down_task >= 0) {
+		for (size_t i = 0; i < nups; i++)
+			if (ups[i] != p->down_task)
+				add_up(&d->tasks[p->down_task], ups[i]);
+	} else {
+		/* the roots of the group, computed before adding any of these edges */
+		int *roots = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
+		size_t nroots = 0;
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (in_group(d, d->tasks[i].group, p->down_group) &&
+			    !has_up_in_group(d, &d->tasks[i], p->down_group))
+				roots[nroots++] = (int)i;
+		for (size_t r = 0; r < nroots; r++)
+			for (size_t i = 0; i < nups; i++)
+				if (ups[i] != roots[r])
+					add_up(&d->tasks[roots[r]], ups[i]);
+		free(roots);
+	}
+	free(ups);
+}
+
+static int cmp_dep_depth(const void *a, const void *b, void *ud)
+{
+	const dctx *d = ud;
+	const pending_dep *x = a, *y = b;
+	/* group-to-group wiring innermost first, then tasks depending on groups */
+	int dx = x->down_task >= 0 ? -1 : d->groups[x->down_group].depth;
+	int dy = y->down_task >= 0 ? -1 : d->groups[y->down_group].depth;
+	return dy - dx;
+}
+
+static void find_cycle(dctx *d)
+{
+	size_t n = d->ntasks;
+	int *color = xcalloc(n ? n : 1, sizeof(int)); /* 0 white 1 grey 2 black */
+	int *stack = xmalloc((n ? n : 1) * sizeof(int));
+	size_t *iter = xcalloc(n ? n : 1, sizeof(size_t));
+	for (size_t s = 0; s < n; s++) {
+		if (color[s])
+			continue;
+		size_t sp = 0;
+		stack[sp++] = (int)s;
+		color[s] = 1;
+		while (sp) {
+			int v = stack[sp - 1];
+			stask *t = &d->tasks[v];
+			if (iter[v] < t->nup) {
+				int u = t->up[iter[v]++];
+				if (color[u] == 0) {
+					color[u] = 1;
+					stack[sp++] = u;
+				} else if (color[u] == 1) {
+					/* cycle: u ... v (each upstream of the previous); print
+					 * it in the downstream direction */
+					size_t k = sp;
+					while (k > 0 && stack[k - 1] != u)
+						k--;
+					strbuf b;
+					sb_init(&b);
+					for (size_t j = sp; j-- > k - 1;)
+						sb_printf(&b, "%s -> ", d->tasks[stack[j]].id);
+					sb_adds(&b, d->tasks[v].id);
+					sch_err(d, "E021", d->tasks[u].pos, "dependency cycle: %s",
+					        b.data);
+					sb_free(&b);
+					goto out;
+				}
+			} else {
+				color[v] = 2;
+				sp--;
+			}
+		}
+	}
+out:
+	free(color);
+	free(stack);
+	free(iter);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Groups and tasks                                                          */
+
+static int find_group(const dctx *d, const char *name)
+{
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (strcmp(d->groups[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void suggest_group(dctx *d, const ynode *at, const char *what, const char *name)
+{
+	const char **c = xmalloc((d->ngroups ? d->ngroups : 1) * sizeof(*c));
+	for (size_t i = 0; i < d->ngroups; i++)
+		c[i] = d->groups[i].name;
+	const char *s = suggest_name(name, c, d->ngroups);
+	sch_err_near(d, "E024", at, s, "%s: unknown task group '%s'", what, name);
+	free(c);
+}
+
+/* The group a task_group_name / parent_group_name names: its index, or -1
+ * after an E024 with a "did you mean". */
+static int group_ref(dctx *d, ynode *name, const char *what)
+{
+	if (!ynode_is_scalar(name)) {
+		sch_err(d, "E024", name, "%s must be a name", what);
+		return -1;
+	}
+	int g = find_group(d, name->str);
+	if (g < 0)
+		suggest_group(d, name, what, name->str);
+	return g;
+}
+
+static void resolve_group(dctx *d, int gi)
+{
+	sgroup *g = &d->groups[gi];
+	if (g->state == 2)
+		return;
+	if (g->state == 1) {
+		sch_err(d, "E024", g->key,
+		        "task group '%s' is its own ancestor (parent_group_name cycle)", g->name);
+		g->parent = -1;
+		g->state = 2;
+		return;
+	}
+	g->state = 1;
+	ynode *pn = map_get(g->body, "parent_group_name");
+	if (pn && pn->kind != YN_NULL) {
+		int p = group_ref(d, pn, "parent_group_name");
+		if (p >= 0) {
+			resolve_group(d, p);
+			if (d->groups[gi].state == 2) /* cycle reported on the way */
+				return;
+			d->groups[gi].parent = p;
+		}
+	}
+	g = &d->groups[gi];
+	g->state = 2;
+	/* Airflow's TaskGroup.group_id: the parent's prefix_group_id decides
+	 * whether the parent's id comes first (child_id) */
+	if (g->parent >= 0) {
+		sgroup *p = &d->groups[g->parent];
+		g->depth = p->depth + 1;
+		g->id = sch_group_prefixes(p) ? arena_printf(d->A, "%s.%s", p->id, g->name)
+		                              : arena_strdup(d->A, g->name);
+	} else {
+		g->id = arena_strdup(d->A, g->name);
+	}
+}
+
+/* prefix_group_id as Python's truth test reads it (default True). */
+bool sch_group_prefixes(const sgroup *g)
+{
+	ynode *pf = map_get(g->body, "prefix_group_id");
+	if (!pf)
+		return true;
+	switch (pf->kind) {
+	case YN_NULL:
+		return false;
+	case YN_BOOL:
+		return pf->v.b;
+	case YN_INT:
+		return pf->v.i != 0;
+	case YN_FLOAT:
+		return pf->v.f != 0;
+	case YN_STR:
+		return pf->len != 0;
+	case YN_SEQ:
+	case YN_MAP:
+		return pf->n != 0;
+	default:
+		return true;
+	}
+}
+
+/* TaskGroup's keyword arguments (dag-factory passes every key of the group
+ * but its own) and their attrs validators. */
+static void check_group_keys(dctx *d, sgroup *g)
+{
+	static const char *const own[] = {"dependencies", "parent_group_name", "task_group_name",
+	                                  "operator",     "group_name",        "group_id",
+	                                  "dag"};
+	static const char *const args[] = {
+	    "tooltip",    "prefix_group_id",         "default_args",      "ui_color",
+	    "ui_fgcolor", "add_suffix_on_collision", "group_display_name"};
+	static const char *const strs[] = {"tooltip", "ui_color", "ui_fgcolor",
+	                                   "group_display_name"};
+	for (size_t i = 0; is_map(g->body) && i < g->body->n; i++) {
+		ypair *p = &g->body->pairs[i];
+		const char *k = key_text(p);
+		if (in_list(k, own, NELEM(own)))
+			continue;
+		if (!in_list(k, args, NELEM(args))) {
+			sch_err_near(
+			    d, "E013", p->key, suggest_name(k, args, NELEM(args)),
+			    "TaskGroup.__init__() got an unexpected keyword argument '%s' (task "
+			    "group %s)",
+			    k, g->name);
+			continue;
+		}
+		if (in_list(k, strs, NELEM(strs)) && p->val && !is_str(p->val))
+			sch_err(d, "E015", p->val,
+			        "'%s' of task group %s must be a string, not a %s", k, g->name,
+			        type_name_of(p->val));
+	}
+}
+
+void sch_build_groups(dctx *d, ynode *gm)
+{
+	if (!is_map(gm) || gm->n == 0)
+		return;
+	d->groups = arena_zalloc(d->A, gm->n * sizeof(sgroup));
+	char why[160];
+	for (size_t i = 0; i < gm->n; i++) {
+		sgroup *g = &d->groups[d->ngroups];
+		g->name = gm->pairs[i].key->str;
+		g->key = gm->pairs[i].key;
+		g->body = gm->pairs[i].val;
+		g->parent = -1;
+		if (g->key->kind != YN_STR || strlen(g->name) != g->key->len ||
+		    !airflow_id_valid(g->name, why, sizeof(why))) {
+			sch_check_id(d, g->key, "task group name");
+			continue;
+		}
+		check_group_keys(d, g);
+		ypair *da = map_find(g->body, "default_args");
+		if (da) {
+			if (!is_map(da->val) && da->val->kind != YN_NULL)
+				sch_err(d, "E002", da->val, "'default_args' must be a mapping");
+			sch_check_default_args(d, da->val);
+		}
+		d->ngroups++;
+	}
+	for (size_t i = 0; i < d->ngroups; i++)
+		resolve_group(d, (int)i);
+	/* a group caught in a parent cycle (E024) still needs an id */
+	for (size_t i = 0; i < d->ngroups; i++)
+		if (!d->groups[i].id)
+			d->groups[i].id = arena_strdup(d->A, d->groups[i].name);
+}
+void sch_build_tasks(dctx *d, ynode *tm)
+{
+	if (!is_map(tm) || tm->n == 0)
+		return;
+	d->tasks = arena_zalloc(d->A, tm->n * sizeof(stask));
+	char why[160];
+	for (size_t i = 0; i < tm->n; i++) {
+		ypair *p = &tm->pairs[i];
+		stask *t = &d->tasks[d->ntasks];
+		t->name = p->key->str;
+		t->id_node = p->key;
+		t->body = p->val;
+		t->pos = p->val;
+		t->group = -1;
+		if (t->id_node->kind != YN_STR || strlen(t->name) != t->id_node->len ||
+		    !airflow_id_valid(t->name, why, sizeof(why))) {
+			sch_check_id(d, t->id_node, "task id");
+			continue;
+		}
+		ypair *gp = map_find(t->body, "task_group_name");
+		ynode *gn = gp ? gp->val : NULL;
+		if (gn && gn->kind != YN_NULL) {
+			/* dag-factory looks a task's group up only when the DAG has groups */
+			ynode *defined = map_get(d->dag, "task_groups");
+			if (is_map(defined) && defined->n)
+				t->group = group_ref(d, gn, "task_group_name");
+			else
+				sch_warn(
+				    d, "W003", "unknown key", gp->key,
+				    "'task_group_name' is ignored: the DAG defines no task_groups, "
+				    "so dag-factory builds task '%s' outside any group",
+				    t->name);
+		}
+		/* Airflow's child_id: the group's own prefix_group_id decides */
+		t->id = t->group >= 0 && sch_group_prefixes(&d->groups[t->group])
+		            ? arena_printf(d->A, "%s.%s", d->groups[t->group].id, t->name)
+		            : arena_strdup(d->A, t->name);
+		if (strlen(t->id) > 250)
+			sch_err(d, "E033", t->id_node, "task id '%s' is longer than 250 characters",
+			        t->id);
+		d->ntasks++;
+	}
+	/* full ids must be unique too (a task named like a group's task) */
+	for (size_t i = 0; i < d->ntasks; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(d->tasks[i].id, d->tasks[j].id) == 0)
+				sch_err(d, "E022", d->tasks[i].id_node, "duplicate task id '%s'",
+				        d->tasks[i].id);
+	for (size_t i = 0; i < d->ntasks; i++) {
+		sch_check_task(d, (int)i);
+		sch_check_paths_in(d, d->tasks[i].body, SCH_PATHS_TASK);
+		for (size_t k = 0; k < d->tasks[i].body->n; k++)
+			sch_check_typed_objects(d, d->tasks[i].body->pairs[k].val, 0);
+	}
+}
+
+void sch_build_graph(dctx *d)
+{
+	pending_dep *deps = NULL;
+	size_t ndeps = 0;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		stask *t = &d->tasks[i];
+		collect_deps(d, map_get(t->body, "dependencies"), (int)i, -1, &deps, &ndeps);
+		if (t->decorator) {
+			for (size_t k = 0; k < t->body->n; k++) {
+				ypair *p = &t->body->pairs[k];
+				if (!sch_is_system_key(key_text(p)) || key_is(p, "expand") ||
+				    key_is(p, "partial"))
+					scan_refs(d, (int)i, p->val, true, 0);
+			}
+		} else {
+			scan_refs(d, (int)i, map_get(t->body, "expand"), false, 0);
+			scan_refs(d, (int)i, map_get(t->body, "partial"), false, 0);
+		}
+	}
+	for (size_t g = 0; g < d->ngroups; g++)
+		collect_deps(d, map_get(d->groups[g].body, "dependencies"), -1, (int)g, &deps,
+		             &ndeps);
+	/* task -> task first, then group wiring (innermost groups first), then tasks
+	 * that depend on groups */
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].down_task >= 0 && !deps[i].up_is_group)
+			apply_dep(d, &deps[i]);
+	pending_dep *rest = xmalloc((ndeps ? ndeps : 1) * sizeof(*rest));
+	size_t nrest = 0;
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].down_task < 0 || deps[i].up_is_group)
+			rest[nrest++] = deps[i];
+	qsort_r(rest, nrest, sizeof(*rest), cmp_dep_depth, d);
+	for (size_t i = 0; i < nrest; i++)
+		apply_dep(d, &rest[i]);
+	free(rest);
+	free(deps);
+	find_cycle(d);
+}
