@@ -74,6 +74,31 @@ static void split_key(char *k, lease_file *f)
 	f->rel = sep + 1;
 }
 
+/* A claim or a heartbeat that the database did not take is the database's
+ * state as much as a failed write: with nothing parsed yet (every file new or
+ * changed is claimed first), the writer would never say so. */
+static void lease_db_failed(processor *p, const store_error *err)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t pending = p->npend;
+	pthread_mutex_unlock(&p->mu);
+	db_went_down(p, err, pending);
+}
+
+/* The heartbeat was written: with no result waiting for the writer (which
+ * says so itself when it writes), the database is back. */
+static void lease_db_answered(processor *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool idle = p->npend == 0 && p->inflight == 0;
+	pthread_mutex_unlock(&p->mu);
+	stats_lock(p);
+	bool down = p->st.db_down_since != 0;
+	stats_unlock(p);
+	if (idle && down)
+		db_came_back(p, 0);
+}
+
 static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t total)
 {
 	lease_file *lf = xcalloc(n, sizeof(*lf));
@@ -82,8 +107,10 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 		split_key(keys[i], &lf[i]);
 	store_error err;
 	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &err) == 0;
-	if (!ok)
+	if (!ok) {
 		log_debug("leases: claim of %zu files not done: %s", n, err.message);
+		lease_db_failed(p, &err);
+	}
 	size_t taken = 0;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -142,8 +169,10 @@ static void heartbeat(processor *p, store_conn *c)
 	double t0 = clock_mono();
 	if (lease_heartbeat(c, &b, p->lease_s, &live, &held, &err) != 0) {
 		log_debug("heartbeat not recorded: %s", err.message);
+		lease_db_failed(p, &err);
 		return;
 	}
+	lease_db_answered(p);
 	if (!p->leases)
 		return;
 	p->renewed_at = t0;
@@ -226,6 +255,7 @@ void leases_writer_work(processor *p)
 	store_conn *c = NULL;
 	store_error err;
 	if (pool_acquire(p->db, &c, &err) != 0) {
+		lease_db_failed(p, &err);
 		/* the claims are asked again by the loop's next sweep */
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < nwant; i++)

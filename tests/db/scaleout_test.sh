@@ -146,7 +146,6 @@ scenario() { # DIALECT START URLVAR
 	d=$1
 	rm -rf "$work/dags" "$work"/*.log
 	mkdir -p "$work/dags"
-	all_files v1
 	$2 >&2 || { bad "$d: server did not start"; return; }
 	url=${!3}
 	"$bin" db migrate --db "$url" >/dev/null || { bad "$d: migrate"; return; }
@@ -156,11 +155,18 @@ scenario() { # DIALECT START URLVAR
 		done
 	fi
 
-	# 1. the work is divided (started together: a head start of a second
-	# would let the first parse every file alone before the second counts)
+	# 1. the work is divided: new files, with both processors alive (a
+	# processor alone takes every file; one that starts a moment later finds
+	# them parsed, which a loaded machine makes a race)
 	ports=([a]=$(free_port) [b]=$(free_port) [c]=$(free_port))
 	start a
 	start b
+	if wait_sql 30 "SELECT count(*) FROM dag_processor WHERE stopped_at IS NULL" 2; then
+		ok "$d: a and b are alive"
+	else
+		bad "$d: a and b did not both record a heartbeat"
+	fi
+	all_files v1
 	check "two processors converge on $N files" 60
 	local pa pb
 	pa=$(parsed a)
