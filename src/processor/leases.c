@@ -50,6 +50,7 @@ void leases_free(processor *p)
 	strmap_free(&p->left);
 	free_list(p->owners, p->nowners);
 	free_list(p->want, p->nwant);
+	free_list(p->want_retry, p->nwant_retry);
 	free_list(p->unhold, p->nunhold);
 	for (size_t i = 0; i < p->nnews; i++)
 		news_free(&p->news[i]);
@@ -99,6 +100,23 @@ static void lease_db_answered(processor *p)
 		db_came_back(p, 0);
 }
 
+/* Claims that failed (the database unreachable, the claim's transaction
+ * refused) are the writer's to ask again in a second: the loop still counts
+ * them as asked, so nothing else would (its sweep runs after a heartbeat,
+ * every lease_seconds / 3). */
+static void claims_retry_later(processor *p, char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		VEC_GROW(p->want_retry, p->nwant_retry, p->capwant_retry);
+		p->want_retry[p->nwant_retry++] = keys[i];
+	}
+	/* the writer's backoff: at once after a blip, at most retry_backoff_max
+	 * apart while the database stays away */
+	p->claim_failures++;
+	p->want_retry_at =
+	    clock_mono() + retry_next_delay(&p->retry, p->claim_failures, retry_random());
+}
+
 static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t total)
 {
 	lease_file *lf = xcalloc(n, sizeof(*lf));
@@ -110,7 +128,16 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 	if (!ok) {
 		log_debug("leases: claim of %zu files not done: %s", n, err.message);
 		lease_db_failed(p, &err);
+		char **again = xcalloc(n, sizeof(*again));
+		for (size_t i = 0; i < n; i++)
+			again[i] = xasprintf("%s\x1f%s", lf[i].bundle, lf[i].rel);
+		claims_retry_later(p, again, n);
+		free(again);
+		free(lf);
+		free(out);
+		return;
 	}
+	p->claim_failures = 0;
 	size_t taken = 0;
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < n; i++) {
@@ -250,17 +277,21 @@ void leases_writer_work(processor *p)
 	p->want = p->unhold = NULL;
 	p->nwant = p->capwant = p->nunhold = p->capunhold = 0;
 	pthread_mutex_unlock(&p->mu);
+	if (p->nwant_retry && now >= p->want_retry_at) {
+		want = xrealloc(want, (nwant + p->nwant_retry) * sizeof(*want));
+		for (size_t i = 0; i < p->nwant_retry; i++)
+			want[nwant++] = p->want_retry[i];
+		free(p->want_retry);
+		p->want_retry = NULL;
+		p->nwant_retry = p->capwant_retry = 0;
+	}
 	if (!beat && !look && !nwant && !nunhold)
 		return;
 	store_conn *c = NULL;
 	store_error err;
 	if (pool_acquire(p->db, &c, &err) != 0) {
 		lease_db_failed(p, &err);
-		/* the claims are asked again by the loop's next sweep */
-		pthread_mutex_lock(&p->mu);
-		for (size_t i = 0; i < nwant; i++)
-			post_locked(p, (lnews){.key = want[i]});
-		pthread_mutex_unlock(&p->mu);
+		claims_retry_later(p, want, nwant);
 		free(want);
 		free_list(unhold, nunhold);
 		return;

@@ -153,6 +153,12 @@ struct processor {
 	char **unhold;
 	size_t nunhold, capunhold;
 	size_t files_hint, held_hint;
+	/* writer thread only: claims the database did not take, asked again at
+	 * want_retry_at (monotonic) rather than at the next heartbeat's sweep */
+	char **want_retry;
+	size_t nwant_retry, capwant_retry;
+	double want_retry_at;
+	unsigned claim_failures;
 	/* under mu, writer -> loop */
 	struct lnews *news;
 	size_t nnews, capnews;

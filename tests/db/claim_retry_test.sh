@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# A claim the database does not take is asked again with the writer's backoff,
+# not at the next heartbeat (issue 12, found by `make check`'s ASan pass: files
+# created while a session was killed in the middle of their claim waited up to
+# lease_seconds / 3 for the heartbeat's sweep).
+#
+# `dagproc run` on PostgreSQL 15 (tests/db/pg.sh) with lease_seconds = 60, so
+# its heartbeat comes every 20 s. Right after a heartbeat the test revokes
+# INSERT on file_lease from the processor's role, creates new files (their
+# claims fail: permission denied, a refusal), grants it back, and expects the
+# new DAGs within 8 s: well before the next heartbeat.
+#
+# usage: tests/db/claim_retry_test.sh DAGPROC_BIN
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+# shellcheck disable=SC2046
+unset $(compgen -e | grep '^DAGPROC_') 2>/dev/null || true
+
+. "$here/pg.sh"
+
+work=$(mktemp -d /tmp/dagproc-claimretry.XXXXXX)
+dpid=
+cleanup() {
+	[ -n "$dpid" ] && kill -KILL "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
+	pg_cleanup
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL $*"
+	tail -n 15 "$work/daemon.log" | sed 's/^/  /'
+}
+
+dag() { # NAME
+	cat >"$work/dags/$1.yml.tmp" <<YML
+$1:
+  tasks:
+    - task_id: only
+      operator: airflow.providers.standard.operators.empty.EmptyOperator
+YML
+	mv "$work/dags/$1.yml.tmp" "$work/dags/$1.yml"
+}
+live() { # live DAGs named LIKE $1
+	pg_psql -At -c "SELECT count(*) FROM dag WHERE dag_id LIKE '$1' AND NOT is_stale" 2>/dev/null
+}
+wait_live() { # PATTERN COUNT SECONDS
+	local end=$((SECONDS + $3))
+	while [ "$SECONDS" -lt "$end" ]; do
+		[ "$(live "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+mkdir -p "$work/dags"
+for i in 1 2 3; do dag "early_$i"; done
+pg_start >&2 || {
+	echo "FAIL PostgreSQL did not start"
+	exit 1
+}
+DAGPROC__DAG_PROCESSOR__LEASE_SECONDS=60 DAGPROC__DATABASE__RETRY_BACKOFF_MAX=1 \
+	DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=1 DAGPROC__API__ENABLED=false \
+	"$bin" run --dags "$work/dags" --db "$PG_URL" >"$work/daemon.log" 2>&1 &
+dpid=$!
+if wait_live 'early_%' 3 60; then
+	ok "first sync"
+else
+	bad "first sync"
+	exit 1
+fi
+
+# right after a heartbeat: the next one is 20 s away
+beat() { pg_psql -At -c "SELECT max(latest_heartbeat) FROM dag_processor" 2>/dev/null; }
+b0=$(beat)
+end=$((SECONDS + 40))
+while [ "$SECONDS" -lt "$end" ] && [ "$(beat)" = "$b0" ]; do sleep 0.05; done
+if [ "$(beat)" = "$b0" ]; then
+	bad "no heartbeat within 40 s"
+	exit 1
+fi
+pg_psql -c "REVOKE INSERT ON file_lease FROM $PG_USER" >/dev/null
+for i in 1 2 3 4 5; do dag "new_$i"; done
+end=$((SECONDS + 10))
+while [ "$SECONDS" -lt "$end" ] && ! grep -q "database refuses writes" "$work/daemon.log"; do
+	sleep 0.05
+done
+if grep -q "database refuses writes" "$work/daemon.log"; then
+	ok "the refused claims are reported ($(grep -m1 'database refuses writes' "$work/daemon.log" | cut -c26-140))"
+else
+	bad "no 'database refuses writes' after the claims failed"
+fi
+pg_psql -c "GRANT INSERT ON file_lease TO $PG_USER" >/dev/null
+t0=$SECONDS
+if wait_live 'new_%' 5 8; then
+	ok "the new files are claimed and written $((SECONDS - t0)) s after the grant (the next heartbeat is $((20 - (SECONDS - t0))) s away or more)"
+else
+	bad "the new files are not written 8 s after the grant ($(live 'new_%') of 5): waiting for the heartbeat's sweep?"
+fi
+[ "$(beat)" != "$b0" ] || true
+if kill -TERM "$dpid" && wait "$dpid"; then
+	ok "SIGTERM: status 0"
+else
+	bad "SIGTERM: status $?"
+fi
+dpid=
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
