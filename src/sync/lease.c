@@ -438,10 +438,15 @@ int lease_fence(store_conn *c, const char *me, int lease_s, sync_file *files, si
 		if (!l->found) {
 			fresh[nfresh++] = i; /* nobody ever held it: mine now */
 			f->lease_token = 1;
-		} else if (mine && (f->lease_token == 0 || f->lease_token == l->token)) {
+		} else if (mine &&
+		           (f->lease_token == 0 || f->lease_token == l->token || f->deleted)) {
 			f->lease_token = l->token;
-		} else if (l->expired && !mine && f->lease_token == 0) {
-			take[ntake++] = i; /* a deletion of a file nobody holds */
+		} else if (l->expired && !mine && (f->lease_token == 0 || f->deleted)) {
+			/* a file nobody holds: a deletion is true whoever parsed
+			 * the file last (given up since, its lease released, it
+			 * has no other holder to write it: the file is gone from
+			 * every processor's scan) */
+			take[ntake++] = i;
 			f->lease_token = l->token + 1;
 		} else {
 			/* another live holder, or a result parsed under an epoch that

@@ -32,6 +32,7 @@ static sync_requeue last_rq;
 static store_error last_err;
 /* The processor name the files are written under (leases on PG/MySQL), or NULL. */
 static const char *lease_owner;
+static int64_t lease_token;
 
 #define BASH "airflow.providers.standard.operators.bash.BashOperator"
 
@@ -150,6 +151,7 @@ static int sync_files_rc(tfile *f, size_t n, sync_stats *st)
 		sf[i].size = 10;
 		sf[i].parsed_at = clock_epoch();
 		sf[i].lease_owner = lease_owner;
+		sf[i].lease_token = lease_token;
 	}
 	sync_requeue_free(&last_rq);
 	int rc = sync_write(pl, sf, n, st, &last_rq, &last_err);
@@ -722,6 +724,36 @@ static void test_unchanged_files_write_no_lease(void **state)
 	tfree(f, 2);
 }
 
+/* A deletion parsed while this processor held the file, written after it
+ * gave the lease up (over its share: a processor joined): nobody else can
+ * write it (the file is in no processor's scan), so the stale token does not
+ * keep it out. The model test with two processors found the DAG left live. */
+static void test_deletion_after_lease_given_up(void **state)
+{
+	(void)state;
+	lease_owner = "proc-a";
+	tfile f[1];
+	tparse(&f[0], "a.yml", good_a);
+	sync_files(f, 1);
+	tfree(f, 1);
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	assert_int_equal(store_exec(c,
+	                            "UPDATE file_lease SET owner = NULL, expires_at = NULL "
+	                            "WHERE relative_fileloc = 'a.yml'",
+	                            NULL, 0, &err),
+	                 0);
+	pool_release(pl, c);
+	lease_token = 1; /* the token it held when it saw the deletion */
+	tdelete(&f[0], "a.yml");
+	sync_files(f, 1);
+	lease_token = 0;
+	lease_owner = NULL;
+	assert_int_equal(qcount("SELECT count(*) FROM dag WHERE NOT is_stale"), 0);
+	assert_int_equal(qcount("SELECT count(*) FROM parse_stat"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +769,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_rename_in_one_batch, each_setup),
 	    cmocka_unit_test_setup(test_file_that_cannot_be_stored_keeps_its_rows, each_setup),
 	    cmocka_unit_test_setup(test_file_with_80000_tags, each_setup),
+	    cmocka_unit_test_setup(test_deletion_after_lease_given_up, each_setup),
 	    cmocka_unit_test_setup(test_released_id_requeues_refused_files, each_setup),
 	    cmocka_unit_test_setup(test_unchanged_files_write_no_lease, each_setup),
 	};
