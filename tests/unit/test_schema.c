@@ -853,6 +853,37 @@ static void test_join_and_types_are_data(void **state)
 	dagfile_result_free(&r);
 }
 
+/* prefix_group_id as Airflow's TaskGroup applies it: a group's id takes its
+ * parent's prefix_group_id, its tasks the group's own (the old code used the
+ * child's flag and built g.a and g.h.b here). */
+static void test_prefix_group_id_of_the_parent(void **state)
+{
+	(void)state;
+	dagfile_result r = parse("d:\n"
+	                         "  task_groups:\n"
+	                         "    g:\n"
+	                         "      prefix_group_id: false\n"
+	                         "    h:\n"
+	                         "      parent_group_name: g\n"
+	                         "  tasks:\n"
+	                         "    a:\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      task_group_name: g\n"
+	                         "    b:\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      task_group_name: h\n"
+	                         "      dependencies: [a]\n");
+	expect_clean(&r);
+	const dag_result *g = find_dag(&r, "d");
+	assert_non_null(g);
+	assert_non_null(find_task(g, "a"));
+	assert_non_null(find_task(g, "h.b"));
+	expect_upstream(g, "h.b", "a");
+	dagfile_result_free(&r);
+}
+
 /* Issue 11: each class of wrong verdict found on real files, as dag-factory 1.1
  * on Airflow 3.1 decides it. `must` codes are reported, `mustnot` codes are
  * not. 35 of these 38 cases gave the wrong verdict before issue 11 (checked
@@ -1251,6 +1282,7 @@ int main(void)
 	    cmocka_unit_test(test_groups_wiring),
 	    cmocka_unit_test(test_references),
 	    cmocka_unit_test(test_fidelity_classes),
+	    cmocka_unit_test(test_prefix_group_id_of_the_parent),
 	    cmocka_unit_test(test_w001_w002_w003),
 	    cmocka_unit_test(test_broken_dag_does_not_hide_others),
 	    cmocka_unit_test(test_hash_stability),
