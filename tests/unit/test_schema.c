@@ -884,6 +884,24 @@ static void test_prefix_group_id_of_the_parent(void **state)
 	dagfile_result_free(&r);
 }
 
+/* concurrency: dag-factory passes it to DAG() as max_active_tasks (the
+ * binary of 11470b4 said it was ignored and stored the default) */
+static void test_concurrency_is_max_active_tasks(void **state)
+{
+	(void)state;
+	dagfile_result r = parse("d:\n"
+	                         "  concurrency: 3\n"
+	                         "  tasks:\n"
+	                         "    a:\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n");
+	expect(&r, "W002", 2, 3, "max_active_tasks");
+	const dag_result *g = find_dag(&r, "d");
+	assert_non_null(g);
+	assert_int_equal(g->max_active_tasks, 3);
+	dagfile_result_free(&r);
+}
+
 /* Issue 11: each class of wrong verdict found on real files, as dag-factory 1.1
  * on Airflow 3.1 decides it. `must` codes are reported, `mustnot` codes are
  * not. 35 of these 38 cases gave the wrong verdict before issue 11 (checked
@@ -1283,6 +1301,7 @@ int main(void)
 	    cmocka_unit_test(test_references),
 	    cmocka_unit_test(test_fidelity_classes),
 	    cmocka_unit_test(test_prefix_group_id_of_the_parent),
+	    cmocka_unit_test(test_concurrency_is_max_active_tasks),
 	    cmocka_unit_test(test_w001_w002_w003),
 	    cmocka_unit_test(test_broken_dag_does_not_hide_others),
 	    cmocka_unit_test(test_hash_stability),
