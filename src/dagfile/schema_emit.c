@@ -74,6 +74,25 @@ static char *text_dup(const ynode *n)
 	return scalar_dup(n);
 }
 
+/* Orders ord[0..n) by ids[ord[i]], ties by position: what a stable sort gives,
+ * in n log n (a 20,000-task DAG written in reverse took seconds). */
+static int cmp_id_at(const void *a, const void *b, void *ctx)
+{
+	const char *const *ids = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(ids[x], ids[y]);
+	return c ? c : (x > y) - (x < y);
+}
+
+static size_t *order_by_id(const char **ids, size_t n)
+{
+	size_t *ord = xmalloc((n ? n : 1) * sizeof(size_t));
+	for (size_t q = 0; q < n; q++)
+		ord[q] = q;
+	qsort_r(ord, n, sizeof(size_t), cmp_id_at, ids);
+	return ord;
+}
+
 void sch_emit_dag(dctx *d)
 {
 	dagfile_result *r = d->res;
@@ -183,15 +202,19 @@ void sch_emit_dag(dctx *d)
 	}
 	if (conc.key)
 		keys[nk++] = &conc;
-	/* insertion sort by key text: DAG mappings are small */
-	for (size_t i = 1; i < nk; i++) {
-		const ypair *x = keys[i];
-		size_t j = i;
-		while (j > 0 && strcmp(key_text(keys[j - 1]), key_text(x)) > 0) {
-			keys[j] = keys[j - 1];
-			j--;
+	if (nk > 1) {
+		const char **kt = xmalloc(nk * sizeof(char *));
+		const ypair **was = xmalloc(nk * sizeof(*was));
+		for (size_t i = 0; i < nk; i++) {
+			kt[i] = key_text(keys[i]);
+			was[i] = keys[i];
 		}
-		keys[j] = x;
+		size_t *ord = order_by_id(kt, nk);
+		for (size_t i = 0; i < nk; i++)
+			keys[i] = was[ord[i]];
+		free(ord);
+		free(was);
+		free(kt);
 	}
 	/* "dag_id" < "tasks"/"task_groups" in sort order: emit keys around them */
 	bool groups_done = false, tasks_done = false;
@@ -202,18 +225,11 @@ void sch_emit_dag(dctx *d)
 			sb_adds(&b, ",\"task_groups\":[");
 			/* groups sorted by id */
 			size_t ng = d->ngroups;
-			size_t *ord = xmalloc((ng ? ng : 1) * sizeof(size_t));
+			const char **gids = xmalloc((ng ? ng : 1) * sizeof(char *));
 			for (size_t q = 0; q < ng; q++)
-				ord[q] = q;
-			for (size_t q = 1; q < ng; q++) {
-				size_t x = ord[q], j = q;
-				while (j > 0 &&
-				       strcmp(d->groups[ord[j - 1]].id, d->groups[x].id) > 0) {
-					ord[j] = ord[j - 1];
-					j--;
-				}
-				ord[j] = x;
-			}
+				gids[q] = d->groups[q].id;
+			size_t *ord = order_by_id(gids, ng);
+			free(gids);
 			for (size_t q = 0; q < ng; q++) {
 				sgroup *gr = &d->groups[ord[q]];
 				ynode *body = map_new(d->A, gr->body->n + 1, gr->body);
@@ -233,18 +249,11 @@ void sch_emit_dag(dctx *d)
 		if (!tasks_done && (!k || strcmp(k, "tasks") > 0)) {
 			tasks_done = true;
 			sb_adds(&b, ",\"tasks\":[");
-			size_t *ord = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(size_t));
+			const char **tids = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(char *));
 			for (size_t q = 0; q < d->ntasks; q++)
-				ord[q] = q;
-			for (size_t q = 1; q < d->ntasks; q++) {
-				size_t x = ord[q], j = q;
-				while (j > 0 &&
-				       strcmp(d->tasks[ord[j - 1]].id, d->tasks[x].id) > 0) {
-					ord[j] = ord[j - 1];
-					j--;
-				}
-				ord[j] = x;
-			}
+				tids[q] = d->tasks[q].id;
+			size_t *ord = order_by_id(tids, d->ntasks);
+			free(tids);
 			for (size_t q = 0; q < d->ntasks; q++) {
 				stask *t = &d->tasks[ord[q]];
 				dag_task *o = &g->tasks[ord[q]];
@@ -287,13 +296,17 @@ void sch_emit_dag(dctx *d)
 	g->json = sb_detach(&b);
 
 	/* sort the result's tasks by id as documented */
-	for (size_t q = 1; q < g->ntasks; q++) {
-		dag_task x = g->tasks[q];
-		size_t j = q;
-		while (j > 0 && strcmp(g->tasks[j - 1].task_id, x.task_id) > 0) {
-			g->tasks[j] = g->tasks[j - 1];
-			j--;
-		}
-		g->tasks[j] = x;
+	if (g->ntasks > 1) {
+		const char **ids = xmalloc(g->ntasks * sizeof(char *));
+		for (size_t q = 0; q < g->ntasks; q++)
+			ids[q] = g->tasks[q].task_id;
+		size_t *ord = order_by_id(ids, g->ntasks);
+		dag_task *sorted = xmalloc(g->ntasks * sizeof(*sorted));
+		for (size_t q = 0; q < g->ntasks; q++)
+			sorted[q] = g->tasks[ord[q]];
+		memcpy(g->tasks, sorted, g->ntasks * sizeof(*sorted));
+		free(sorted);
+		free(ord);
+		free(ids);
 	}
 }

@@ -2,6 +2,7 @@
  * task ids, dependencies between tasks and groups, references in arguments
  * (+task, .output, XcomArg) and cycles. */
 #include "dagfile/schema_int.h"
+#include "util/strmap.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -54,9 +55,28 @@ static bool has_down_in_group(const dctx *d, int ti, int g)
 
 /* A reference from a task: -1 not found, else index; *group set when it names
  * a group. */
+/* Airflow's longest id: a group id beyond it is an error for its tasks anyway */
+#define GROUP_ID_INDEXED 250
+
 static int resolve_name(const dctx *d, const char *name, bool *is_group)
 {
 	*is_group = false;
+	if (d->by_task_name) {
+		size_t v;
+		if (strmap_get(d->by_task_name, name, &v) || strmap_get(d->by_task_id, name, &v))
+			return (int)v;
+		if (strmap_get(d->by_group, name, &v)) {
+			*is_group = true;
+			return (int)v;
+		}
+		for (size_t i = 0; d->long_group_ids && i < d->ngroups; i++)
+			if (strlen(d->groups[i].id) > GROUP_ID_INDEXED &&
+			    strcmp(d->groups[i].id, name) == 0) {
+				*is_group = true;
+				return (int)i;
+			}
+		return -1;
+	}
 	for (size_t i = 0; i < d->ntasks; i++)
 		if (strcmp(d->tasks[i].name, name) == 0)
 			return (int)i;
@@ -496,11 +516,15 @@ void sch_build_tasks(dctx *d, ynode *tm)
 		d->ntasks++;
 	}
 	/* full ids must be unique too (a task named like a group's task) */
-	for (size_t i = 0; i < d->ntasks; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(d->tasks[i].id, d->tasks[j].id) == 0)
-				sch_err(d, "E022", d->tasks[i].id_node, "duplicate task id '%s'",
-				        d->tasks[i].id);
+	strmap ids = {0};
+	for (size_t i = 0; i < d->ntasks; i++) {
+		if (strmap_get(&ids, d->tasks[i].id, NULL))
+			sch_err(d, "E022", d->tasks[i].id_node, "duplicate task id '%s'",
+			        d->tasks[i].id);
+		else
+			strmap_put(&ids, d->tasks[i].id, i);
+	}
+	strmap_free(&ids);
 	for (size_t i = 0; i < d->ntasks; i++) {
 		sch_check_task(d, (int)i);
 		sch_check_paths_in(d, d->tasks[i].body, SCH_PATHS_TASK);
@@ -509,10 +533,35 @@ void sch_build_tasks(dctx *d, ynode *tm)
 	}
 }
 
+static void put_first(strmap *m, const char *k, size_t v)
+{
+	if (!strmap_get(m, k, NULL))
+		strmap_put(m, k, v);
+}
+
 void sch_build_graph(dctx *d)
 {
 	pending_dep *deps = NULL;
 	size_t ndeps = 0;
+	/* one lookup per reference instead of a scan of every task (a 20,000-task
+	 * chain took seconds) */
+	strmap by_name = {0}, by_id = {0}, by_group = {0};
+	for (size_t i = 0; i < d->ntasks; i++) {
+		put_first(&by_name, d->tasks[i].name, i);
+		put_first(&by_id, d->tasks[i].id, i);
+	}
+	d->long_group_ids = false;
+	for (size_t i = 0; i < d->ngroups; i++) {
+		put_first(&by_group, d->groups[i].name, i);
+		/* deeply nested ids grow with their depth: not copied into the map */
+		if (strlen(d->groups[i].id) <= GROUP_ID_INDEXED)
+			put_first(&by_group, d->groups[i].id, i);
+		else
+			d->long_group_ids = true;
+	}
+	d->by_task_name = &by_name;
+	d->by_task_id = &by_id;
+	d->by_group = &by_group;
 	for (size_t i = 0; i < d->ntasks; i++) {
 		stask *t = &d->tasks[i];
 		collect_deps(d, map_get(t->body, "dependencies"), (int)i, -1, &deps, &ndeps);
@@ -546,5 +595,9 @@ void sch_build_graph(dctx *d)
 		apply_dep(d, &rest[i]);
 	free(rest);
 	free(deps);
+	d->by_task_name = d->by_task_id = d->by_group = NULL;
+	strmap_free(&by_name);
+	strmap_free(&by_id);
+	strmap_free(&by_group);
 	find_cycle(d);
 }

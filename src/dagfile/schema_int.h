@@ -67,6 +67,10 @@ typedef struct dctx {
 	 * per operator rather than once per task */
 	struct opcache *opcache;
 	size_t nopcache;
+	/* while the graph is built: names to the first task or group they
+	 * resolve to (tasks by name, tasks by id, groups by name or id) */
+	struct strmap *by_task_name, *by_task_id, *by_group;
+	bool long_group_ids; /* group ids too long for by_group: scanned on a miss */
 } dctx;
 
 /* schema_args.c: the __type__ classes dagproc understands (one table) */

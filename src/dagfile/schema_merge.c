@@ -2,6 +2,7 @@
  * DAG itself layered into one mapping, tasks and task groups in list form turned
  * into mappings keyed by id. */
 #include "dagfile/schema_int.h"
+#include "util/strmap.h"
 
 #include <string.h>
 
@@ -73,6 +74,7 @@ static ynode *normalize_entries(dctx *d, ypair *p, const char *idkey, const char
 		return map_new(d->A, 0, p->key);
 	if (is_map(v)) {
 		ynode *m = map_new(d->A, v->n, v);
+		strmap seen = {0}; /* ids taken: one lookup each, not a scan */
 		for (size_t i = 0; i < v->n; i++) {
 			ypair e = v->pairs[i];
 			if (e.val && e.val->kind == YN_NULL) {
@@ -84,12 +86,14 @@ static ynode *normalize_entries(dctx *d, ypair *p, const char *idkey, const char
 				        what, key_text(&e), ynode_kind_name(e.val->kind));
 				continue;
 			}
-			if (map_find(m, key_text(&e))) {
+			if (strmap_get(&seen, key_text(&e), NULL)) {
 				sch_err(d, "E022", e.key, "duplicate %s '%s'", what, key_text(&e));
 				continue;
 			}
+			strmap_put(&seen, key_text(&e), m->n);
 			m->pairs[m->n++] = e;
 		}
+		strmap_free(&seen);
 		return m;
 	}
 	if (!is_seq(v)) {
@@ -98,6 +102,7 @@ static ynode *normalize_entries(dctx *d, ypair *p, const char *idkey, const char
 		return NULL;
 	}
 	ynode *m = map_new(d->A, v->n, v);
+	strmap seen = {0};
 	for (size_t i = 0; i < v->n; i++) {
 		ynode *e = v->items[i];
 		if (!is_map(e)) {
@@ -110,14 +115,16 @@ static ynode *normalize_entries(dctx *d, ypair *p, const char *idkey, const char
 			sch_err(d, "E023", e, "%s entry without '%s'", what, idkey);
 			continue;
 		}
-		if (map_find(m, idp->val->str)) {
+		if (strmap_get(&seen, idp->val->str, NULL)) {
 			sch_err(d, "E022", idp->val, "duplicate %s '%s'", what, idp->val->str);
 			continue;
 		}
+		strmap_put(&seen, idp->val->str, m->n);
 		m->pairs[m->n].key = idp->val;
 		m->pairs[m->n].val = e;
 		m->n++;
 	}
+	strmap_free(&seen);
 	return m;
 }
 
