@@ -94,6 +94,11 @@ static int resolve_name(const dctx *d, const char *name, bool *is_group)
 
 static void unknown_ref(dctx *d, const ynode *at, const char *who, const char *name)
 {
+	if (d->suggested >= SCH_MAX_SUGGESTIONS) {
+		sch_err(d, "E020", at, "%s depends on unknown task or group '%s'", who, name);
+		return;
+	}
+	d->suggested++;
 	size_t n = d->ntasks + d->ngroups;
 	const char **cands = xmalloc((n ? n : 1) * sizeof(*cands));
 	size_t k = 0;
@@ -324,6 +329,11 @@ static int find_group(const dctx *d, const char *name)
 
 static void suggest_group(dctx *d, const ynode *at, const char *what, const char *name)
 {
+	if (d->suggested >= SCH_MAX_SUGGESTIONS) {
+		sch_err(d, "E024", at, "%s: unknown task group '%s'", what, name);
+		return;
+	}
+	d->suggested++;
 	const char **c = xmalloc((d->ngroups ? d->ngroups : 1) * sizeof(*c));
 	for (size_t i = 0; i < d->ngroups; i++)
 		c[i] = d->groups[i].name;

@@ -71,7 +71,13 @@ typedef struct dctx {
 	 * resolve to (tasks by name, tasks by id, groups by name or id) */
 	struct strmap *by_task_name, *by_task_id, *by_group;
 	bool long_group_ids; /* group ids too long for by_group: scanned on a miss */
+	size_t suggested;    /* "did you mean" searches made for this DAG */
 } dctx;
+
+/* "Did you mean" compares a name with every candidate: past this many
+ * searches in one DAG, unknown names are reported without a suggestion, so
+ * that a file of 20,000 unknown references stays linear in its size. */
+#define SCH_MAX_SUGGESTIONS 100
 
 /* schema_args.c: the __type__ classes dagproc understands (one table) */
 typedef enum sch_type {
