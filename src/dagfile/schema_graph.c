@@ -24,6 +24,25 @@ static void add_up(stask *t, int u)
 	t->up[t->nup++] = u;
 }
 
+/* add_up for many: `seen` (one flag per task, all false) marks what t has */
+static void add_ups(stask *t, int self, const int *ups, size_t nups, bool *seen)
+{
+	for (size_t i = 0; i < t->nup; i++)
+		seen[t->up[i]] = true;
+	for (size_t i = 0; i < nups; i++) {
+		if (ups[i] == self || seen[ups[i]])
+			continue;
+		seen[ups[i]] = true;
+		if (t->nup == t->capup) {
+			t->capup = t->capup ? t->capup * 2 : 4;
+			t->up = xrealloc(t->up, t->capup * sizeof(int));
+		}
+		t->up[t->nup++] = ups[i];
+	}
+	for (size_t i = 0; i < t->nup; i++)
+		seen[t->up[i]] = false;
+}
+
 static bool in_group(const dctx *d, int task_group, int g)
 {
 	for (int x = task_group; x >= 0; x = d->groups[x].parent)
@@ -236,10 +255,9 @@ static void apply_dep(dctx *d, const pending_dep *p)
 		free(inside);
 		free(has_down);
 	}
+	bool *seen = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(bool));
 	if (p->down_task >= 0) {
-		for (size_t i = 0; i < nups; i++)
-			if (ups[i] != p->down_task)
-				add_up(&d->tasks[p->down_task], ups[i]);
+		add_ups(&d->tasks[p->down_task], p->down_task, ups, nups, seen);
 	} else {
 		/* the roots of the group, computed before adding any of these edges */
 		int *roots = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
@@ -249,11 +267,10 @@ static void apply_dep(dctx *d, const pending_dep *p)
 			    !has_up_in_group(d, &d->tasks[i], p->down_group))
 				roots[nroots++] = (int)i;
 		for (size_t r = 0; r < nroots; r++)
-			for (size_t i = 0; i < nups; i++)
-				if (ups[i] != roots[r])
-					add_up(&d->tasks[roots[r]], ups[i]);
+			add_ups(&d->tasks[roots[r]], roots[r], ups, nups, seen);
 		free(roots);
 	}
+	free(seen);
 	free(ups);
 }
 
