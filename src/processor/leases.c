@@ -117,6 +117,17 @@ static void claims_retry_later(processor *p, char **keys, size_t n)
 	    clock_mono() + retry_next_delay(&p->retry, p->claim_failures, retry_random());
 }
 
+/* the largest claim a lone processor asks for at once */
+#define CLAIM_BATCH_MAX 4096
+
+/* The first claims: enough to keep the workers busy between two of the
+ * writer's turns; each claim counts the live processors again, so
+ * processors starting together still divide the files. */
+static size_t claim_base(const processor *p)
+{
+	return (size_t)p->cfg->dag_processor.parsing_processes * 64 + 64;
+}
+
 static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t total)
 {
 	lease_file *lf = xcalloc(n, sizeof(*lf));
@@ -124,7 +135,8 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 	for (size_t i = 0; i < n; i++)
 		split_key(keys[i], &lf[i]);
 	store_error err;
-	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &err) == 0;
+	size_t live = 1;
+	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &live, &err) == 0;
 	if (!ok) {
 		log_debug("leases: claim of %zu files not done: %s", n, err.message);
 		lease_db_failed(p, &err);
@@ -151,6 +163,15 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 		}
 		post_locked(p, nw);
 	}
+	/* alone, with every file asked for granted: the next claim may be twice
+	 * as large, so that the workers parse while the writer writes (a claim
+	 * happens once per writer turn) rather than wait for it; with others
+	 * alive, small claims keep the division fair as processors come */
+	size_t base = claim_base(p), cur = p->claim_batch > base ? p->claim_batch : base;
+	if (live <= 1 && taken == n && n * 2 > cur)
+		p->claim_batch = cur * 2 > CLAIM_BATCH_MAX ? CLAIM_BATCH_MAX : cur * 2;
+	else if (live > 1)
+		p->claim_batch = base;
 	pthread_mutex_unlock(&p->mu);
 	if (taken)
 		log_debug("leases: %zu of %zu files claimed", taken, n);
@@ -651,10 +672,11 @@ void leases_take_news(processor *p)
 
 size_t leases_claim_batch(processor *p)
 {
-	/* enough to keep the workers busy between two of the writer's turns;
-	 * each claim counts the live processors again, so processors starting
-	 * together still divide the files */
-	return (size_t)p->cfg->dag_processor.parsing_processes * 64 + 64;
+	pthread_mutex_lock(&p->mu);
+	size_t n = p->claim_batch;
+	pthread_mutex_unlock(&p->mu);
+	size_t base = claim_base(p);
+	return n > base ? n : base;
 }
 
 bool leases_settled(processor *p)

@@ -153,6 +153,10 @@ struct processor {
 	char **unhold;
 	size_t nunhold, capunhold;
 	size_t files_hint, held_hint;
+	/* how many files the loop may ask for at once (leases_claim_batch):
+	 * doubled after each claim that found this processor alone and granted
+	 * all it asked, back to the base when another is alive */
+	size_t claim_batch;
 	/* writer thread only: claims the database did not take, asked again at
 	 * want_retry_at (monotonic) rather than at the next heartbeat's sweep */
 	char **want_retry;

@@ -231,9 +231,11 @@ static int stored_hashes(store_conn *c, const lease_file *files, const size_t *i
 }
 
 int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *files, size_t n,
-                size_t total, lease_state *out, store_error *err)
+                size_t total, lease_state *out, size_t *live_out, store_error *err)
 {
 	memset(out, 0, n * sizeof(*out));
+	if (live_out)
+		*live_out = 1;
 	store_dialect d = store_conn_dialect(c);
 	if (d == STORE_SQLITE) {
 		for (size_t i = 0; i < n; i++)
@@ -254,6 +256,8 @@ int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *fi
 	    insert_missing(c, NULL, files, n, err) != 0 ||
 	    read_rows(c, NULL, files, n, " FOR UPDATE SKIP LOCKED", &r, err) != 0)
 		goto fail;
+	if (live_out)
+		*live_out = live;
 	size_t share = (total + live - 1) / live;
 	size_t max_new = share > held ? share - held : 0;
 	for (size_t i = 0; i < n; i++) {

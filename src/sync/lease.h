@@ -33,9 +33,10 @@ typedef struct lease_state {
  * less than its fair share: ceil(total / live processors), the live ones
  * counted in the same transaction (heartbeat within lease_s); rows another
  * transaction is claiming are skipped (FOR UPDATE SKIP LOCKED). out[i] says
- * what became of files[i]. Statements are bounded whatever n is. */
+ * what became of files[i]; *live (may be NULL) the live processors counted.
+ * Statements are bounded whatever n is. */
 STORE_WUR int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *files,
-                          size_t n, size_t total, lease_state *out, store_error *err);
+                          size_t n, size_t total, lease_state *out, size_t *live, store_error *err);
 
 /* Files whose lease is free or expired (at most limit): fn(ud, bundle, rel). */
 STORE_WUR int lease_free_files(store_conn *c, size_t limit,
