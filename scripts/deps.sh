@@ -14,7 +14,8 @@ core=(build-essential pkg-config meson ninja-build
       libyaml-dev libjansson-dev libmicrohttpd-dev libpq-dev libmariadb-dev
       libsqlite3-dev libcmocka-dev libinih-dev libxxhash-dev
       clang libclang-rt-14-dev clang-format valgrind python3
-      postgresql mariadb-server sqlite3 curl openssl procps)
+      postgresql mariadb-server sqlite3 curl openssl procps
+      python3-jsonschema pre-commit git)
 browser=(chromium)
 bench=(wrk python3-yaml)
 

@@ -335,6 +335,121 @@ json_ok "no E034 across file arguments" "$out" '
 not errors and [f["path"] for f in files] == ["dup/b.yml", "dup/a.yml"]
 and all(any(d["dag_id"] == "shared_id" for d in f["dags"]) for f in files)'
 
+# ---------------------------------------------------------------- CI formats (issue 14)
+# SARIF 2.1.0, validated against the OASIS schema in ../shared/reference
+sarif_schema=
+for d in "${DAGPROC_SHARED:-}" "$root/../shared" \
+	"$(dirname "$(git -C "$root" config --get remote.origin.url 2>/dev/null | sed 's|^file://||')")/shared"; do
+	[ -n "$d" ] && [ -f "$d/reference/sarif-schema-2.1.0.json" ] &&
+		{ sarif_schema=$d/reference/sarif-schema-2.1.0.json; break; }
+done
+mkdir -p "$tmp/odd"
+printf 'odd_dag:\n  concurrency: 2\n  tasks:\n    - task_id: t\n      operator: airflow.providers.standard.operators.bash.BashOperator\n      bash_command: echo\n      pool: nowhere\n' \
+	>"$tmp/odd/a,b: 100%.yml"
+dp sarif check --format sarif dags/good.yml dags/bad.yml "odd/a,b: 100%.yml"
+expect_rc "sarif: exit 1 with an import error" 1
+# sarif_ok NAME EXPR: EXPR over the SARIF in $out, with s (the document), run,
+# rules ({id: rule}) and results
+sarif_ok() {
+	local why
+	if why=$(python3 - "$out" "$sarif_schema" "$2" 2>&1 <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+if sys.argv[2]:
+    import jsonschema
+    schema = json.load(open(sys.argv[2]))
+    jsonschema.validators.validator_for(schema)(schema).validate(s)
+run = s["runs"][0]
+rule_list = run["tool"]["driver"]["rules"]
+rules = {r["id"]: r for r in rule_list}
+results = run["results"]
+assert eval("(" + sys.argv[3] + ")"), "expression is false"
+PY
+	); then pass "$1"; else fail "$1" "$why" "$out"; fi
+}
+if [ -n "$sarif_schema" ]; then
+	sarif_ok "sarif: valid against sarif-schema-2.1.0.json" 'True'
+else
+	fail "sarif: sarif-schema-2.1.0.json not found (set DAGPROC_SHARED to the shared folder)"
+fi
+sarif_ok "sarif: one rule per code with help text, ruleIndex pointing at it" '
+len(rules) == len(rule_list) >= 28 and all(r["help"]["text"] and r["shortDescription"]["text"] for r in rule_list)
+and all(rule_list[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
+and rules["W001"]["defaultConfiguration"]["level"] == "warning" and rules["E020"]["defaultConfiguration"]["level"] == "error"'
+sarif_ok "sarif: the E020 of bad.yml as an error at its line and column" "
+[(r['ruleId'], r['level'], r['locations'][0]['physicalLocation']['artifactLocation']['uri'],
+  r['locations'][0]['physicalLocation']['region']['startLine'])
+ for r in results if r['ruleId'].startswith('E')] == [('E020', 'error', 'dags/bad.yml', $bad_line)]
+and run['columnKind'] == 'unicodeCodePoints'
+and [r['locations'][0]['physicalLocation']['region']['startColumn'] for r in results if r['ruleId'] == 'E020'] == [$(awk -v n="$bad_line" 'NR == n { print index($0, "extarct") }' "$tmp/dags/bad.yml")]"
+sarif_ok "sarif: warnings as warnings, a path with ',', ':', '%' and ' ' percent-encoded" '
+sorted((r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+       for r in results if r["ruleId"].startswith("W")) ==
+[("W001", "warning", "odd/a%2Cb%3A%20100%25.yml"), ("W002", "warning", "odd/a%2Cb%3A%20100%25.yml")]
+and all("[dag odd_dag]" in r["message"]["text"] for r in results if r["ruleId"].startswith("W"))'
+dp sarifok check --format sarif dags/good.yml
+expect_rc "sarif: exit 0 without import errors" 0
+sarif_ok "sarif: no results for a good file" 'results == []'
+
+# GitHub Actions workflow commands
+dp github check --format github dags/good.yml dags/bad.yml "odd/a,b: 100%.yml"
+expect_rc "github: exit 1 with an import error" 1
+if grep -q "^::error file=dags/bad.yml,line=$bad_line,col=[0-9]*,title=E020::task .*did you mean 'extract'.* \[dag bad_dag\]$" "$out"; then
+	pass "github: ::error with file, line, col and title for the E020"
+else
+	fail "github: ::error with file, line, col and title for the E020" "$out"
+fi
+if [ "$(grep -c '^::warning file=odd/a%2Cb%3A 100%25.yml,line=[0-9]*,col=[0-9]*,title=W00[12]::' "$out")" = 2 ] &&
+	[ "$(grep -c '^::' "$out")" = 3 ] && tail -n 1 "$out" | grep -q '^3 files, .*1 error, 2 warnings$'; then
+	pass "github: warnings as ::warning, the property escaped (%2C %3A %25), the summary last"
+else
+	fail "github: warnings as ::warning, the property escaped (%2C %3A %25), the summary last" "$out"
+fi
+dp badformat check --format xml dags/good.yml
+if [ "$rc" = 2 ] && grep -q "'text', 'json', 'sarif' or 'github', not 'xml'" "$err"; then
+	pass "--format xml: status 2 naming the formats"
+else
+	fail "--format xml: status 2 naming the formats" "$err"
+fi
+
+# the repository's .pre-commit-hooks.yaml, through pre-commit try-repo on a
+# project with a failing and a passing file (dagproc on PATH, as installed)
+if command -v pre-commit >/dev/null 2>&1 && command -v git >/dev/null 2>&1; then
+	pc=$tmp/pc-project
+	mkdir -p "$pc/dags"
+	cp "$tmp/dags/good.yml" "$tmp/dags/bad.yml" "$pc/dags/"
+	printf 'name: not a DAG\n' >"$pc/dags/defaults.yml"
+	hookrepo=$tmp/pc-hookrepo # the hooks file as committed here, in a repository of its own
+	mkdir -p "$hookrepo"
+	cp "$root/.pre-commit-hooks.yaml" "$hookrepo/"
+	(
+		export PRE_COMMIT_HOME=$tmp/pc-home PATH="$(dirname "$BIN"):$PATH"
+		export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+		git -C "$hookrepo" init -q && git -C "$hookrepo" add . && git -C "$hookrepo" commit -qm hooks
+		git -C "$pc" init -q && git -C "$pc" add .
+		cd "$pc" || exit 2
+		pre-commit try-repo "$hookrepo" dagproc-check --files dags/good.yml dags/defaults.yml \
+			>"$tmp/pc-pass.out" 2>&1
+		echo "pass=$?"
+		pre-commit try-repo "$hookrepo" dagproc-check --files dags/good.yml dags/bad.yml \
+			>"$tmp/pc-fail.out" 2>&1
+		echo "fail=$?"
+	) >"$tmp/pc.rc" 2>&1
+	if grep -q '^pass=0$' "$tmp/pc.rc" && grep -q 'dagproc check.*Passed' "$tmp/pc-pass.out"; then
+		pass "pre-commit try-repo: a passing file passes (defaults.yml not checked)"
+	else
+		fail "pre-commit try-repo: a passing file passes (defaults.yml not checked)" "$tmp/pc.rc" "$tmp/pc-pass.out"
+	fi
+	if grep -q '^fail=1$' "$tmp/pc.rc" && grep -q 'dagproc check.*Failed' "$tmp/pc-fail.out" &&
+		grep -q "dags/bad.yml:$bad_line:[0-9]*: error\[E020\]" "$tmp/pc-fail.out"; then
+		pass "pre-commit try-repo: a failing file fails the hook with its E020"
+	else
+		fail "pre-commit try-repo: a failing file fails the hook with its E020" "$tmp/pc.rc" "$tmp/pc-fail.out"
+	fi
+else
+	fail "pre-commit try-repo: pre-commit or git is not installed (make deps)"
+fi
+
 # ---------------------------------------------------------------- examples/dags
 out=$tmp/examples.out
 err=$tmp/examples.err

@@ -14,6 +14,7 @@
 #include "bundle/walk.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "dagfile/codes.h"
 #include "dagfile/dagenv.h"
 #include "dagfile/dagfile.h"
 #include "dagfile/schema.h"
@@ -22,6 +23,10 @@
 #include "util/strmap.h"
 #include "util/utf8.h"
 #include "util/xalloc.h"
+
+#ifndef DAGPROC_VERSION
+#define DAGPROC_VERSION "0.1.0"
+#endif
 
 typedef struct check_item {
 	char *shown; /* path as printed: the argument joined with the file below it */
@@ -36,6 +41,8 @@ typedef struct colours {
 	const char *bold, *red, *yellow, *blue, *reset;
 } colours;
 
+typedef enum check_format { FMT_TEXT, FMT_JSON, FMT_SARIF, FMT_GITHUB } check_format;
+
 /* Work spread over threads, item by item: parsing, then rendering. */
 typedef struct check_job {
 	check_item *items;
@@ -43,7 +50,7 @@ typedef struct check_job {
 	atomic_size_t next;
 	const dagfile_opts *base;
 	void (*fn)(struct check_job *j, size_t i);
-	bool json;
+	check_format format;
 	const colours *c;
 } check_job;
 
@@ -410,19 +417,181 @@ static char *render_json(const check_item *it)
 	return sb_detach(&b);
 }
 
+/* ------------------------------------------------------------------------ */
+/* SARIF 2.1.0 (GitHub code scanning) and GitHub workflow commands           */
+
+/* A path as a URI reference: bytes other than RFC 3986's unreserved ones and
+ * '/' percent-encoded; an absolute path becomes a file:// URI. */
+static void uri_of_path(strbuf *b, const char *path)
+{
+	if (path[0] == '/')
+		sb_adds(b, "file://");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+			sb_addc(b, (char)*p);
+		else
+			sb_printf(b, "%%%02X", *p);
+	}
+}
+
+static void sarif_result(strbuf *b, const char *path, const diag *d, bool warning)
+{
+	const diag_code *dc = diag_code_find(d->code);
+	sb_adds(b, "{\"ruleId\":");
+	json_str(b, d->code);
+	if (dc)
+		sb_printf(b, ",\"ruleIndex\":%zu", (size_t)(dc - diag_codes));
+	sb_printf(b, ",\"level\":\"%s\",\"message\":{\"text\":", warning ? "warning" : "error");
+	if (d->dag_id) {
+		char *m = xasprintf("%s [dag %s]", d->message, d->dag_id);
+		json_str(b, m);
+		free(m);
+	} else {
+		json_str(b, d->message);
+	}
+	sb_adds(b, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
+	strbuf uri;
+	sb_init(&uri);
+	uri_of_path(&uri, path);
+	json_str(b, uri.data);
+	sb_free(&uri);
+	sb_addc(b, '}');
+	if (d->line) {
+		sb_printf(b, ",\"region\":{\"startLine\":%u", d->line);
+		if (d->col)
+			sb_printf(b, ",\"startColumn\":%u", d->col);
+		sb_addc(b, '}');
+	}
+	sb_adds(b, "}}]}");
+}
+
+/* One file's results, comma-separated (NULL when it has none). */
+static char *render_sarif(const check_item *it)
+{
+	const dagfile_result *r = &it->res;
+	if (!r->nerrors && !r->nwarnings)
+		return NULL;
+	strbuf b;
+	sb_init(&b);
+	for (int pass = 0; pass < 2; pass++) {
+		const diag *ds = pass ? r->warnings : r->errors;
+		size_t nd = pass ? r->nwarnings : r->nerrors;
+		for (size_t k = 0; k < nd; k++) {
+			if (b.len)
+				sb_adds(&b, ",\n        ");
+			sarif_result(&b, r->path, &ds[k], pass == 1);
+		}
+	}
+	return sb_detach(&b);
+}
+
+static void sarif_header(FILE *out)
+{
+	strbuf b;
+	sb_init(&b);
+	sb_adds(&b, "{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
+	            "  \"version\": \"2.1.0\",\n  \"runs\": [{\n    \"tool\": {\"driver\": {"
+	            "\"name\": \"dagproc\", \"version\": \"" DAGPROC_VERSION "\",\n"
+	            "      \"rules\": [");
+	for (size_t i = 0; i < diag_ncodes; i++) {
+		const diag_code *dc = &diag_codes[i];
+		sb_adds(&b, i ? ",\n        {\"id\":" : "\n        {\"id\":");
+		json_str(&b, dc->code);
+		sb_adds(&b, ",\"name\":");
+		json_str(&b, dc->name);
+		sb_adds(&b, ",\"shortDescription\":{\"text\":");
+		json_str(&b, dc->summary);
+		sb_adds(&b, "},\"help\":{\"text\":");
+		json_str(&b, dc->help);
+		sb_printf(&b, "},\"defaultConfiguration\":{\"level\":\"%s\"}}",
+		          dc->code[0] == 'W' ? "warning" : "error");
+	}
+	sb_adds(&b, "]}},\n    \"columnKind\": \"unicodeCodePoints\",\n    \"results\": [");
+	fwrite(b.data, 1, b.len, out);
+	sb_free(&b);
+}
+
+/* A workflow command's value: %, CR and LF escaped; in a property also ':'
+ * and ',' (what the Actions runner unescapes). */
+static void gh_escape(strbuf *b, const char *s, bool property)
+{
+	for (; *s; s++) {
+		if (*s == '%')
+			sb_adds(b, "%25");
+		else if (*s == '\r')
+			sb_adds(b, "%0D");
+		else if (*s == '\n')
+			sb_adds(b, "%0A");
+		else if (property && *s == ':')
+			sb_adds(b, "%3A");
+		else if (property && *s == ',')
+			sb_adds(b, "%2C");
+		else
+			sb_addc(b, *s);
+	}
+}
+
+static char *render_github(const check_item *it)
+{
+	const dagfile_result *r = &it->res;
+	if (!r->nerrors && !r->nwarnings)
+		return NULL;
+	strbuf b;
+	sb_init(&b);
+	for (int pass = 0; pass < 2; pass++) {
+		const diag *ds = pass ? r->warnings : r->errors;
+		size_t nd = pass ? r->nwarnings : r->nerrors;
+		for (size_t k = 0; k < nd; k++) {
+			const diag *d = &ds[k];
+			sb_printf(&b, "::%s file=", pass ? "warning" : "error");
+			gh_escape(&b, r->path, true);
+			if (d->line)
+				sb_printf(&b, ",line=%u", d->line);
+			if (d->line && d->col)
+				sb_printf(&b, ",col=%u", d->col);
+			sb_printf(&b, ",title=%s::", d->code);
+			gh_escape(&b, d->message, false);
+			if (d->dag_id) {
+				sb_adds(&b, " [dag ");
+				gh_escape(&b, d->dag_id, false);
+				sb_addc(&b, ']');
+			}
+			sb_addc(&b, '\n');
+		}
+	}
+	return sb_detach(&b);
+}
+
 static void render_one(check_job *j, size_t i)
 {
-	j->items[i].out = j->json ? render_json(&j->items[i]) : render_text(&j->items[i], j->c);
+	check_item *it = &j->items[i];
+	switch (j->format) {
+	case FMT_JSON:
+		it->out = render_json(it);
+		break;
+	case FMT_SARIF:
+		it->out = render_sarif(it);
+		break;
+	case FMT_GITHUB:
+		it->out = render_github(it);
+		break;
+	default:
+		it->out = render_text(it, j->c);
+	}
 }
 
 /* Writes the rendered items in order, then the summary: {"files": [...],
  * "summary": {...}} or the text summary line. Output is one file at a time, so
  * a large bundle is never built in memory as one document. */
-static void print_all(FILE *out, check_item *items, size_t n, bool json)
+static void print_all(FILE *out, check_item *items, size_t n, check_format format)
 {
 	size_t ndags = 0, ntasks = 0, nerr = 0, nwarn = 0;
+	bool json = format == FMT_JSON, any = false;
 	if (json)
 		fputs("{\n  \"files\": [", out);
+	if (format == FMT_SARIF)
+		sarif_header(out);
 	for (size_t i = 0; i < n; i++) {
 		const dagfile_result *r = &items[i].res;
 		ndags += r->ndags;
@@ -432,8 +601,16 @@ static void print_all(FILE *out, check_item *items, size_t n, bool json)
 		nwarn += r->nwarnings;
 		if (json)
 			fputs(i ? ",\n    " : "\n    ", out);
-		if (items[i].out)
+		if (format == FMT_SARIF && items[i].out)
+			fputs(any ? ",\n        " : "\n        ", out);
+		if (items[i].out) {
 			fputs(items[i].out, out);
+			any = true;
+		}
+	}
+	if (format == FMT_SARIF) {
+		fprintf(out, "%s]\n  }]\n}\n", any ? "\n    " : "");
+		return;
 	}
 	if (json) {
 		fprintf(out,
@@ -451,14 +628,17 @@ static void print_all(FILE *out, check_item *items, size_t n, bool json)
 
 void cli_check_usage(FILE *f)
 {
-	fputs("usage: dagproc check [--format text|json] [--config FILE] PATH...\n"
+	fputs("usage: dagproc check [--format text|json|sarif|github] [--config FILE] PATH...\n"
 	      "\n"
 	      "Parses and validates dag-factory YAML DAG files without any database.\n"
 	      "Folders are walked recursively, honouring .dagignore files; a file that is\n"
 	      "not a DAG file (defaults.yml, an ignored file) is skipped.\n"
 	      "\n"
-	      "  --format text|json  compiler-style diagnostics (default) or JSON\n"
-	      "  --config FILE       configuration file (operator catalogs, pools)\n"
+	      "  --format FORMAT  text: compiler-style diagnostics (the default);\n"
+	      "                   json: one object per file (SPEC §1);\n"
+	      "                   sarif: SARIF 2.1.0, for GitHub code scanning;\n"
+	      "                   github: GitHub Actions workflow commands (annotations)\n"
+	      "  --config FILE    configuration file (operator catalogs, pools)\n"
 	      "\n"
 	      "Exit status: 0 no import errors, 1 import errors found, 2 usage or I/O error.\n",
 	      f);
@@ -485,7 +665,7 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	                                         {"config", required_argument, NULL, 'c'},
 	                                         {"help", no_argument, NULL, 'h'},
 	                                         {NULL, 0, NULL, 0}};
-	bool json = false;
+	check_format format = FMT_TEXT;
 	int rc = 0;
 	optind = 1;
 	for (;;) {
@@ -495,13 +675,18 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "json") == 0)
-				json = true;
+				format = FMT_JSON;
 			else if (strcmp(optarg, "text") == 0)
-				json = false;
+				format = FMT_TEXT;
+			else if (strcmp(optarg, "sarif") == 0)
+				format = FMT_SARIF;
+			else if (strcmp(optarg, "github") == 0)
+				format = FMT_GITHUB;
 			else {
 				fprintf(
 				    stderr,
-				    "dagproc check: --format must be 'text' or 'json', not '%s'\n",
+				    "dagproc check: --format must be 'text', 'json', 'sarif' or "
+				    "'github', not '%s'\n",
 				    optarg);
 				return 2;
 			}
@@ -585,12 +770,12 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}
 	                : (colours){"", "", "", "", ""};
 	check_job job = {
-	    .items = items, .n = n, .base = &opts, .fn = parse_one, .json = json, .c = &c};
+	    .items = items, .n = n, .base = &opts, .fn = parse_one, .format = format, .c = &c};
 	run_parallel(&job);
 	apply_unique_ids(items, n);
 	job.fn = render_one;
 	run_parallel(&job);
-	print_all(stdout, items, n, json);
+	print_all(stdout, items, n, format);
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = 2;
 
