@@ -8,11 +8,12 @@
 #include <time.h>
 
 #include "api/srv.h"
+#include "status/health.h"
 #include "util/clock.h"
 
-#define LIVE_MAX_AGE      10.0 /* s: heartbeat older than this = not live */
-#define PROCESSOR_MAX_AGE 60.0 /* s: dag_processor heartbeat older = unhealthy */
-#define COUNTS_TTL        5.0  /* s: DB-derived gauges are refreshed at most this often */
+#define LIVE_MAX_AGE      HEALTH_LIVE_MAX_AGE /* s: heartbeat older = not live */
+#define PROCESSOR_MAX_AGE 60.0                /* s: dag_processor heartbeat older = unhealthy */
+#define COUNTS_TTL        5.0 /* s: DB-derived gauges are refreshed at most this often */
 
 static void iso_epoch(double t, char *buf, size_t len)
 {
@@ -114,34 +115,10 @@ MHD_RESULT api_readyz(struct MHD_Connection *conn)
 	bool ok = api_db_ping(err, sizeof(err), &down_since);
 	strbuf why;
 	sb_init(&why);
-	double now = clock_epoch();
 	proc_stats s;
 	if (api_srv.proc)
 		api_srv.proc->snapshot(api_srv.proc->ctx, &s);
-	if (!ok) {
-		if (api_srv.proc && s.db_down_since > 0 && s.db_down_since < down_since)
-			down_since = s.db_down_since;
-		sb_printf(&why, "database unreachable for %.0f s: %s",
-		          down_since > 0 ? now - down_since : 0.0, err);
-	} else if (api_srv.proc && !s.db_up) {
-		if (s.db_down_since > 0)
-			sb_printf(&why, "%s for %.0f s: %s",
-			          s.db_refused ? "database refuses writes"
-			                       : "database writes failing",
-			          now - s.db_down_since, s.db_error);
-		else
-			sb_adds(&why, "no database write yet");
-	}
-	if (api_srv.proc && !s.synced)
-		sb_printf(&why, "%sfirst sync in progress: %zu file%s to parse",
-		          why.len ? "; " : "", s.queued + s.parsing,
-		          s.queued + s.parsing == 1 ? "" : "s");
-	if (api_srv.proc && s.pending > 0)
-		sb_printf(&why, "%s%zu result%s pending", why.len ? "; " : "", s.pending,
-		          s.pending == 1 ? "" : "s");
-	for (size_t i = 0; i < why.len; i++) /* one line, whatever the driver said */
-		if (why.data[i] == '\n' || why.data[i] == '\r' || why.data[i] == '\t')
-			why.data[i] = ' ';
+	health_ready_why(api_srv.proc ? &s : NULL, ok, err, down_since, clock_epoch(), &why);
 	MHD_RESULT r = why.len ? text(conn, 503, why.data) : text(conn, 200, "ok");
 	sb_free(&why);
 	return r;

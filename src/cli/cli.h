@@ -27,6 +27,9 @@ int cli_processors(int argc, char **argv, struct dagproc_config *cfg);
 void cli_processors_usage(FILE *f);
 int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
 void cli_serve_usage(FILE *f);
+/* health.c: the exec probe */
+int cli_healthcheck(int argc, char **argv, struct dagproc_config *cfg);
+void cli_healthcheck_usage(FILE *f);
 
 /* argv.c: a --db URL's password is overwritten in place once the URL has been copied,
  * so that `ps` and /proc/PID/cmdline no longer show it (it was visible only between

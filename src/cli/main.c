@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	    "  processors [--format text|json]     processors sharing the database, what they "
 	    "hold\n"
 	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
+	    "  healthcheck [--live|--ready]        exec probe of the processor running here\n"
 	    "  help [COMMAND]                      show help for a command\n"
 	    "  help config                         every setting: default, environment variable\n"
 	    "\n"
@@ -53,6 +54,7 @@ static const struct {
     {"report", cli_report, cli_report_usage},
     {"processors", cli_processors, cli_processors_usage},
     {"serve", cli_serve, cli_serve_usage},
+    {"healthcheck", cli_healthcheck, cli_healthcheck_usage},
 };
 
 /* --config may appear anywhere on the command line; the command parses the rest. */

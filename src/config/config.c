@@ -152,6 +152,10 @@ static const struct config_setting settings[] = {
      "seconds a processor holds its files without renewing (PostgreSQL, MySQL); the "
      "heartbeat runs every third of it",
      FIELD(dag_processor.lease_seconds), 3, 3600, NULL, NULL},
+    {"dag_processor", "status_file", CONFIG_STRING, "", 0,
+     "file `dagproc run` rewrites every second for `dagproc healthcheck` (exec probes); "
+     "empty = $RUNTIME_DIRECTORY/dagproc.status under systemd, else /tmp/dagproc.status",
+     FIELD(dag_processor.status_file), 0, 0, NULL, NULL},
 
     /* [api] */
     {"api", "enabled", CONFIG_BOOL, "true", 0, "serve the HTTP API from `dagproc run`",

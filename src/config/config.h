@@ -75,6 +75,7 @@ struct dagproc_config {
 		bool watch;
 		char *instance_name; /* "" = hostname:pid, resolved by the processor */
 		int lease_seconds;   /* file leases between processors (database clock) */
+		char *status_file;   /* "" = $RUNTIME_DIRECTORY/dagproc.status, else /tmp/ */
 	} dag_processor;
 	struct {
 		bool enabled;

@@ -13,6 +13,8 @@
  *   - dispatch of due files to idle workers. */
 #include "processor/proc_int.h"
 
+#include "status/notify.h"
+
 void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev)
 {
 	processor *p = ud;
@@ -444,6 +446,8 @@ int main_loop(processor *p, int sigfd)
 		p->st.parsing = queue_running(p->queue);
 		p->st.files = scan_file_count(p->scan);
 		stats_unlock(p);
+		if (!p->opts.once)
+			health_tick(p, false);
 		/* readiness waits for the first pass to be written, not just for an
 		 * empty pending table (which it also is before the first result) */
 		if (!p->st.synced && once_finished(p)) {
@@ -536,6 +540,7 @@ int main_loop(processor *p, int sigfd)
 					log_info("received %s: finishing the batch in flight, then "
 					         "exiting",
 					         strsignal((int)si.ssi_signo));
+					notify_send("STOPPING=1");
 					stopping = true;
 				}
 			}

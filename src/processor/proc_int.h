@@ -190,6 +190,12 @@ struct processor {
 	pthread_mutex_t smu;
 	proc_stats st;
 	double once_deadline;
+	/* the loop's outputs for exec probes and systemd (stats.c: health_tick) */
+	char *status_path;    /* the status file; NULL with --once */
+	bool status_failed;   /* the last write of it failed (logged once) */
+	double next_health;   /* monotonic: the next status file write, STATUS= */
+	double next_watchdog; /* monotonic: the next WATCHDOG=1 */
+	char last_words[512]; /* the last STATUS= sent */
 };
 
 /* pending.c: the pending table (under p->mu unless said otherwise) */
@@ -209,6 +215,9 @@ void stats_unlock(processor *p);
 void writer_set_state(processor *p, writer_state s);
 void db_went_down(processor *p, const store_error *err, size_t pending);
 void db_came_back(processor *p, size_t files);
+/* Once a second from the loop (at once with force): rewrites the status file
+ * and sends systemd WATCHDOG=1 and STATUS= when they are due or changed. */
+void health_tick(processor *p, bool force);
 void record_write(processor *p, const sync_stats *s, bool ok, const store_error *err);
 
 /* writer.c: the writer thread */

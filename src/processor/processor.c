@@ -3,6 +3,9 @@
  * database with retries and backoff. Nothing on the main loop waits for the
  * database. */
 #include "processor/proc_int.h"
+
+#include "status/health.h"
+#include "status/notify.h"
 #include "processor/single.h"
 
 #include "api/api.h"
@@ -93,6 +96,10 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 	}
 	p->st.started_at = clock_epoch();
 	p->st.heartbeat = p->st.started_at;
+	/* systemd's variables are read, and kept from the workers */
+	notify_init();
+	if (!o->once)
+		p->status_path = health_file_path(cfg->dag_processor.status_file);
 	int rc = 2;
 	char *err = NULL;
 
@@ -199,6 +206,9 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		goto out;
 	}
 	p->writer_started = true;
+	/* a probe during a long first scan sees a processor starting, not none */
+	if (!o->once)
+		health_tick(p, true);
 	scan_full(p->scan, on_scan, p);
 	strmap *first = snapshot_files(p);
 	pthread_mutex_lock(&p->mu);
@@ -215,6 +225,12 @@ int processor_run(struct dagproc_config *cfg, const proc_opts *o)
 		log_error("%s", err);
 		goto out; /* rc is 2 */
 	}
+	/* the first scan is done and the API listens: ready for systemd (the
+	 * database may still be away: STATUS= says so) */
+	if (!o->once) {
+		health_tick(p, true);
+		notify_send("READY=1");
+	}
 
 	rc = main_loop(p, sigfd);
 	proc_stats s;
@@ -229,6 +245,12 @@ out:
 	if (sigfd >= 0)
 		close(sigfd);
 	api_stop(); /* before the processor it reads goes away */
+	if (p->status_path) {
+		/* a probe after the exit says "not running", not "heartbeat old" */
+		unlink(p->status_path);
+		free(p->status_path);
+		p->status_path = NULL;
+	}
 	processor_free(p);
 	return rc;
 }

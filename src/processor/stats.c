@@ -3,6 +3,12 @@
  * the database's reachability change. */
 #include "processor/proc_int.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include "status/health.h"
+#include "status/notify.h"
+
 void stats_lock(processor *p)
 {
 	pthread_mutex_lock(&p->smu);
@@ -92,4 +98,43 @@ void record_write(processor *p, const sync_stats *s, bool ok, const store_error 
 		p->st.write_transient++;
 	}
 	stats_unlock(p);
+}
+
+void health_tick(processor *p, bool force)
+{
+	double now = clock_mono();
+	if (notify_watchdog_interval() > 0 && (force || now >= p->next_watchdog)) {
+		notify_send("WATCHDOG=1");
+		p->next_watchdog = now + notify_watchdog_interval();
+	}
+	if (!force && now < p->next_health)
+		return;
+	p->next_health = now + 1.0;
+	proc_stats s;
+	proc_snapshot(p, &s);
+	if (p->status_path) {
+		if (health_file_write(p->status_path, &s, p->instance) != 0) {
+			if (!p->status_failed)
+				log_warn(
+				    "status file %s not written: %s (dagproc healthcheck cannot "
+				    "see this processor)",
+				    p->status_path, strerror(errno));
+			p->status_failed = true;
+		} else if (p->status_failed) {
+			log_info("status file %s written again", p->status_path);
+			p->status_failed = false;
+		}
+	}
+	if (notify_enabled()) {
+		char words[sizeof(p->last_words)];
+		health_words(&s, clock_epoch(), words, sizeof(words));
+		/* sent when the words change: once a second during an outage (its
+		 * seconds count), rarely otherwise */
+		if (force || strcmp(words, p->last_words) != 0) {
+			char *msg = xasprintf("STATUS=%s", words);
+			notify_send(msg);
+			free(msg);
+			snprintf(p->last_words, sizeof(p->last_words), "%s", words);
+		}
+	}
 }
