@@ -25,7 +25,7 @@ DEMO_DB = build/demo/dagproc.db
 # leaks at exit are not what those builds are for.
 BUILD_ENV = ASAN_OPTIONS=detect_leaks=0
 
-.PHONY: all build deps asan demo check bench soak fuzz format format-check clean
+.PHONY: all build deps asan demo check bench soak fuzz format format-check clean install
 
 all: build
 
@@ -35,6 +35,16 @@ deps:
 build: deps
 	@[ -f build/meson-private/coredata.dat ] || meson setup build --buildtype=debugoptimized
 	@$(NINJA) -C build
+
+# `make install [DESTDIR=/stage] [prefix=/usr]`: meson install from build/:
+# the binary, dagproc(1) and dagproc.cfg(5), the example configuration, the
+# systemd unit and the bash completion. prefix (default /usr/local) is set
+# on build/ when it differs.
+prefix ?= /usr/local
+install: build
+	@cur=$$(meson introspect build --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"][0])'); \
+		[ "$$cur" = "$(prefix)" ] || meson configure build -Dprefix="$(prefix)" >/dev/null
+	@meson install -C build --quiet $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 asan: deps
 	@[ -f build-asan/meson-private/coredata.dat ] || \

@@ -168,6 +168,8 @@ suite() { # BUILD_DIR PREFIX
 
 echo "== $build"
 suite "$build" ""
+# make install into a DESTDIR (once: it installs from build/)
+run_counted "install" bash tests/install_test.sh "$build"
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	echo "== $asan_build (ASan+UBSan)"
