@@ -156,6 +156,7 @@ suite() { # BUILD_DIR PREFIX
 		run_counted "${prefix}db scale-out" bash tests/db/scaleout_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db claim retry" bash tests/db/claim_retry_test.sh "$dir/dagproc"
 		run_counted "${prefix}db deploy" bash tests/db/deploy_test.sh "$dir/dagproc"
+		run_counted "${prefix}db beside airflow" bash tests/db/airflow_test.sh "$dir/dagproc"
 		run_counted "${prefix}db refusals" bash tests/db/refusal_test.sh "$dir/dagproc" all
 		run_counted "${prefix}db model pg" bash tests/model/model_test.sh "$dir/dagproc" pg 1 2
 		MODEL_PROCESSORS=2 run_counted "${prefix}db model pg, 2 processors" \

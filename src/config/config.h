@@ -58,6 +58,7 @@ struct dagproc_config {
 		int max_db_retries;
 		int retry_backoff_max; /* seconds */
 		int connect_timeout;
+		char *schema;          /* PostgreSQL: schema of dagproc's tables */
 		int statement_timeout; /* seconds; 0 = none */
 		int once_timeout;
 		char *sql_conn_file; /* read sql_conn from this file ("" = no) */

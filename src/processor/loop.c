@@ -440,6 +440,11 @@ int main_loop(processor *p, int sigfd)
 	int rc = 0;
 	for (;;) {
 		double now = clock_mono();
+		if (atomic_load(&p->fatal)) {
+			log_error("%s", p->fatal_msg);
+			rc = 2;
+			break;
+		}
 		stats_lock(p);
 		p->st.heartbeat = clock_epoch();
 		p->st.queued = queue_len(p->queue);
@@ -473,10 +478,19 @@ int main_loop(processor *p, int sigfd)
 		if (p->opts.once && now > p->once_deadline) {
 			proc_stats s;
 			proc_snapshot(p, &s);
-			log_error(
-			    "the database could not be reached within once_timeout (%d s): %s; "
-			    "%zu results not written",
-			    p->cfg->database.once_timeout, s.db_error, s.pending);
+			if (s.db_schema)
+				log_error(
+				    "the database's tables are not dagproc's schema (run 'dagproc "
+				    "db migrate'; another application's tables of the same "
+				    "names?): "
+				    "%s; %zu results not written",
+				    s.db_error, s.pending);
+			else
+				log_error(
+				    "the database could not be %s within once_timeout (%d s): %s; "
+				    "%zu results not written",
+				    s.db_refused ? "written to" : "reached",
+				    p->cfg->database.once_timeout, s.db_error, s.pending);
 			rc = 3;
 			break;
 		}

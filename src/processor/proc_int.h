@@ -196,6 +196,10 @@ struct processor {
 	double next_health;   /* monotonic: the next status file write, STATUS= */
 	double next_watchdog; /* monotonic: the next WATCHDOG=1 */
 	char last_words[512]; /* the last STATUS= sent */
+	/* set by the writer when running on cannot help (a database that holds
+	 * Airflow's tables): the loop logs fatal_msg and exits 2 */
+	atomic_bool fatal;
+	char fatal_msg[512];
 };
 
 /* pending.c: the pending table (under p->mu unless said otherwise) */

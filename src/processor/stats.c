@@ -53,6 +53,7 @@ void db_went_down(processor *p, const store_error *err, size_t pending)
 	bool changed = !first && p->st.db_refused != refused;
 	snprintf(p->st.db_error, sizeof(p->st.db_error), "%s", err->message);
 	p->st.db_refused = refused;
+	p->st.db_schema = store_error_is_schema(err);
 	if (first) {
 		p->st.db_down_since = clock_epoch();
 		p->st.db_up = false;

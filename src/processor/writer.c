@@ -329,6 +329,12 @@ void *writer_main(void *arg)
 		writer_set_state(p, prepared ? WRITER_WRITING : WRITER_CONNECTING);
 		if (!prepared) {
 			rc = writer_prepare(p, &prepared, &err);
+			if (rc != 0 && strcmp(err.code, STORE_CODE_FOREIGN) == 0 &&
+			    !atomic_load(&p->fatal)) {
+				snprintf(p->fatal_msg, sizeof p->fatal_msg, "%s", err.message);
+				atomic_store(&p->fatal, true);
+				wake_loop(p);
+			}
 			if (rc != 0) {
 				pthread_mutex_lock(&p->mu);
 				if (p->stop_writer)

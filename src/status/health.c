@@ -23,8 +23,9 @@ void health_ready_why(const proc_stats *s, bool ping_ok, const char *ping_err,
 	} else if (s && !s->db_up) {
 		if (s->db_down_since > 0)
 			sb_printf(why, "%s for %.0f s: %s",
-			          s->db_refused ? "database refuses writes"
-			                        : "database writes failing",
+			          s->db_schema    ? "database tables not dagproc's schema"
+			          : s->db_refused ? "database refuses writes"
+			                          : "database writes failing",
 			          now - s->db_down_since, s->db_error);
 		else
 			sb_adds(why, "no database write yet");
@@ -64,8 +65,10 @@ void health_words(const proc_stats *s, double now, char *buf, size_t len)
 	sb_printf(&b, "%s DAG file%s", files, s->files == 1 ? "" : "s");
 	if (!s->db_up && s->db_down_since > 0)
 		sb_printf(&b, ", database %s for %.0f s: %s",
-		          s->db_refused ? "refuses writes" : "unreachable", now - s->db_down_since,
-		          s->db_error);
+		          s->db_schema    ? "tables not dagproc's schema"
+		          : s->db_refused ? "refuses writes"
+		                          : "unreachable",
+		          now - s->db_down_since, s->db_error);
 	else if (!s->db_up)
 		sb_adds(&b, ", connecting to the database");
 	if (!s->synced)
@@ -86,13 +89,13 @@ void health_words(const proc_stats *s, double now, char *buf, size_t len)
 
 int health_file_write(const char *path, const proc_stats *s, const char *instance)
 {
-	json_t *o = json_pack("{s:I, s:s, s:f, s:f, s:b, s:b, s:f, s:s, s:b, s:I, s:I, s:I, s:I}",
-	                      "pid", (json_int_t)getpid(), "instance", instance ? instance : "",
-	                      "started_at", s->started_at, "heartbeat", s->heartbeat, "db_up",
-	                      s->db_up, "db_refused", s->db_refused, "db_down_since",
-	                      s->db_down_since, "db_error", s->db_error, "synced", s->synced,
-	                      "files", (json_int_t)s->files, "pending", (json_int_t)s->pending,
-	                      "queued", (json_int_t)s->queued, "parsing", (json_int_t)s->parsing);
+	json_t *o = json_pack(
+	    "{s:I, s:s, s:f, s:f, s:b, s:b, s:b, s:f, s:s, s:b, s:I, s:I, s:I, s:I}", "pid",
+	    (json_int_t)getpid(), "instance", instance ? instance : "", "started_at", s->started_at,
+	    "heartbeat", s->heartbeat, "db_up", s->db_up, "db_refused", s->db_refused, "db_schema",
+	    s->db_schema, "db_down_since", s->db_down_since, "db_error", s->db_error, "synced",
+	    s->synced, "files", (json_int_t)s->files, "pending", (json_int_t)s->pending, "queued",
+	    (json_int_t)s->queued, "parsing", (json_int_t)s->parsing);
 	if (!o) {
 		errno = ENOMEM;
 		return -1;
@@ -155,6 +158,7 @@ int health_file_read(const char *path, proc_stats *s, long *pid, char **instance
 	s->heartbeat = num(o, "heartbeat");
 	s->db_up = json_is_true(json_object_get(o, "db_up"));
 	s->db_refused = json_is_true(json_object_get(o, "db_refused"));
+	s->db_schema = json_is_true(json_object_get(o, "db_schema"));
 	s->db_down_since = num(o, "db_down_since");
 	const char *e = json_string_value(json_object_get(o, "db_error"));
 	snprintf(s->db_error, sizeof(s->db_error), "%s", e ? e : "");

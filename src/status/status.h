@@ -23,8 +23,9 @@ typedef struct proc_stats {
 	double started_at; /* epoch seconds */
 	double heartbeat;  /* epoch seconds of the last main loop turn */
 	writer_state wstate;
-	bool db_up;           /* the last database operation succeeded */
-	bool db_refused;      /* !db_up because the database refuses writes (read-only, full...) */
+	bool db_up;      /* the last database operation succeeded */
+	bool db_refused; /* !db_up because the database refuses writes (read-only, full...) */
+	bool db_schema;  /* !db_up because a table or column is missing (not dagproc's schema) */
 	double db_down_since; /* epoch seconds, when !db_up */
 	char db_error[400];   /* the last failure, password-free */
 	double last_write_ok; /* epoch seconds of the last successful batch; 0 = never */

@@ -2,9 +2,11 @@
  * with type tokens that each dialect expands, applied under a lock and recorded in
  * schema_version. */
 #include "store/store.h"
+#include "store/store_int.h"
 #include "util/xalloc.h"
 #include "util/clock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,6 +366,54 @@ static void migrate_unlock(store_conn *c)
 		                       NULL, &e);
 }
 
+/* A database that holds Airflow's metadata (its alembic_version, or a dag
+ * table dagproc did not create): dagproc's tables share Airflow's names, so
+ * nothing is touched and the error says what to do. */
+static int refuse_foreign(store_conn *c, store_error *err)
+{
+	bool ours = false, alembic = false, dag = false;
+	if (table_exists(c, "schema_version", &ours, err) != 0)
+		return -1;
+	if (ours)
+		return 0;
+	if (table_exists(c, "alembic_version", &alembic, err) != 0 ||
+	    table_exists(c, "dag", &dag, err) != 0)
+		return -1;
+	if (!alembic && !dag)
+		return 0;
+	bool pg = store_conn_dialect(c) == STORE_PG;
+	char where[96] = "";
+	if (pg)
+		snprintf(where, sizeof where, " in schema %s", c->schema[0] ? c->schema : "public");
+	store_error_set(err, STORE_PERMANENT, STORE_CODE_FOREIGN, false,
+	                "this database holds Airflow's metadata (table %s%s), whose tables have "
+	                "the names of dagproc's; nothing was changed: give dagproc %s",
+	                alembic ? "alembic_version" : "dag", where,
+	                pg ? "a schema of its own ([database] schema = dagproc) or a database of "
+	                     "its own"
+	                   : "a database of its own");
+	return -1;
+}
+
+/* PostgreSQL: the configured schema, created when missing (only then: CREATE
+ * SCHEMA needs a privilege the role may not have). */
+static int ensure_pg_schema(store_conn *c, store_error *err)
+{
+	if (store_conn_dialect(c) != STORE_PG || !c->schema[0])
+		return 0;
+	int64_t n = 0;
+	store_param p = store_p_text(c->schema);
+	if (store_query_int(c, "SELECT count(*) FROM pg_namespace WHERE nspname = ?", &p, 1, &n,
+	                    NULL, err) != 0)
+		return -1;
+	if (n > 0)
+		return 0;
+	char *sql = xasprintf("CREATE SCHEMA %s", c->schema); /* a checked plain name */
+	int rc = store_exec(c, sql, NULL, 0, err);
+	free(sql);
+	return rc;
+}
+
 int store_migrate(store_conn *c, store_error *err)
 {
 	int rc = -1, version = 0;
@@ -371,6 +421,8 @@ int store_migrate(store_conn *c, store_error *err)
 	bool mysql = store_conn_dialect(c) == STORE_MYSQL;
 
 	if (lock_and_begin(c, err) != 0)
+		goto out;
+	if (refuse_foreign(c, err) != 0 || ensure_pg_schema(c, err) != 0)
 		goto out;
 	if (exec_expanded(c,
 	                  "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -420,6 +472,9 @@ int store_drop_schema(store_conn *c, store_error *err)
 	int rc = -1;
 	bool mysql = store_conn_dialect(c) == STORE_MYSQL;
 	if (lock_and_begin(c, err) != 0)
+		goto out;
+	/* never Airflow's tables of the same names */
+	if (refuse_foreign(c, err) != 0)
 		goto out;
 	for (size_t i = 0; i < sizeof all_tables / sizeof all_tables[0]; i++) {
 		char *q = xasprintf("DROP TABLE IF EXISTS %s", all_tables[i]);

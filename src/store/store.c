@@ -534,3 +534,14 @@ int store_ping(store_conn *c, store_error *err)
 	}
 	return 0;
 }
+
+bool store_error_is_schema(const store_error *e)
+{
+	static const char *const codes[] = {"42703", "42P01", "1054", "1146"};
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return true;
+	/* SQLite says it in words */
+	return strstr(e->message, "no such table") || strstr(e->message, "no such column") ||
+	       strstr(e->message, "has no column named");
+}

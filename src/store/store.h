@@ -34,6 +34,8 @@ typedef struct store_params {
 	const char *database;    /* PG/MySQL database name */
 	const char *sqlite_path; /* SQLite file (":memory:" allowed) */
 	const char *unix_socket; /* MySQL socket path (optional) */
+	const char *schema;      /* PostgreSQL: the schema of dagproc's tables (search_path);
+	                          * NULL or "": the server's search_path */
 	int connect_timeout;     /* seconds; 0 = 10 */
 	int statement_timeout;   /* seconds per statement, set per session; 0 = none */
 	int lock_timeout;        /* seconds to wait for a row/table lock; 0 = server default
@@ -110,7 +112,14 @@ typedef struct store_error {
 	bool conn_broken;  /* the connection is unusable and must be closed */
 } store_error;
 
+/* store_error.code of a database that holds another application's tables
+ * (Airflow's metadata): nothing to retry, the configuration must change */
+#define STORE_CODE_FOREIGN "foreign"
+
 void store_error_clear(store_error *err);
+/* The error says the tables are not dagproc's schema: a missing table or column
+ * (PostgreSQL 42P01/42703, MySQL 1146/1054, SQLite "no such table/column"). */
+bool store_error_is_schema(const store_error *e);
 /* Sets err (printf-style message); used by pool/retry and the backends. */
 void store_error_set(store_error *err, store_class cls, const char *code, bool broken,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));

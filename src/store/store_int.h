@@ -31,6 +31,7 @@ struct store_conn {
 	store_net_timeouts net; /* PostgreSQL: reply_timeout bounds every statement */
 	store_flavour flavour;  /* MySQL protocol: MariaDB or MySQL, read at connect */
 	char version[64];
+	char schema[64];   /* PostgreSQL: [database] schema ("" = the server's search_path) */
 	size_t max_params; /* set by the backend's connect; 0: STORE_DEFAULT_MAX_PARAMS */
 	size_t max_bytes;  /* likewise; 0: STORE_DEFAULT_MAX_BYTES */
 };

@@ -243,15 +243,21 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 		if (j == n)
 			n++;
 	}
-	options =
-	    xasprintf("-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC "
-	              "-c idle_in_transaction_session_timeout=%d%s%s",
-	              p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
-	              p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
-	              p->idle_tx_timeout > 0     ? p->idle_tx_timeout * 1000
-	              : p->statement_timeout > 0 ? p->statement_timeout * 4000
-	                                         : 0,
-	              user_options && *user_options ? " " : "", user_options ? user_options : "");
+	/* the schema: checked by the configuration (a plain lower-case name) */
+	char path_opt[96] = "";
+	if (p->schema && p->schema[0]) {
+		snprintf(path_opt, sizeof path_opt, " -c search_path=%s", p->schema);
+		snprintf(c->schema, sizeof c->schema, "%s", p->schema);
+	}
+	options = xasprintf("-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC "
+	                    "-c idle_in_transaction_session_timeout=%d%s%s%s",
+	                    p->statement_timeout > 0 ? p->statement_timeout * 1000 : 0,
+	                    p->lock_timeout > 0 ? p->lock_timeout * 1000 : 0,
+	                    p->idle_tx_timeout > 0     ? p->idle_tx_timeout * 1000
+	                    : p->statement_timeout > 0 ? p->statement_timeout * 4000
+	                                               : 0,
+	                    path_opt, user_options && *user_options ? " " : "",
+	                    user_options ? user_options : "");
 	vals[6] = options;
 	PGconn *pg = PQconnectdbParams(keys, vals, 0);
 	c->h = pg;

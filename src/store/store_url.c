@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xalloc.h"
+
 int store_params_from_url(const char *url, const struct dagproc_config *cfg, struct db_url *u,
                           store_params *p, char **err)
 {
@@ -31,6 +33,18 @@ int store_params_from_url(const char *url, const struct dagproc_config *cfg, str
 		p->retry_backoff_max = cfg->database.retry_backoff_max;
 		p->connect_timeout = cfg->database.connect_timeout;
 		p->statement_timeout = cfg->database.statement_timeout;
+		if (d == STORE_PG) {
+			p->schema = cfg->database.schema;
+		} else if (cfg->database.schema && strcmp(cfg->database.schema, "public") != 0) {
+			/* silently ignored, it would not keep the tables apart */
+			*err =
+			    xasprintf("[database] schema = %s applies to PostgreSQL only: on %s, "
+			              "give dagproc a database of its own",
+			              cfg->database.schema,
+			              d == STORE_SQLITE ? "SQLite" : "MySQL and MariaDB");
+			db_url_free(u);
+			return -1;
+		}
 	}
 	/* The URL's options (checked by config_parse_db_url): the few dagproc maps onto
 	 * its own parameters, the others go to the driver as written. */

@@ -189,6 +189,7 @@ static void assert_defaults(const struct dagproc_config *c)
 	assert_string_equal(c->dag_processor.instance_name, "");
 	assert_int_equal(c->dag_processor.lease_seconds, 30);
 	assert_string_equal(c->dag_processor.status_file, "");
+	assert_string_equal(c->database.schema, "public");
 	assert_true(c->api.enabled);
 	assert_string_equal(c->api.host, "127.0.0.1");
 	assert_int_equal(c->api.port, 8780);
@@ -211,7 +212,7 @@ static void test_table(void **state)
 	(void)state;
 	size_t n;
 	const struct config_setting *t = config_settings(&n);
-	assert_int_equal(n, 44);
+	assert_int_equal(n, 45);
 	for (size_t i = 0; i < n; i++) {
 		assert_non_null(t[i].help);
 		assert_true(strlen(t[i].help) > 5);
