@@ -3,6 +3,7 @@
  * task graph, and every diagnostic of SPEC §5 with its position. This file:
  * diagnostics and one DAG from merge to result; schema_int.h lists the others. */
 #include "dagfile/schema_int.h"
+#include "util/strmap.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -201,8 +202,12 @@ static void process_dag(dctx *d, ypair *dp, ynode *default_block)
 		sch_check_default_args(d, da->val);
 	}
 	sch_check_dag_keys(d);
+	strmap group_names = {0};
+	d->group_names = &group_names;
 	sch_build_groups(d, map_get(d->dag, "task_groups"));
 	sch_build_tasks(d, map_get(d->dag, "tasks"));
+	d->group_names = NULL;
+	strmap_free(&group_names);
 	sch_build_graph(d);
 	sch_check_pools(d);
 	if (!d->has_error)

@@ -337,6 +337,9 @@ out:
 
 static int find_group(const dctx *d, const char *name)
 {
+	size_t v;
+	if (d->group_names)
+		return strmap_get(d->group_names, name, &v) ? (int)v : -1;
 	for (size_t i = 0; i < d->ngroups; i++)
 		if (strcmp(d->groups[i].name, name) == 0)
 			return (int)i;
@@ -372,41 +375,69 @@ static int group_ref(dctx *d, ynode *name, const char *what)
 	return g;
 }
 
+/* Airflow's TaskGroup.group_id: the parent's prefix_group_id decides whether
+ * the parent's id comes first (child_id). An id past Airflow's 250 characters
+ * is E033 at the outermost group that passes it; the groups below take their
+ * names as ids (their tasks could not have valid ids either). */
+static void set_group_id(dctx *d, sgroup *g)
+{
+	if (g->parent < 0) {
+		g->id = arena_strdup(d->A, g->name);
+		return;
+	}
+	sgroup *p = &d->groups[g->parent];
+	g->depth = p->depth + 1;
+	if (!sch_group_prefixes(p)) {
+		g->id = arena_strdup(d->A, g->name);
+		return;
+	}
+	size_t len = strlen(p->id) + 1 + strlen(g->name);
+	if (p->overlong || len > 250) {
+		if (!p->overlong)
+			sch_err(d, "E033", g->key,
+			        "task group '%s' nested %d levels deep: its id '%.60s...' would be "
+			        "longer than 250 characters",
+			        g->name, g->depth, p->id);
+		g->overlong = true;
+		g->id = arena_strdup(d->A, g->name);
+		return;
+	}
+	g->id = arena_printf(d->A, "%s.%s", p->id, g->name);
+}
+
+/* Resolves gi's parent chain without recursion (its depth comes from the
+ * file): the unresolved ancestors go on a stack, then get their ids from the
+ * outermost down. A chain that comes back to itself is E024 at the group
+ * found to be its own ancestor, which then has no parent. */
 static void resolve_group(dctx *d, int gi)
 {
-	sgroup *g = &d->groups[gi];
-	if (g->state == 2)
-		return;
-	if (g->state == 1) {
+	int *stack = NULL;
+	size_t n = 0, cap = 0;
+	int cur = gi;
+	while (cur >= 0 && d->groups[cur].state == 0) {
+		sgroup *g = &d->groups[cur];
+		g->state = 1;
+		VEC_PUSH(stack, n, cap, cur);
+		ynode *pn = map_get(g->body, "parent_group_name");
+		g->parent = pn && pn->kind != YN_NULL ? group_ref(d, pn, "parent_group_name") : -1;
+		cur = g->parent;
+	}
+	if (cur >= 0 && d->groups[cur].state == 1) {
+		sgroup *g = &d->groups[cur];
 		sch_err(d, "E024", g->key,
 		        "task group '%s' is its own ancestor (parent_group_name cycle)", g->name);
 		g->parent = -1;
 		g->state = 2;
-		return;
-	}
-	g->state = 1;
-	ynode *pn = map_get(g->body, "parent_group_name");
-	if (pn && pn->kind != YN_NULL) {
-		int p = group_ref(d, pn, "parent_group_name");
-		if (p >= 0) {
-			resolve_group(d, p);
-			if (d->groups[gi].state == 2) /* cycle reported on the way */
-				return;
-			d->groups[gi].parent = p;
-		}
-	}
-	g = &d->groups[gi];
-	g->state = 2;
-	/* Airflow's TaskGroup.group_id: the parent's prefix_group_id decides
-	 * whether the parent's id comes first (child_id) */
-	if (g->parent >= 0) {
-		sgroup *p = &d->groups[g->parent];
-		g->depth = p->depth + 1;
-		g->id = sch_group_prefixes(p) ? arena_printf(d->A, "%s.%s", p->id, g->name)
-		                              : arena_strdup(d->A, g->name);
-	} else {
 		g->id = arena_strdup(d->A, g->name);
 	}
+	while (n > 0) {
+		sgroup *g = &d->groups[stack[--n]];
+		if (g->state == 2)
+			continue; /* the group of the cycle, done above */
+		g->state = 2;
+		set_group_id(d, g);
+	}
+	free(stack);
 }
 
 /* prefix_group_id as Python's truth test reads it (default True). */
@@ -490,6 +521,8 @@ void sch_build_groups(dctx *d, ynode *gm)
 				sch_err(d, "E002", da->val, "'default_args' must be a mapping");
 			sch_check_default_args(d, da->val);
 		}
+		if (d->group_names && !strmap_get(d->group_names, g->name, NULL))
+			strmap_put(d->group_names, g->name, d->ngroups);
 		d->ngroups++;
 	}
 	for (size_t i = 0; i < d->ngroups; i++)

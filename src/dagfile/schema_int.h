@@ -31,7 +31,10 @@ typedef struct sgroup {
 	ynode *key;       /* position of the entry */
 	int parent;       /* index or -1 */
 	int depth;
-	int state; /* 0 new, 1 resolving, 2 done (parent chain resolution) */
+	int state;     /* 0 new, 1 resolving, 2 done (parent chain resolution) */
+	bool overlong; /* its prefixed id would pass 250 characters (E033 once, at the
+	                * outermost such group): id is its name, so that memory stays
+	                * linear in the nesting depth */
 } sgroup;
 
 typedef struct stask {
@@ -70,6 +73,8 @@ typedef struct dctx {
 	/* while the graph is built: names to the first task or group they
 	 * resolve to (tasks by name, tasks by id, groups by name or id) */
 	struct strmap *by_task_name, *by_task_id, *by_group;
+	/* group_name -> index, while the groups and tasks are built (schema.c) */
+	struct strmap *group_names;
 	bool long_group_ids; /* group ids too long for by_group: scanned on a miss */
 	size_t suggested;    /* "did you mean" searches made for this DAG */
 } dctx;

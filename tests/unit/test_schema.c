@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -932,6 +933,49 @@ static void test_suggestions_bounded(void **state)
 	free(y);
 }
 
+/* Issue 13: 50,000 nested task groups, parsed on a thread with a 256 KiB
+ * stack. The parent chains were resolved by recursion (a segfault here) and
+ * every group id held its whole prefix (memory quadratic in the depth); the
+ * first group whose id passes 250 characters is now E033 at its position,
+ * once, and the groups below it take their names as ids. */
+static void *parse_deep(void *arg)
+{
+	dagfile_result *r = arg;
+	enum { N = 50000 };
+	char *y = malloc((size_t)N * 48 + 512);
+	size_t off = (size_t)sprintf(y, "d:\n  task_groups:\n    g0: {}\n");
+	for (int i = 1; i < N; i++)
+		off += (size_t)sprintf(y + off, "    g%d: {parent_group_name: g%d}\n", i, i - 1);
+	off += (size_t)sprintf(y + off,
+	                       "  tasks:\n    - task_id: t\n      operator: " BASH
+	                       "\n      bash_command: echo\n      task_group_name: g%d\n",
+	                       N - 1);
+	*r = parse(y);
+	free(y);
+	return NULL;
+}
+
+static void test_deep_group_nesting(void **state)
+{
+	(void)state;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_t th;
+	dagfile_result r;
+	assert_int_equal(pthread_create(&th, &attr, parse_deep, &r), 0);
+	pthread_join(th, NULL);
+	pthread_attr_destroy(&attr);
+	print_diags(&r);
+	assert_int_equal(r.nerrors, 1);
+	/* g0.g1...g64 is 249 characters: g65 would pass 250 (line 3 + 65) */
+	assert_string_equal(r.errors[0].code, "E033");
+	assert_int_equal(r.errors[0].line, 68);
+	assert_non_null(strstr(r.errors[0].message, "task group 'g65' nested 65 levels deep"));
+	assert_int_equal(r.ndags, 0);
+	dagfile_result_free(&r);
+}
+
 /* Issue 11: each class of wrong verdict found on real files, as dag-factory 1.1
  * on Airflow 3.1 decides it. `must` codes are reported, `mustnot` codes are
  * not. 36 of these 38 cases gave the wrong verdict before issue 11 (checked
@@ -1333,6 +1377,7 @@ int main(void)
 	    cmocka_unit_test(test_prefix_group_id_of_the_parent),
 	    cmocka_unit_test(test_concurrency_is_max_active_tasks),
 	    cmocka_unit_test(test_suggestions_bounded),
+	    cmocka_unit_test(test_deep_group_nesting),
 	    cmocka_unit_test(test_w001_w002_w003),
 	    cmocka_unit_test(test_broken_dag_does_not_hide_others),
 	    cmocka_unit_test(test_hash_stability),
