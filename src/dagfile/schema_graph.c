@@ -122,6 +122,7 @@ typedef struct pending_dep {
 	int down_group; /* the group whose roots depend on ... */
 	int up;
 	bool up_is_group;
+	ynode *at; /* the name in `dependencies` */
 } pending_dep;
 
 /* References to other tasks in argument values: `+task` (decorators) and
@@ -224,12 +225,48 @@ static void collect_deps(dctx *d, ynode *deps, int down_task, int down_group, pe
 			continue;
 		}
 		*out = xrealloc(*out, (*nout + 1) * sizeof(**out));
-		(*out)[(*nout)++] = (pending_dep){down_task, down_group, u, g};
+		(*out)[(*nout)++] = (pending_dep){down_task, down_group, u, g, it};
 	}
+}
+
+/* Adds ups to t, counting the DAG's edges: false once past SCH_MAX_EDGES
+ * (E003 at the dependency, once per DAG). */
+static bool add_counted(dctx *d, const pending_dep *p, stask *t, int self, const int *ups,
+                        size_t nups, bool *seen)
+{
+	if (d->edges_capped)
+		return false;
+	size_t before = t->nup;
+	if (d->nedges + nups > SCH_MAX_EDGES) {
+		/* exactly: only the edges t does not have yet count */
+		size_t fresh = 0;
+		for (size_t i = 0; i < t->nup; i++)
+			seen[t->up[i]] = true;
+		for (size_t i = 0; i < nups; i++)
+			if (ups[i] != self && !seen[ups[i]])
+				fresh++;
+		for (size_t i = 0; i < t->nup; i++)
+			seen[t->up[i]] = false;
+		if (d->nedges + fresh > SCH_MAX_EDGES) {
+			d->edges_capped = true;
+			sch_err(
+			    d, "E003", p->at,
+			    "the DAG is too large: its dependencies on task groups expand to more "
+			    "than %zu,000,000 edges between tasks (dagproc's limit), passed at the "
+			    "dependency on '%s'",
+			    (size_t)SCH_MAX_EDGES / 1000000, p->at->str);
+			return false;
+		}
+	}
+	add_ups(t, self, ups, nups, seen);
+	d->nedges += t->nup - before;
+	return true;
 }
 
 static void apply_dep(dctx *d, const pending_dep *p)
 {
+	if (d->edges_capped)
+		return;
 	/* upstream side: a task, or the leaves of a group */
 	int *ups = NULL;
 	size_t nups = 0;
@@ -257,7 +294,7 @@ static void apply_dep(dctx *d, const pending_dep *p)
 	}
 	bool *seen = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(bool));
 	if (p->down_task >= 0) {
-		add_ups(&d->tasks[p->down_task], p->down_task, ups, nups, seen);
+		add_counted(d, p, &d->tasks[p->down_task], p->down_task, ups, nups, seen);
 	} else {
 		/* the roots of the group, computed before adding any of these edges */
 		int *roots = xmalloc((d->ntasks ? d->ntasks : 1) * sizeof(int));
@@ -267,7 +304,8 @@ static void apply_dep(dctx *d, const pending_dep *p)
 			    !has_up_in_group(d, &d->tasks[i], p->down_group))
 				roots[nroots++] = (int)i;
 		for (size_t r = 0; r < nroots; r++)
-			add_ups(&d->tasks[roots[r]], roots[r], ups, nups, seen);
+			if (!add_counted(d, p, &d->tasks[roots[r]], roots[r], ups, nups, seen))
+				break;
 		free(roots);
 	}
 	free(seen);

@@ -77,12 +77,20 @@ typedef struct dctx {
 	struct strmap *group_names;
 	bool long_group_ids; /* group ids too long for by_group: scanned on a miss */
 	size_t suggested;    /* "did you mean" searches made for this DAG */
+	size_t nedges;       /* upstream edges of the DAG's tasks so far */
+	bool edges_capped;   /* past SCH_MAX_EDGES: E003 given, no more edges */
 } dctx;
 
 /* "Did you mean" compares a name with every candidate: past this many
  * searches in one DAG, unknown names are reported without a suggestion, so
  * that a file of 20,000 unknown references stays linear in its size. */
 #define SCH_MAX_SUGGESTIONS 100
+
+/* Dependencies on task groups expand to an edge per (upstream leaf,
+ * downstream task): 3,000 tasks on a 3,000-task group are 9 million edges
+ * from a few hundred kilobytes of YAML. Past this many edges in one DAG the
+ * dependency that passes it is E003 (too large) at its position. */
+#define SCH_MAX_EDGES 1000000
 
 /* schema_args.c: the __type__ classes dagproc understands (one table) */
 typedef enum sch_type {

@@ -976,6 +976,36 @@ static void test_deep_group_nesting(void **state)
 	dagfile_result_free(&r);
 }
 
+/* Issue 13: 1,001 tasks depending on a group of 1,000 are 1,001,000 edges
+ * (the group_fanin file of `make bench` made 9 million and 1.7 GB): past
+ * SCH_MAX_EDGES, E003 at the dependency that passes it, once. */
+static void test_edge_limit(void **state)
+{
+	(void)state;
+	enum { G = 1000, D = 1001 };
+	char *y = malloc((size_t)(G + D) * 160 + 512);
+	size_t off = (size_t)sprintf(y, "d:\n  task_groups:\n    big: {}\n  tasks:\n");
+	for (int i = 0; i < G; i++)
+		off += (size_t)sprintf(y + off,
+		                       "    - {task_id: in%d, operator: " BASH
+		                       ", bash_command: echo, task_group_name: big}\n",
+		                       i);
+	for (int i = 0; i < D; i++)
+		off += (size_t)sprintf(y + off,
+		                       "    - {task_id: out%d, operator: " BASH
+		                       ", bash_command: echo, dependencies: [big]}\n",
+		                       i);
+	dagfile_result r = parse(y);
+	assert_int_equal(r.nerrors, 1);
+	assert_string_equal(r.errors[0].code, "E003");
+	/* the last task's dependency passes the limit: line 4 + G + D */
+	assert_int_equal(r.errors[0].line, 4 + G + D);
+	assert_non_null(strstr(r.errors[0].message, "more than 1,000,000 edges"));
+	assert_int_equal(r.ndags, 0);
+	dagfile_result_free(&r);
+	free(y);
+}
+
 /* Issue 11: each class of wrong verdict found on real files, as dag-factory 1.1
  * on Airflow 3.1 decides it. `must` codes are reported, `mustnot` codes are
  * not. 36 of these 38 cases gave the wrong verdict before issue 11 (checked
@@ -1378,6 +1408,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrency_is_max_active_tasks),
 	    cmocka_unit_test(test_suggestions_bounded),
 	    cmocka_unit_test(test_deep_group_nesting),
+	    cmocka_unit_test(test_edge_limit),
 	    cmocka_unit_test(test_w001_w002_w003),
 	    cmocka_unit_test(test_broken_dag_does_not_hide_others),
 	    cmocka_unit_test(test_hash_stability),
