@@ -171,6 +171,9 @@ echo "== $build"
 suite "$build" ""
 # make install into a DESTDIR (once: it installs from build/)
 run_counted "install" bash tests/install_test.sh "$build"
+# the adversarial files under ulimit -v / -s (not under ASan, whose shadow
+# memory does not fit a ulimit -v)
+run_counted "adversarial" bash tests/adversarial_test.sh "$build/dagproc"
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	echo "== $asan_build (ASan+UBSan)"
