@@ -177,14 +177,9 @@ int worker_child_main(int argc, char **argv)
 	                 (const char *const *)init.env_allow, init.nenv_allow);
 	dagenv_add_present((const char *const *)init.env_present, init.nenv_present);
 
-	cat = catalog_load((const char *const *)init.catalog_files, init.ncatalog_files, &cat_err);
-	if (cat) {
-		catalog_set_unchecked(cat, (const char *const *)init.unchecked, init.nunchecked);
-		catalog_set_strict(cat, init.strict_catalog);
-	} else {
-		log_error("worker: %s", cat_err ? cat_err : "cannot load the operator catalog");
-	}
-
+	/* the catalog is loaded for the first file, not at start: a restart
+	 * over unchanged files parses nothing and need not pay for it */
+	bool cat_tried = false;
 	uint64_t options_hash = dagfile_options_hash(
 	    (const char *const *)init.catalog_files, init.ncatalog_files,
 	    (const char *const *)init.unchecked, init.nunchecked, init.strict_catalog,
@@ -204,6 +199,19 @@ int worker_child_main(int argc, char **argv)
 		bool hold = false;
 		run_hooks(job.path, init.memory_limit_mb, &hold);
 
+		if (!cat_tried) {
+			cat_tried = true;
+			cat = catalog_load((const char *const *)init.catalog_files,
+			                   init.ncatalog_files, &cat_err);
+			if (cat) {
+				catalog_set_unchecked(cat, (const char *const *)init.unchecked,
+				                      init.nunchecked);
+				catalog_set_strict(cat, init.strict_catalog);
+			} else {
+				log_error("worker: %s",
+				          cat_err ? cat_err : "cannot load the operator catalog");
+			}
+		}
 		dagfile_result res;
 		memset(&res, 0, sizeof(res));
 		if (cat) {
