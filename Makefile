@@ -98,6 +98,11 @@ fuzz: deps
 	@mkdir -p build-fuzz/corpus build-fuzz/artifacts
 	@find fuzz/corpus -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) \
 		-exec cp -f {} build-fuzz/corpus/ \;
+	@# the adversarial files of `make bench` (issue 13), at 1 % of their size so
+	@# that each fits -max_len: the shapes that made the front end slow or large
+	@python3 bench/gen_adversarial.py build-fuzz/corpus-adversarial --scale 0.01 >/dev/null
+	@for f in build-fuzz/corpus-adversarial/*.yml; do \
+		cp -f "$$f" "build-fuzz/corpus/adversarial_$$(basename "$$f")"; done
 	@echo "fuzzing for $(FUZZ_SECONDS) s (corpus build-fuzz/corpus, crashes in build-fuzz/artifacts)"
 	@$(FUZZ_ENV) build-fuzz/fuzz_dagfile -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) \
 		-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus </dev/null

@@ -508,7 +508,6 @@ static void apply_beat(processor *p, lnews *n)
 	strmap_free(&p->held);
 	p->held = held;
 	/* owners no longer alive: their files are anybody's */
-	size_t freed = 0;
 	for (size_t oi = 0; oi < p->nowners; oi++) {
 		bool alive = false;
 		for (size_t l = 0; l < n->nlive && !alive; l++)
@@ -528,7 +527,6 @@ static void apply_beat(processor *p, lnews *n)
 		if (nkeys)
 			log_info("leases: processor %s is gone: %zu of its files are free",
 			         p->owners[oi], nkeys);
-		freed += nkeys;
 		/* the deletions it was to write are ours now */
 		char **gone = NULL;
 		size_t ngone = 0, capgone = 0;
