@@ -346,7 +346,7 @@ done
 mkdir -p "$tmp/odd"
 printf 'odd_dag:\n  concurrency: 2\n  tasks:\n    - task_id: t\n      operator: airflow.providers.standard.operators.bash.BashOperator\n      bash_command: echo\n      pool: nowhere\n' \
 	>"$tmp/odd/a,b: 100%.yml"
-dp sarif check --format sarif dags/good.yml dags/bad.yml "odd/a,b: 100%.yml"
+dp sarif check --format sarif dags/good.yml ./dags/bad.yml "odd/a,b: 100%.yml"
 expect_rc "sarif: exit 1 with an import error" 1
 # sarif_ok NAME EXPR: EXPR over the SARIF in $out, with s (the document), run,
 # rules ({id: rule}) and results
@@ -387,6 +387,14 @@ sorted((r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifact
        for r in results if r["ruleId"].startswith("W")) ==
 [("W001", "warning", "odd/a%2Cb%3A%20100%25.yml"), ("W002", "warning", "odd/a%2Cb%3A%20100%25.yml")]
 and all("[dag odd_dag]" in r["message"]["text"] for r in results if r["ruleId"].startswith("W"))'
+# a diagnostic without a position (a file over max_file_size) still has the
+# region GitHub wants: the first line
+mkdir -p "$tmp/huge"
+python3 -c 'import sys; open(sys.argv[1], "w").write("# " + "x" * 1200000 + "\n")' "$tmp/huge/huge.yml"
+out=$tmp/sarifhuge.out
+(cd "$tmp" && DAGPROC__DAG_PROCESSOR__MAX_FILE_SIZE=1 timeout 60 "$BIN" check --format sarif huge/huge.yml </dev/null >"$out" 2>/dev/null)
+sarif_ok "sarif: a diagnostic without a position points at line 1, and ./dags/bad.yml is dags/bad.yml" '
+[(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]) for r in results] == [("E003", {"startLine": 1})]'
 dp sarifok check --format sarif dags/good.yml
 expect_rc "sarif: exit 0 without import errors" 0
 sarif_ok "sarif: no results for a good file" 'results == []'

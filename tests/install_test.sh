@@ -116,7 +116,8 @@ unit=$p/lib/systemd/system/dagproc.service
 grep -qx "ExecStart=/usr/local/bin/dagproc run --config /usr/local/etc/dagproc/dagproc.cfg" "$unit" &&
 	grep -qx 'Type=notify' "$unit" && grep -q '^WatchdogSec=' "$unit" &&
 	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" && grep -qx 'Restart=on-failure' "$unit" &&
-	ok "unit file: Type=notify, WatchdogSec, Restart=on-failure, SIGHUP reload, the installed paths" ||
+	grep -qx 'RestartPreventExitStatus=2' "$unit" &&
+	ok "unit file: Type=notify, WatchdogSec, Restart=on-failure but not on a configuration error (status 2), SIGHUP reload, the installed paths" ||
 	bad "unit file: $(grep -E '^(Type|ExecStart|ExecReload|Restart|WatchdogSec)=' "$unit" | tr '\n' ' ')"
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# verify looks for the binary at its installed path: point it at the stage

@@ -424,6 +424,9 @@ static char *render_json(const check_item *it)
  * '/' percent-encoded; an absolute path becomes a file:// URI. */
 static void uri_of_path(strbuf *b, const char *path)
 {
+	/* "./dags/x.yml" and "dags/x.yml" are one file to code scanning */
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
 	if (path[0] == '/')
 		sb_adds(b, "file://");
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
@@ -457,12 +460,12 @@ static void sarif_result(strbuf *b, const char *path, const diag *d, bool warnin
 	json_str(b, uri.data);
 	sb_free(&uri);
 	sb_addc(b, '}');
-	if (d->line) {
-		sb_printf(b, ",\"region\":{\"startLine\":%u", d->line);
-		if (d->col)
-			sb_printf(b, ",\"startColumn\":%u", d->col);
-		sb_addc(b, '}');
-	}
+	/* GitHub wants a region: a file-level diagnostic (unreadable, too
+	 * large) points at the first line */
+	sb_printf(b, ",\"region\":{\"startLine\":%u", d->line ? d->line : 1);
+	if (d->line && d->col)
+		sb_printf(b, ",\"startColumn\":%u", d->col);
+	sb_addc(b, '}');
 	sb_adds(b, "}}]}");
 }
 

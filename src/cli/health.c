@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
@@ -124,6 +125,14 @@ int cli_healthcheck(int argc, char **argv, struct dagproc_config *cfg)
 	}
 	const char *what = ready ? "not ready" : "not live";
 	char *path = health_file_path(cfg->dag_processor.status_file);
+	/* from a shell beside the systemd unit (no $RUNTIME_DIRECTORY here): the
+	 * unit's runtime folder */
+	if ((!cfg->dag_processor.status_file || !cfg->dag_processor.status_file[0]) &&
+	    !getenv("RUNTIME_DIRECTORY") && access(path, F_OK) != 0 &&
+	    access(HEALTH_SYSTEMD_FILE, F_OK) == 0) {
+		free(path);
+		path = xstrdup(HEALTH_SYSTEMD_FILE);
+	}
 	proc_stats s;
 	long pid = 0;
 	char *instance = NULL, *err = NULL;

@@ -47,8 +47,10 @@ static char *validate_nonempty(const char *text)
 static char *validate_schema(const char *text)
 {
 	size_t n = strlen(text);
-	if (n == 0 || n > 63)
-		return xstrdup("must be a schema name of 1 to 63 characters");
+	if (n == 0)
+		return NULL; /* the server's search_path */
+	if (n > 63)
+		return xstrdup("must be a schema name of at most 63 characters");
 	for (size_t i = 0; i < n; i++) {
 		char ch = text[i];
 		bool ok =
@@ -133,9 +135,10 @@ static const struct config_setting settings[] = {
     {"database", "once_timeout", CONFIG_INT, "60", 0,
      "seconds `run --once` waits for the database before exiting 3", FIELD(database.once_timeout),
      0, INT_MAX, NULL, NULL},
-    {"database", "schema", CONFIG_STRING, "public", 0,
-     "PostgreSQL: the schema of dagproc's tables (its search_path), created by db migrate; "
-     "a schema of its own lets dagproc share an Airflow database",
+    {"database", "schema", CONFIG_STRING, "", 0,
+     "PostgreSQL: the schema of dagproc's tables (the sessions' search_path), created by db "
+     "migrate; a schema of its own lets dagproc share an Airflow database; empty = the "
+     "server's search_path (normally public)",
      FIELD(database.schema), 0, 0, NULL, validate_schema},
     {"database", "sql_conn_file", CONFIG_STRING, "", 0,
      "read sql_conn from this file (container secrets)", FIELD(database.sql_conn_file), 0, 0, NULL,

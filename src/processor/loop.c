@@ -18,6 +18,14 @@
 void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, scan_event ev)
 {
 	processor *p = ud;
+	/* a long scan (the first one, of a large or remote folder) still shows
+	 * a live processor to healthcheck and systemd's watchdog */
+	if (p->status_path && clock_mono() >= p->next_health) {
+		stats_lock(p);
+		p->st.heartbeat = clock_epoch();
+		stats_unlock(p);
+		health_tick(p, false);
+	}
 	char *k = pkey(bundle, rel);
 	uint64_t gen = ++p->gen_clock;
 	if (ev == SCAN_DELETED)

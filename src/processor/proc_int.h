@@ -193,6 +193,7 @@ struct processor {
 	/* the loop's outputs for exec probes and systemd (stats.c: health_tick) */
 	char *status_path;    /* the status file; NULL with --once */
 	bool status_failed;   /* the last write of it failed (logged once) */
+	bool status_written;  /* this processor wrote it: removed at the exit */
 	double next_health;   /* monotonic: the next status file write, STATUS= */
 	double next_watchdog; /* monotonic: the next WATCHDOG=1 */
 	char last_words[512]; /* the last STATUS= sent */

@@ -246,8 +246,11 @@ out:
 		close(sigfd);
 	api_stop(); /* before the processor it reads goes away */
 	if (p->status_path) {
-		/* a probe after the exit says "not running", not "heartbeat old" */
-		unlink(p->status_path);
+		/* a probe after the exit says "not running", not "heartbeat old";
+		 * a processor that never wrote it (it could not start: another
+		 * holds the database) leaves the running one's file alone */
+		if (p->status_written)
+			unlink(p->status_path);
 		free(p->status_path);
 		p->status_path = NULL;
 	}

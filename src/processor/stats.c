@@ -121,8 +121,10 @@ void health_tick(processor *p, bool force)
 				    "see this processor)",
 				    p->status_path, strerror(errno));
 			p->status_failed = true;
-		} else if (p->status_failed) {
-			log_info("status file %s written again", p->status_path);
+		} else {
+			p->status_written = true;
+			if (p->status_failed)
+				log_info("status file %s written again", p->status_path);
 			p->status_failed = false;
 		}
 	}

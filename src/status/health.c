@@ -1,12 +1,15 @@
 /* Readiness in words, and the status file of a running processor. */
 #include "status/health.h"
 
+#include "util/utf8.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void health_ready_why(const proc_stats *s, bool ping_ok, const char *ping_err,
@@ -87,17 +90,39 @@ void health_words(const proc_stats *s, double now, char *buf, size_t len)
 	sb_free(&b);
 }
 
+/* src as valid UTF-8 (jansson refuses anything else): bytes that are not
+ * become '?' (a driver's message in another encoding, or cut mid-character) */
+static void utf8_clean(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src), o = 0;
+	for (size_t i = 0; i < n && o + 4 < cap;) {
+		size_t k = utf8_decode((const unsigned char *)src + i, n - i, NULL);
+		if (k == 0) {
+			dst[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(dst + o, src + i, k);
+		o += k;
+		i += k;
+	}
+	dst[o] = '\0';
+}
+
 int health_file_write(const char *path, const proc_stats *s, const char *instance)
 {
+	char db_error[sizeof(s->db_error)], inst[256];
+	utf8_clean(db_error, sizeof db_error, s->db_error);
+	utf8_clean(inst, sizeof inst, instance ? instance : "");
 	json_t *o = json_pack(
 	    "{s:I, s:s, s:f, s:f, s:b, s:b, s:b, s:f, s:s, s:b, s:I, s:I, s:I, s:I}", "pid",
-	    (json_int_t)getpid(), "instance", instance ? instance : "", "started_at", s->started_at,
-	    "heartbeat", s->heartbeat, "db_up", s->db_up, "db_refused", s->db_refused, "db_schema",
-	    s->db_schema, "db_down_since", s->db_down_since, "db_error", s->db_error, "synced",
-	    s->synced, "files", (json_int_t)s->files, "pending", (json_int_t)s->pending, "queued",
+	    (json_int_t)getpid(), "instance", inst, "started_at", s->started_at, "heartbeat",
+	    s->heartbeat, "db_up", s->db_up, "db_refused", s->db_refused, "db_schema", s->db_schema,
+	    "db_down_since", s->db_down_since, "db_error", db_error, "synced", s->synced, "files",
+	    (json_int_t)s->files, "pending", (json_int_t)s->pending, "queued",
 	    (json_int_t)s->queued, "parsing", (json_int_t)s->parsing);
 	if (!o) {
-		errno = ENOMEM;
+		errno = EINVAL;
 		return -1;
 	}
 	char *text = json_dumps(o, JSON_COMPACT);
@@ -106,8 +131,17 @@ int health_file_write(const char *path, const proc_stats *s, const char *instanc
 		errno = ENOMEM;
 		return -1;
 	}
-	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	int rc = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* a temporary name nobody can guess or plant a link at (the default
+	 * folder is /tmp), made readable for the probes, then renamed over */
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	int rc = -1, fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd >= 0 && fchmod(fd, 0644) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		fd = -1;
+		errno = e;
+	}
 	if (fd >= 0) {
 		size_t n = strlen(text);
 		bool ok = write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1;

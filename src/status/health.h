@@ -37,4 +37,7 @@ int health_file_read(const char *path, proc_stats *s, long *pid, char **instance
  * malloc'd. */
 char *health_file_path(const char *configured);
 
+/* where the packaged unit's processor writes it (RuntimeDirectory=dagproc) */
+#define HEALTH_SYSTEMD_FILE "/run/dagproc/dagproc.status"
+
 #endif

@@ -60,8 +60,9 @@ int notify_send(const char *msg)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	ssize_t n =
-	    sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&notify_addr, notify_len);
+	/* never blocks the main loop: a full queue loses the message */
+	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
+	                   (struct sockaddr *)&notify_addr, notify_len);
 	int e = errno;
 	close(fd);
 	errno = e;

@@ -292,8 +292,11 @@ static int table_exists(store_conn *c, const char *table, bool *exists, store_er
 		sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
 		break;
 	case STORE_PG:
-		sql = "SELECT count(*) FROM information_schema.tables "
-		      "WHERE table_schema = current_schema() AND table_name = ?";
+		/* pg_catalog, not information_schema: that one hides the tables the
+		 * role has no privilege on (Airflow's, to a role of dagproc's own) */
+		sql = "SELECT count(*) FROM pg_catalog.pg_class t JOIN pg_catalog.pg_namespace s "
+		      "ON s.oid = t.relnamespace WHERE s.nspname = current_schema() "
+		      "AND t.relname = ? AND t.relkind IN ('r', 'p', 'v', 'm', 'f')";
 		break;
 	default:
 		sql = "SELECT count(*) FROM information_schema.tables "
@@ -366,25 +369,44 @@ static void migrate_unlock(store_conn *c)
 		                       NULL, &e);
 }
 
+/* a row's first column into ud (char[64]) */
+static int first_text(void *ud, size_t ncols, const char *const *v)
+{
+	if (ncols > 0 && v[0])
+		snprintf(ud, 64, "%s", v[0]);
+	return 0;
+}
+
 /* A database that holds Airflow's metadata (its alembic_version, or a dag
  * table dagproc did not create): dagproc's tables share Airflow's names, so
  * nothing is touched and the error says what to do. */
 static int refuse_foreign(store_conn *c, store_error *err)
 {
 	bool ours = false, alembic = false, dag = false;
-	if (table_exists(c, "schema_version", &ours, err) != 0)
-		return -1;
-	if (ours)
-		return 0;
+	/* alembic_version is Airflow's whatever else is there: an earlier dagproc
+	 * may have left its schema_version beside Airflow's tables (MySQL commits
+	 * each DDL statement), and db reset must not drop Airflow's then */
 	if (table_exists(c, "alembic_version", &alembic, err) != 0 ||
-	    table_exists(c, "dag", &dag, err) != 0)
+	    table_exists(c, "schema_version", &ours, err) != 0)
+		return -1;
+	if (!alembic && ours)
+		return 0;
+	if (!alembic && table_exists(c, "dag", &dag, err) != 0)
 		return -1;
 	if (!alembic && !dag)
 		return 0;
 	bool pg = store_conn_dialect(c) == STORE_PG;
-	char where[96] = "";
-	if (pg)
-		snprintf(where, sizeof where, " in schema %s", c->schema[0] ? c->schema : "public");
+	char where[96] = "", cur[64] = "";
+	if (pg) {
+		store_error e2;
+		if (!c->schema[0] &&
+		    store_query(c, "SELECT current_schema()", NULL, 0, first_text, cur, &e2) != 0)
+			cur[0] = '\0';
+		snprintf(where, sizeof where, " in schema %s",
+		         c->schema[0] ? c->schema
+		         : cur[0]     ? cur
+		                      : "public");
+	}
 	store_error_set(err, STORE_PERMANENT, STORE_CODE_FOREIGN, false,
 	                "this database holds Airflow's metadata (table %s%s), whose tables have "
 	                "the names of dagproc's; nothing was changed: give dagproc %s",

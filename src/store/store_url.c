@@ -35,7 +35,8 @@ int store_params_from_url(const char *url, const struct dagproc_config *cfg, str
 		p->statement_timeout = cfg->database.statement_timeout;
 		if (d == STORE_PG) {
 			p->schema = cfg->database.schema;
-		} else if (cfg->database.schema && strcmp(cfg->database.schema, "public") != 0) {
+		} else if (cfg->database.schema && cfg->database.schema[0] &&
+		           strcmp(cfg->database.schema, "public") != 0) {
 			/* silently ignored, it would not keep the tables apart */
 			*err =
 			    xasprintf("[database] schema = %s applies to PostgreSQL only: on %s, "

@@ -40,9 +40,10 @@ pg_start >&2 || {
 }
 export DAGPROC__API__ENABLED=false DAGPROC__DATABASE__ONCE_TIMEOUT=15
 
-# Airflow's tables (the columns that matter here), owned by the role dagproc uses
+# Airflow's tables (the columns that matter here), owned by the superuser: the
+# role dagproc uses has no privilege on them, and information_schema would hide
+# them from it
 pg_psql -v ON_ERROR_STOP=1 >/dev/null <<SQL
-SET ROLE $PG_USER;
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
 INSERT INTO alembic_version VALUES ('29ce7909c52b');
 CREATE TABLE dag (dag_id VARCHAR(250) PRIMARY KEY, is_paused BOOLEAN, is_stale BOOLEAN,
@@ -99,6 +100,19 @@ else
 	bad "run --once: status $rc after $((SECONDS - t0)) s: $(grep -E 'error|warn' "$work/run.log" | head -n 3)"
 fi
 same_dump "run --once"
+
+# a schema_version an earlier dagproc left beside Airflow's tables: still
+# Airflow's database, and db reset drops nothing
+pg_psql -c "SET ROLE $PG_USER; CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)" >/dev/null
+dump >"$work/before.sql"
+"$bin" db reset --yes --db "$PG_URL" >/dev/null 2>"$work/reset2.err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "holds Airflow's metadata (table alembic_version" "$work/reset2.err" &&
+	ok "db reset --yes with a schema_version beside Airflow's tables: refused" ||
+	bad "db reset --yes with a schema_version beside Airflow's tables: status $rc: $(cat "$work/reset2.err")"
+same_dump "db reset --yes, schema_version beside"
+pg_psql -c "DROP TABLE schema_version" >/dev/null
+dump >"$work/before.sql"
 
 # a schema of its own
 export DAGPROC__DATABASE__SCHEMA=dagproc

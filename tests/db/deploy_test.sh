@@ -178,6 +178,23 @@ hc --live
 [ "$hrc" = 1 ] && [[ "$hout" == "not live: no status file"* ]] &&
 	ok "after the stop: healthcheck --live 1 ($hout)" || bad "after the stop: $hrc: $hout"
 
+# a second processor that cannot start (another holds the SQLite database)
+# leaves the running one's status file alone
+"$bin" run --dags "$work/dags" --db "sqlite:///$work/one.db" >"$work/one.log" 2>&1 &
+dpid=$!
+wait_hc 30 0 --live || bad "SQLite processor: not live: $hout"
+"$bin" run --dags "$work/dags" --db "sqlite:///$work/one.db" >"$work/two.log" 2>&1
+rc=$?
+hc --live
+if [ "$rc" = 2 ] && [ "$hrc" = 0 ]; then
+	ok "a second processor on the same SQLite file exits 2 and leaves the first one's status file ($hout)"
+else
+	bad "second processor: status $rc ($(tail -n 1 "$work/two.log")); then healthcheck --live $hrc: $hout"
+fi
+kill -TERM "$dpid"
+wait "$dpid"
+dpid=
+
 # usage errors
 hc --max-age soon
 [ "$hrc" = 2 ] && ok "healthcheck --max-age soon: status 2" || bad "--max-age soon: $hrc $hout"

@@ -189,7 +189,7 @@ static void assert_defaults(const struct dagproc_config *c)
 	assert_string_equal(c->dag_processor.instance_name, "");
 	assert_int_equal(c->dag_processor.lease_seconds, 30);
 	assert_string_equal(c->dag_processor.status_file, "");
-	assert_string_equal(c->database.schema, "public");
+	assert_string_equal(c->database.schema, "");
 	assert_true(c->api.enabled);
 	assert_string_equal(c->api.host, "127.0.0.1");
 	assert_int_equal(c->api.port, 8780);
