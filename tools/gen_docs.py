@@ -22,9 +22,10 @@ def run(binary, *args):
 
 
 def roff(text):
-    """Text as roff: backslashes escaped, no line read as a request."""
+    """Text as roff: backslashes escaped, '-' as a minus (so that options can
+    be copied and searched), no line read as a request."""
     lines = []
-    for line in text.replace("\\", "\\e").split("\n"):
+    for line in text.replace("\\", "\\e").replace("-", "\\-").split("\n"):
         if line.startswith((".", "'")):
             line = "\\&" + line
         lines.append(line)
@@ -96,10 +97,8 @@ def main(argv):
     for name in commands(top):
         if name in ("help",):
             continue
-        try:
-            text = run(binary, "help", name)
-        except subprocess.CalledProcessError:
-            continue
+        # a command without help fails the build rather than lose its section
+        text = run(binary, "help", name)
         page.append(".SS %s\n" % roff(name))
         page.append(verbatim(text))
     page.append(".SH FILES\n"

@@ -515,6 +515,9 @@ int main_loop(processor *p, int sigfd)
 		n += wpool_pollfds(p->wpool, fds + n, MAX_POLLFDS - n);
 
 		double timeout = 1.0;
+		/* a short WatchdogSec is kept even when nothing else happens */
+		if (notify_watchdog_interval() > 0 && p->next_watchdog - now < timeout)
+			timeout = p->next_watchdog - now;
 		double qd = queue_next_due(p->queue, now);
 		bool fp_ready;
 		bool held = dispatch_held(p, &fp_ready);

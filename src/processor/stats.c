@@ -72,6 +72,7 @@ void db_came_back(processor *p, size_t files)
 	p->st.db_down_since = 0;
 	p->st.db_up = true;
 	p->st.db_refused = false;
+	p->st.db_schema = false;
 	p->st.db_error[0] = '\0';
 	stats_unlock(p);
 	if (since > 0)

@@ -35,7 +35,7 @@ void notify_init(void)
 		char *end;
 		unsigned long long us = strtoull(usec, &end, 10);
 		bool ours = !wpid || strtol(wpid, NULL, 10) == (long)getpid();
-		if (*end == '\0' && us > 0 && ours)
+		if (usec[0] >= '0' && usec[0] <= '9' && *end == '\0' && us > 0 && ours)
 			watchdog_every = (double)us / 2e6;
 	}
 	unsetenv("NOTIFY_SOCKET");
