@@ -70,6 +70,14 @@ for b in ("sqlite", "pg", "mariadb"):
                      verdict(r <= 2) if b != "sqlite" else ""))
     rows.append(("  statements per file, full sync %s" % n, "%d / %d" % (st, files),
                  "%.2f" % (st / files), "", ""))
+    # issue 13, item 3: how busy the pipeline keeps the cores (dagproc's own
+    # CPU: the daemon and its workers, not the database server's)
+    cpu = get(b + ".full.cpu")
+    if cpu:
+        d["full_cpu_seconds"] = cpu
+        d["cpu_per_wall"] = round(cpu / full, 2)
+        rows.append(("  CPU / wall, full sync %s (dagproc and workers)" % n, "%.2f s CPU" % cpu,
+                     "%.2f cores" % (cpu / full), "(info)", ""))
     rs = get(b + ".resync.seconds")
     if rs is not None:
         rst, rwr = int(get(b + ".resync.statements")), int(get(b + ".resync.writes"))
