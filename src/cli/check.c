@@ -469,8 +469,11 @@ static void sarif_result(strbuf *b, const char *path, const diag *d, bool warnin
 	sb_adds(b, "}}]}");
 }
 
-/* One file's results, comma-separated (NULL when it has none). */
-static char *render_sarif(const check_item *it)
+/* One file's diagnostics, errors then warnings, each written by one():
+ * NULL when the file has none. */
+typedef void (*diag_writer)(strbuf *b, const char *path, const diag *d, bool warning);
+
+static char *render_diags(const check_item *it, diag_writer one)
 {
 	const dagfile_result *r = &it->res;
 	if (!r->nerrors && !r->nwarnings)
@@ -480,13 +483,18 @@ static char *render_sarif(const check_item *it)
 	for (int pass = 0; pass < 2; pass++) {
 		const diag *ds = pass ? r->warnings : r->errors;
 		size_t nd = pass ? r->nwarnings : r->nerrors;
-		for (size_t k = 0; k < nd; k++) {
-			if (b.len)
-				sb_adds(&b, ",\n        ");
-			sarif_result(&b, r->path, &ds[k], pass == 1);
-		}
+		for (size_t k = 0; k < nd; k++)
+			one(&b, r->path, &ds[k], pass == 1);
 	}
 	return sb_detach(&b);
+}
+
+/* SARIF results, comma-separated */
+static void sarif_one(strbuf *b, const char *path, const diag *d, bool warning)
+{
+	if (b->len)
+		sb_adds(b, ",\n        ");
+	sarif_result(b, path, d, warning);
 }
 
 static void sarif_header(FILE *out)
@@ -535,35 +543,22 @@ static void gh_escape(strbuf *b, const char *s, bool property)
 	}
 }
 
-static char *render_github(const check_item *it)
+static void github_one(strbuf *b, const char *path, const diag *d, bool warning)
 {
-	const dagfile_result *r = &it->res;
-	if (!r->nerrors && !r->nwarnings)
-		return NULL;
-	strbuf b;
-	sb_init(&b);
-	for (int pass = 0; pass < 2; pass++) {
-		const diag *ds = pass ? r->warnings : r->errors;
-		size_t nd = pass ? r->nwarnings : r->nerrors;
-		for (size_t k = 0; k < nd; k++) {
-			const diag *d = &ds[k];
-			sb_printf(&b, "::%s file=", pass ? "warning" : "error");
-			gh_escape(&b, r->path, true);
-			if (d->line)
-				sb_printf(&b, ",line=%u", d->line);
-			if (d->line && d->col)
-				sb_printf(&b, ",col=%u", d->col);
-			sb_printf(&b, ",title=%s::", d->code);
-			gh_escape(&b, d->message, false);
-			if (d->dag_id) {
-				sb_adds(&b, " [dag ");
-				gh_escape(&b, d->dag_id, false);
-				sb_addc(&b, ']');
-			}
-			sb_addc(&b, '\n');
-		}
+	sb_printf(b, "::%s file=", warning ? "warning" : "error");
+	gh_escape(b, path, true);
+	if (d->line)
+		sb_printf(b, ",line=%u", d->line);
+	if (d->line && d->col)
+		sb_printf(b, ",col=%u", d->col);
+	sb_printf(b, ",title=%s::", d->code);
+	gh_escape(b, d->message, false);
+	if (d->dag_id) {
+		sb_adds(b, " [dag ");
+		gh_escape(b, d->dag_id, false);
+		sb_addc(b, ']');
 	}
-	return sb_detach(&b);
+	sb_addc(b, '\n');
 }
 
 static void render_one(check_job *j, size_t i)
@@ -574,10 +569,10 @@ static void render_one(check_job *j, size_t i)
 		it->out = render_json(it);
 		break;
 	case FMT_SARIF:
-		it->out = render_sarif(it);
+		it->out = render_diags(it, sarif_one);
 		break;
 	case FMT_GITHUB:
-		it->out = render_github(it);
+		it->out = render_diags(it, github_one);
 		break;
 	default:
 		it->out = render_text(it, j->c);
