@@ -739,7 +739,7 @@ int apply_write(store_conn *c, const sync_file *files, size_t n, const plan_out 
 /* Files refused with E034 for an id that is free now                        */
 
 typedef struct refused_ctx {
-	strmap batch;    /* the batch's files: their import errors are new */
+	strmap batch;    /* the batch's files written: their import errors are new */
 	strmap released; /* the ids that left their files */
 	sync_requeue *rq;
 } refused_ctx;
@@ -783,6 +783,10 @@ int apply_find_refused(store_conn *c, const sync_file *files, size_t n, const pl
 		return 0;
 	refused_ctx r = {.rq = rq};
 	for (size_t f = 0; f < n; f++) {
+		/* a file another processor holds came with the batch but was not
+		 * written: its E034 stands until its holder parses it again */
+		if (files[f].foreign)
+			continue;
 		char *k = fkey(files[f].bundle, files[f].rel);
 		strmap_put(&r.batch, k, f);
 		free(k);

@@ -569,8 +569,10 @@ def main():
     root = os.path.join(work, "dags")
     sqlite_path = os.path.join(work, "dagproc.db")
     url = a.url or "sqlite:///" + sqlite_path
-    replay = "SEED=%d %stests/model/model_test.sh %s %s" % (
-        a.seed, "MODEL_PROCESSORS=%d " % a.processors if a.processors > 1 else "", a.bin, a.backend)
+    # every argument that shapes the run, so the replay draws the same events
+    replay = "SEED=%d MODEL_BURSTS=%d MODEL_OPS=%d %stests/model/model_test.sh %s %s" % (
+        a.seed, a.bursts, a.ops, "MODEL_PROCESSORS=%d " % a.processors if a.processors > 1 else "",
+        a.bin, a.backend)
     log("model: seed %d, backend %s, %d bursts (replay: %s)" % (a.seed, a.backend, a.bursts, replay))
 
     r = subprocess.run([a.bin, "db", "reset", "--yes", "--db", url], capture_output=True, text=True,

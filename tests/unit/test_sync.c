@@ -33,6 +33,7 @@ static store_error last_err;
 /* The processor name the files are written under (leases on PG/MySQL), or NULL. */
 static const char *lease_owner;
 static int64_t lease_token;
+static int lease_seconds;
 
 #define BASH "airflow.providers.standard.operators.bash.BashOperator"
 
@@ -152,6 +153,7 @@ static int sync_files_rc(tfile *f, size_t n, sync_stats *st)
 		sf[i].parsed_at = clock_epoch();
 		sf[i].lease_owner = lease_owner;
 		sf[i].lease_token = lease_token;
+		sf[i].lease_seconds = lease_seconds;
 	}
 	sync_requeue_free(&last_rq);
 	int rc = sync_write(pl, sf, n, st, &last_rq, &last_err);
@@ -754,6 +756,53 @@ static void test_deletion_after_lease_given_up(void **state)
 	assert_int_equal(qcount("SELECT count(*) FROM parse_stat"), 0);
 }
 
+/* Two processors (PostgreSQL, MySQL): B lets a DAG id go in a batch that also
+ * holds a file A holds (B parsed it too: a rename or a swap seen by both), and
+ * A's file was refused with E034 for that id. B cannot write A's file, so it
+ * must flag it for A to parse again; the batch it came in with is no reason to
+ * skip it. The model test with two processors found the id left stale at its
+ * old file and the E034 kept (seed 361215). */
+static void test_released_id_flags_refused_file_of_another(void **state)
+{
+	(void)state;
+	if (params.dialect == STORE_SQLITE)
+		skip(); /* one processor: no leases */
+	const char *shared =
+	    "shared:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 1}\n";
+	lease_seconds = 60;
+	tfile f[2];
+	lease_owner = "proc-b";
+	tparse(&f[0], "z_holder.yml", shared);
+	sync_files(f, 1);
+	lease_owner = "proc-a";
+	tparse(&f[1], "a_refused.yml", shared);
+	sync_files(f + 1, 1);
+	assert_non_null(strstr(q("SELECT stacktrace FROM import_error"), "error[E034]"));
+	tfree(f, 2);
+	/* B: its file lets the id go, and A's file comes in the same batch */
+	lease_owner = "proc-b";
+	tparse(&f[0], "z_holder.yml",
+	       "other:\n  tasks:\n    - {task_id: t, operator: " BASH ", bash_command: echo 1}\n");
+	tparse(&f[1], "a_refused.yml", shared);
+	sync_stats st = sync_files(f, 2);
+	tfree(f, 2);
+	assert_int_equal(st.foreign, 1);
+	assert_string_equal(q("SELECT owner, reparse FROM file_lease WHERE relative_fileloc = "
+	                      "'a_refused.yml'"),
+	                    "proc-a|1");
+	/* A parses it again and takes the id */
+	lease_owner = "proc-a";
+	tparse(&f[1], "a_refused.yml", shared);
+	sync_files(f + 1, 1);
+	tfree(f + 1, 1);
+	lease_owner = NULL;
+	lease_seconds = 0;
+	assert_string_equal(q("SELECT relative_fileloc FROM dag WHERE dag_id = 'shared' AND NOT "
+	                      "is_stale"),
+	                    "a_refused.yml");
+	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -771,6 +820,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_file_with_80000_tags, each_setup),
 	    cmocka_unit_test_setup(test_deletion_after_lease_given_up, each_setup),
 	    cmocka_unit_test_setup(test_released_id_requeues_refused_files, each_setup),
+	    cmocka_unit_test_setup(test_released_id_flags_refused_file_of_another, each_setup),
 	    cmocka_unit_test_setup(test_unchanged_files_write_no_lease, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
