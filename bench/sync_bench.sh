@@ -280,8 +280,11 @@ for b in $backends; do
 		# for daemon vs workers beside it (it takes CPU: not the timed run)
 		$probe rss --parent $$ --out "$work/rss10k.json" &
 		spid=$!
+		$probe busy --parent $$ --out "$work/busy.sqlite.json" &
+		bpid=$!
 		once sqlite.rss "$url" /usr/bin/time -v -o "$work/time10k.txt"
-		wait "$spid" || true
+		wait "$spid" "$bpid" || true
+		put sqlite.busy "$(cat "$work/busy.sqlite.json")"
 		put rss10k.max_kb "$(awk -F': ' '/Maximum resident/ {print $2}' "$work/time10k.txt")"
 		put rss10k.sampled "$(cat "$work/rss10k.json")"
 		# the timed full sync: best of 2 on a fresh database each, as check is
@@ -303,12 +306,24 @@ for b in $backends; do
 	pg)
 		pg_start >/dev/null || { echo "sync_bench: PostgreSQL did not start" >&2; exit 1; }
 		url=$PG_URL
+		# the cores busy through the run (issue 13, item 3): a sampler that
+		# wakes every 50 ms beside the timed run
+		$probe busy --parent $$ --out "$work/busy.pg.json" &
+		bpid=$!
 		once pg.full "$url"
+		wait "$bpid" || true
+		put pg.busy "$(cat "$work/busy.pg.json")"
 		;;
 	mariadb)
 		mariadb_start >/dev/null || { echo "sync_bench: MariaDB did not start" >&2; exit 1; }
 		url=$MY_URL
+		# the cores busy through the run (issue 13, item 3): a sampler that
+		# wakes every 50 ms beside the timed run
+		$probe busy --parent $$ --out "$work/busy.mariadb.json" &
+		bpid=$!
 		once mariadb.full "$url"
+		wait "$bpid" || true
+		put mariadb.busy "$(cat "$work/busy.mariadb.json")"
 		;;
 	esac
 	once "$b.resync" "$url"

@@ -6,6 +6,7 @@
     sync_probe.py rec-edit --state STATE.json
     sync_probe.py rec-wait --db URL --state STATE.json --out FILE.json
     sync_probe.py rss      --parent PID --out FILE.json
+    sync_probe.py busy     --parent PID --out FILE.json
 
 latency: edits N different error-free DAG files one at a time (the first
 bash_command of the file gets a unique prefix) and, after each edit, polls the
@@ -21,6 +22,13 @@ between the two.
 
 rss: samples VmHWM of the first dagproc process below PID (the daemon) and of
 its children (the workers) every 20 ms until the daemon exits.
+
+busy: samples, every 50 ms until the first dagproc process below PID exits,
+the CPU time of the whole machine (/proc/stat: dagproc, its workers and the
+database server) and of dagproc with its workers; reports how many cores were
+busy in each tenth of the run and the share of the run with fewer than 1.5 of
+the machine's cores busy (issue 13, item 3: a phase where one core waits on the
+other shows as a tenth near 1 core).
 
 Databases: sqlite:////abs/path.db through the sqlite3 module; postgresql://
 URLs through a minimal PostgreSQL wire-protocol client below (simple query
@@ -388,6 +396,78 @@ def cmd_rss(a):
     json.dump(res, open(a.out, "w"))
 
 
+def machine_ticks():
+    """(busy, total) clock ticks of all CPUs since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def tree_ticks(daemon):
+    """utime + stime of the daemon, of its workers reaped (cutime, cstime) and
+    of its live workers, in clock ticks."""
+    def stat(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+    s = stat(daemon)
+    if s is None:
+        return None
+    t = sum(int(x) for x in s[11:15])  # utime stime cutime cstime
+    for w in children(daemon):
+        ws = stat(w)
+        if ws:
+            t += int(ws[11]) + int(ws[12])
+    return t
+
+
+def cmd_busy(a):
+    daemon = None
+    deadline = time.monotonic() + 10
+    while daemon is None and time.monotonic() < deadline:
+        daemon = find_daemon(a.parent)
+        if daemon is None:
+            time.sleep(0.002)
+    hz = os.sysconf("SC_CLK_TCK")
+    ncpu = os.cpu_count() or 1
+    samples = []  # (wall, machine busy ticks, machine total ticks, dagproc ticks)
+    while daemon:
+        t = tree_ticks(daemon)
+        if t is None:
+            break
+        mb, mt = machine_ticks()
+        samples.append((time.monotonic(), mb, mt, t))
+        time.sleep(0.05)
+    res = {"found": daemon is not None, "cpus": ncpu, "samples": len(samples)}
+    if len(samples) >= 3:
+        t0, t1 = samples[0][0], samples[-1][0]
+        wall = t1 - t0
+        tenths = []
+        for k in range(10):
+            lo, hi = t0 + wall * k / 10, t0 + wall * (k + 1) / 10
+            seg = [x for x in samples if lo <= x[0] <= hi]
+            if len(seg) < 2:
+                tenths.append(None)
+                continue
+            a0, a1 = seg[0], seg[-1]
+            dt = a1[0] - a0[0]
+            share = (a1[1] - a0[1]) / max(1, a1[2] - a0[2])  # of all cores
+            tenths.append({"machine_cores": round(share * ncpu, 2),
+                           "dagproc_cores": round((a1[3] - a0[3]) / hz / dt, 2) if dt else None})
+        low = 0.0
+        for x, y in zip(samples, samples[1:]):
+            share = (y[1] - x[1]) / max(1, y[2] - x[2])
+            if share * ncpu < 1.5:
+                low += y[0] - x[0]
+        res.update({"seconds": round(wall, 3), "tenths": tenths,
+                    "below_1_5_cores_seconds": round(low, 3),
+                    "below_1_5_cores_share": round(low / wall, 3) if wall else None})
+    json.dump(res, open(a.out, "w"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -415,9 +495,13 @@ def main():
     p = sub.add_parser("rss")
     p.add_argument("--parent", type=int, required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("busy")
+    p.add_argument("--parent", type=int, required=True)
+    p.add_argument("--out", required=True)
     a = ap.parse_args()
     {"latency": cmd_latency, "rec-prep": cmd_rec_prep, "rec-edit": cmd_rec_edit,
-     "rec-wait": cmd_rec_wait, "rss": cmd_rss}[a.cmd](a)
+     "rec-wait": cmd_rec_wait, "rss": cmd_rss,
+     "busy": cmd_busy}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,14 @@ for b in ("sqlite", "pg", "mariadb"):
         d["cpu_per_wall"] = round(cpu / full, 2)
         rows.append(("  CPU / wall, full sync %s (dagproc and workers)" % n, "%.2f s CPU" % cpu,
                      "%.2f cores" % (cpu / full), "(info)", ""))
+    busy = get(b + ".busy", json.loads)
+    if busy and busy.get("tenths"):
+        d["busy"] = busy
+        tl = " ".join("%.1f" % t["machine_cores"] if t else "-" for t in busy["tenths"])
+        rows.append(("  cores busy by tenth of the run, %s (machine)" % n, tl, "", "(info)", ""))
+        rows.append(("  run with < 1.5 of %d cores busy, %s" % (busy["cpus"], n),
+                     fmt(busy["below_1_5_cores_seconds"], "s", 2),
+                     "%.0f%%" % (100 * busy["below_1_5_cores_share"]), "(info)", ""))
     rs = get(b + ".resync.seconds")
     if rs is not None:
         rst, rwr = int(get(b + ".resync.statements")), int(get(b + ".resync.writes"))
