@@ -52,6 +52,11 @@ typedef struct check_job {
 	void (*fn)(struct check_job *j, size_t i);
 	check_format format;
 	const colours *c;
+	/* rendering: the items rendered so far, for printing in order while
+	 * the rest render (each output is freed once printed) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *rendered;
 } check_job;
 
 static void *check_worker(void *arg)
@@ -66,21 +71,34 @@ static void *check_worker(void *arg)
 	return NULL;
 }
 
-static void run_parallel(check_job *job)
+static size_t thread_count(size_t n)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nthreads = cpus > 0 ? (size_t)cpus : 1;
 	if (nthreads > 16)
 		nthreads = 16;
-	if (nthreads > job->n)
-		nthreads = job->n ? job->n : 1;
+	if (nthreads > n)
+		nthreads = n ? n : 1;
+	return nthreads;
+}
+
+/* Starts up to `want` threads on the job's items; returns how many started. */
+static size_t start_workers(check_job *job, pthread_t *th, size_t want)
+{
 	atomic_init(&job->next, 0);
-	pthread_t *th = xcalloc(nthreads, sizeof(*th));
 	size_t started = 0;
-	/* this thread works too: nthreads - 1 more */
-	for (size_t i = 1; i < nthreads; i++)
+	for (size_t i = 0; i < want; i++)
 		if (pthread_create(&th[started], NULL, check_worker, job) == 0)
 			started++;
+	return started;
+}
+
+static void run_parallel(check_job *job)
+{
+	size_t nthreads = thread_count(job->n);
+	pthread_t *th = xcalloc(nthreads, sizeof(*th));
+	/* this thread works too: nthreads - 1 more */
+	size_t started = start_workers(job, th, nthreads - 1);
 	check_worker(job);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
@@ -564,26 +582,48 @@ static void github_one(strbuf *b, const char *path, const diag *d, bool warning)
 static void render_one(check_job *j, size_t i)
 {
 	check_item *it = &j->items[i];
+	char *out;
 	switch (j->format) {
 	case FMT_JSON:
-		it->out = render_json(it);
+		out = render_json(it);
 		break;
 	case FMT_SARIF:
-		it->out = render_diags(it, sarif_one);
+		out = render_diags(it, sarif_one);
 		break;
 	case FMT_GITHUB:
-		it->out = render_diags(it, github_one);
+		out = render_diags(it, github_one);
 		break;
 	default:
-		it->out = render_text(it, j->c);
+		out = render_text(it, j->c);
 	}
+	pthread_mutex_lock(&j->mu);
+	it->out = out;
+	j->rendered[i] = 1;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
 }
 
-/* Writes the rendered items in order, then the summary: {"files": [...],
- * "summary": {...}} or the text summary line. Output is one file at a time, so
- * a large bundle is never built in memory as one document. */
-static void print_all(FILE *out, check_item *items, size_t n, check_format format)
+/* The item's output once a renderer has written it. */
+static char *wait_rendered(check_job *j, size_t i)
 {
+	pthread_mutex_lock(&j->mu);
+	while (!j->rendered[i])
+		pthread_cond_wait(&j->cv, &j->mu);
+	char *out = j->items[i].out;
+	j->items[i].out = NULL;
+	pthread_mutex_unlock(&j->mu);
+	return out;
+}
+
+/* Writes the items in order as they are rendered, then the summary:
+ * {"files": [...], "summary": {...}} or the text summary line. Output is one
+ * file at a time, each freed once written, so a large bundle's output is never
+ * held in memory as a whole. */
+static void print_all(FILE *out, check_job *job)
+{
+	check_item *items = job->items;
+	size_t n = job->n;
+	check_format format = job->format;
 	size_t ndags = 0, ntasks = 0, nerr = 0, nwarn = 0;
 	bool json = format == FMT_JSON, any = false;
 	if (json)
@@ -599,11 +639,13 @@ static void print_all(FILE *out, check_item *items, size_t n, check_format forma
 		nwarn += r->nwarnings;
 		if (json)
 			fputs(i ? ",\n    " : "\n    ", out);
-		if (format == FMT_SARIF && items[i].out)
-			fputs(any ? ",\n        " : "\n        ", out);
-		if (items[i].out) {
-			fputs(items[i].out, out);
+		char *text = wait_rendered(job, i);
+		if (text) {
+			if (format == FMT_SARIF)
+				fputs(any ? ",\n        " : "\n        ", out);
+			fputs(text, out);
 			any = true;
+			free(text);
 		}
 	}
 	if (format == FMT_SARIF) {
@@ -771,9 +813,23 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 	    .items = items, .n = n, .base = &opts, .fn = parse_one, .format = format, .c = &c};
 	run_parallel(&job);
 	apply_unique_ids(items, n);
+	/* render on every core while this thread prints in order */
 	job.fn = render_one;
-	run_parallel(&job);
-	print_all(stdout, items, n, format);
+	job.rendered = xcalloc(n ? n : 1, 1);
+	pthread_mutex_init(&job.mu, NULL);
+	pthread_cond_init(&job.cv, NULL);
+	size_t nthreads = thread_count(n);
+	pthread_t *th = xcalloc(nthreads, sizeof(*th));
+	size_t started = start_workers(&job, th, nthreads);
+	if (!started)
+		check_worker(&job); /* no thread: render here, then print */
+	print_all(stdout, &job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	free(job.rendered);
+	pthread_mutex_destroy(&job.mu);
+	pthread_cond_destroy(&job.cv);
 	if (fflush(stdout) != 0 && rc == 0)
 		rc = 2;
 

@@ -72,7 +72,7 @@ void sb_free(strbuf *b)
 	sb_init(b);
 }
 
-void sb_reserve(strbuf *b, size_t extra)
+void sb_grow(strbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return;
@@ -81,24 +81,6 @@ void sb_reserve(strbuf *b, size_t extra)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
-}
-
-void sb_add(strbuf *b, const char *s, size_t n)
-{
-	sb_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void sb_adds(strbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-void sb_addc(strbuf *b, char c)
-{
-	sb_add(b, &c, 1);
 }
 
 void sb_vprintf(strbuf *b, const char *fmt, va_list ap)
