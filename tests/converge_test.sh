@@ -182,5 +182,54 @@ wait_log "racy.yml: result of an older version dropped" 10 || true
 stop
 unset DAGPROC_TEST_WORKER_HOOK
 
+# a file gone while the processor was down (its deletion written at start)
+# and back unchanged: it is parsed and written again, although its source hash
+# equals the one the last run stored (the processor skipped it as unchanged
+# and the DAG stayed stale: review of issue 12)
+start
+dag n_back.yml comeback
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'comeback'" "n_back.yml:0" ||
+	bad "comeback not recorded"
+stop
+mv "$dags/n_back.yml" "$work/n_back.yml"
+start
+wait_for 10 "SELECT is_stale FROM dag WHERE dag_id = 'comeback'" 1 || bad "n_back.yml's deletion not written"
+mv "$work/n_back.yml" "$dags/n_back.yml"
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'comeback'" "n_back.yml:0" &&
+	wait_for 5 "SELECT count(*) FROM parse_stat WHERE relative_fileloc = 'n_back.yml'" 1 &&
+	ok "a file gone at start and back unchanged is written again" ||
+	bad "file back: $(live comeback)"
+stop
+
+# a batch split because one file can never be stored (its DAG and even its
+# import error refused): the half with the deletion of a DAG id's holder
+# commits, the batch as a whole fails and is retried; the file refused with
+# E034 for that id is parsed again all the same (the processor dropped the
+# list of such files when the batch failed, and the id stayed stale)
+export DAGPROC__DATABASE__RETRY_BACKOFF_MAX=1
+start
+dag k_holder.yml keyed "from k"
+wait_for 10 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'keyed'" "k_holder.yml:0" ||
+	bad "keyed not recorded"
+dag m_refused.yml keyed "from m"
+wait_for 10 "SELECT count(*) FROM import_error WHERE filename = 'm_refused.yml' AND stacktrace LIKE '%E034%'" 1 ||
+	bad "no E034 for m_refused.yml"
+q "CREATE TRIGGER poison_dag BEFORE INSERT ON dag WHEN NEW.dag_id = 'poison'
+   BEGIN SELECT RAISE(ABORT, 'poisoned dag'); END;
+   CREATE TRIGGER poison_ie BEFORE INSERT ON import_error WHEN NEW.filename = 'poison.yml'
+   BEGIN SELECT RAISE(ABORT, 'poisoned import error'); END;"
+dag poison.yml poison
+wait_log "poisoned" 10 || bad "poison.yml was never refused"
+rm "$dags/k_holder.yml"
+wait_for 15 "SELECT relative_fileloc || ':' || is_stale FROM dag WHERE dag_id = 'keyed'" "m_refused.yml:0" &&
+	wait_for 5 "SELECT count(*) FROM import_error WHERE filename = 'm_refused.yml'" 0 &&
+	ok "a holder's deletion committed by part of a failing batch: the refused file takes the id" ||
+	bad "split batch: $(live keyed) / $(q "SELECT filename FROM import_error")"
+kill -0 "$dpid" 2>/dev/null && ok "the processor lives on beside the file it cannot store" ||
+	bad "the processor exited"
+stop
+q "DROP TRIGGER poison_dag; DROP TRIGGER poison_ie"
+unset DAGPROC__DATABASE__RETRY_BACKOFF_MAX
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -629,6 +629,8 @@ void leases_take_news(processor *p)
 			/* claimed: parsed unless unchanged since its last writer wrote it */
 			if (nw->hash && fp_ready)
 				strmap_put(&p->fp, nw->key, (size_t)nw->hash);
+			else if (fp_ready)
+				strmap_del(&p->fp, nw->key); /* no rows to trust */
 			requeue(p, nw->key);
 		} else if (nw->free) {
 			/* given up or expired: claimed unless held or being claimed */

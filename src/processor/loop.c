@@ -28,10 +28,19 @@ void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, sca
 	}
 	char *k = pkey(bundle, rel);
 	uint64_t gen = ++p->gen_clock;
-	if (ev == SCAN_DELETED)
+	if (ev == SCAN_DELETED) {
 		strmap_del(&p->gens, k); /* a parse still running is of an older file */
-	else
+		/* its deletion is written: the stored hash no longer describes
+		 * rows in the database, and must not skip the parse of a file
+		 * that comes back unchanged */
+		pthread_mutex_lock(&p->mu);
+		bool fp_ready = p->fp_ready;
+		pthread_mutex_unlock(&p->mu);
+		if (fp_ready)
+			strmap_del(&p->fp, k);
+	} else {
 		strmap_put(&p->gens, k, (size_t)gen);
+	}
 	free(k);
 	if (ev == SCAN_DELETED) {
 		queue_remove(p->queue, bundle, rel);
@@ -216,12 +225,35 @@ static bool dispatch_held(processor *p, bool *fp_ready)
 	return !*fp_ready && (p->opts.once || clock_mono() < p->hold_until);
 }
 
+/* Drops the stored hashes of files the first scan did not find: the writer
+ * writes their deletion at start (mark_gone_files), so if one comes back, even
+ * unchanged, it must be parsed and written again. */
+static void prune_fingerprints(processor *p)
+{
+	for (size_t i = 0; i < p->fp.cap; i++) {
+		const char *k = p->fp.keys[i];
+		if (!k)
+			continue;
+		char *b = xstrdup(k);
+		char *sep = strchr(b, '\x1f');
+		bool gone = !sep || (*sep = '\0', !scan_lookup(p->scan, b, sep + 1));
+		free(b);
+		if (gone) {
+			strmap_del(&p->fp, k);
+			i--; /* deletion may move another key into this slot */
+		}
+	}
+	p->fp_pruned = true;
+}
+
 static void dispatch(processor *p)
 {
 	const char *bundle, *rel;
 	bool fp_ready;
 	if (dispatch_held(p, &fp_ready))
 		return;
+	if (fp_ready && !p->fp_pruned)
+		prune_fingerprints(p);
 	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, clock_mono(), &bundle, &rel)) {
 		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
 		if (!f) {

@@ -132,6 +132,10 @@ struct processor {
 	 * again at start. Main thread only, once fp_ready is set (under mu). */
 	strmap fp;
 	bool fp_ready;
+	/* fp no longer names files missing from the first scan (their deletion
+	 * is written at start: a hash for their rows means nothing). Main
+	 * thread only. */
+	bool fp_pruned;
 	double hold_until;     /* monotonic: dispatch waits for fp until then */
 	uint64_t options_hash; /* as the workers compute it (dagfile_options_hash) */
 	/* leases (PostgreSQL, MySQL), leases.c; off on SQLite, where every file

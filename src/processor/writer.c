@@ -366,8 +366,10 @@ void *writer_main(void *arg)
 		}
 
 		pthread_mutex_lock(&p->mu);
-		if (rc == 0 && rq.n) {
-			/* files refused with E034 for an id that is free now */
+		if (rq.n) {
+			/* files refused with E034 for an id that is free now; also
+			 * when the batch failed: the part that released the id has
+			 * committed, and its retry releases nothing again */
 			for (size_t i = 0; i < rq.n; i++) {
 				VEC_GROW(p->reparse, p->nreparse, p->capreparse);
 				p->reparse[p->nreparse++] = rq.keys[i];

@@ -610,6 +610,21 @@ int lease_reap_local(store_conn *c, const char *me, const char *host, size_t *re
 	return rc;
 }
 
+typedef struct flagged_acc {
+	char **keys; /* bundle, rel, bundle, rel, ... */
+	size_t n, cap;
+} flagged_acc;
+
+static int row_flagged(void *ud, size_t ncols, const char *const *v)
+{
+	flagged_acc *a = ud;
+	if (ncols < 2 || !v[0] || !v[1])
+		return 0;
+	VEC_PUSH(a->keys, a->n, a->cap, xstrdup(v[0]));
+	VEC_PUSH(a->keys, a->n, a->cap, xstrdup(v[1]));
+	return 0;
+}
+
 int lease_take_reparse(store_conn *c, const char *me,
                        void (*fn)(void *ud, const char *bundle, const char *rel), void *ud,
                        store_error *err)
@@ -617,21 +632,39 @@ int lease_take_reparse(store_conn *c, const char *me,
 	if (store_conn_dialect(c) == STORE_SQLITE)
 		return 0;
 	store_param p[2] = {store_p_text(me), store_p_bool(true)};
-	free_ctx f = {fn, ud};
+	flagged_acc a = {0};
+	sync_pair *pp = NULL;
+	int rc = -1;
 	if (store_begin(c, err) != 0)
 		return -1;
 	if (store_query(c,
 	                "SELECT bundle_name, relative_fileloc FROM file_lease WHERE owner = ? AND "
 	                "reparse = ? FOR UPDATE",
-	                p, 2, row_free, &f, err) != 0)
+	                p, 2, row_flagged, &a, err) != 0)
 		goto fail;
-	store_param q[3] = {store_p_bool(false), store_p_text(me), store_p_bool(true)};
-	if (store_exec(c, "UPDATE file_lease SET reparse = ? WHERE owner = ? AND reparse = ?", q, 3,
-	               err) != 0 ||
+	size_t m = a.n / 2;
+	for (size_t i = 0; i < m; i++)
+		fn(ud, a.keys[2 * i], a.keys[2 * i + 1]);
+	/* clears the flags read, and only those: a flag another processor set
+	 * since (read committed: a new statement sees it) stays for the next
+	 * call */
+	pp = xcalloc(m ? m : 1, sizeof(*pp));
+	for (size_t i = 0; i < m; i++)
+		pp[i] = (sync_pair){a.keys[2 * i], a.keys[2 * i + 1]};
+	store_param q[2] = {store_p_bool(false), store_p_text(me)};
+	if ((m &&
+	     apply_pairs(c, NULL, "UPDATE file_lease SET reparse = ? WHERE owner = ? AND ", q, 2,
+	                 "bundle_name", "relative_fileloc", pp, m, NULL, NULL, NULL, err) != 0) ||
 	    store_commit(c, err) != 0)
 		goto fail;
-	return 0;
+	rc = 0;
+	goto out;
 fail:
 	store_rollback(c);
-	return -1;
+out:
+	for (size_t i = 0; i < a.n; i++)
+		free(a.keys[i]);
+	free(a.keys);
+	free(pp);
+	return rc;
 }

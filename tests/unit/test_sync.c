@@ -17,6 +17,7 @@
 #include "store/pool.h"
 #include "store/store.h"
 #include "store/store_url.h"
+#include "sync/lease.h"
 #include "sync/sync.h"
 #include "util/clock.h"
 #include "util/xalloc.h"
@@ -803,6 +804,93 @@ static void test_released_id_flags_refused_file_of_another(void **state)
 	assert_int_equal(qcount("SELECT count(*) FROM import_error"), 0);
 }
 
+/* lease_take_reparse hands fn the flagged files and clears their flags; a
+ * flag another processor sets meanwhile (here: from fn, between the read and
+ * the clearing) stays for the next call. It cleared every flag of the owner,
+ * so a file flagged in that window was never parsed again (review of issue
+ * 12). */
+typedef struct taken {
+	char rels[4][64];
+	int n;
+	bool flagged;
+} taken;
+
+static void on_taken(void *ud, const char *bundle, const char *rel)
+{
+	(void)bundle;
+	taken *t = ud;
+	if (t->n < 4)
+		snprintf(t->rels[t->n], sizeof(t->rels[0]), "%s", rel);
+	t->n++;
+	if (t->n == 1) {
+		/* another processor flags b.yml now, and commits */
+		store_conn *c2;
+		store_error err;
+		assert_int_equal(pool_acquire(pl, &c2, &err), 0);
+		int rc = store_exec(c2,
+		                    "UPDATE file_lease SET reparse = TRUE WHERE relative_fileloc = "
+		                    "'b.yml'",
+		                    NULL, 0, &err);
+		if (rc != 0)
+			print_message("flagging b.yml: [%s] %s\n", err.code, err.message);
+		pool_release(pl, c2);
+		t->flagged = rc == 0;
+	}
+}
+
+static void test_take_reparse_keeps_flags_set_meanwhile(void **state)
+{
+	(void)state;
+	if (params.dialect == STORE_SQLITE)
+		skip(); /* one processor: no leases */
+	lease_seconds = 60;
+	lease_owner = "proc-b";
+	tfile f[2];
+	tparse(&f[0], "a.yml", good_a);
+	tparse(&f[1], "b.yml", broken_b);
+	sync_files(f, 2);
+	tfree(f, 2);
+	lease_owner = NULL;
+	lease_seconds = 0;
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	assert_int_equal(store_exec(c,
+	                            "UPDATE file_lease SET reparse = TRUE WHERE relative_fileloc = "
+	                            "'a.yml'",
+	                            NULL, 0, &err),
+	                 0);
+	taken t = {0};
+	int rc = lease_take_reparse(c, "proc-b", on_taken, &t, &err);
+	if (rc != 0)
+		print_message("lease_take_reparse: %s\n", err.message);
+	pool_release(pl, c);
+	assert_int_equal(rc, 0);
+	assert_int_equal(t.n, 1);
+	if (!t.flagged) {
+		/* MariaDB: the read locks every row it scans, so the other
+		 * processor waits for the clearing to commit: no window */
+		assert_string_equal(q("SELECT relative_fileloc, reparse FROM file_lease ORDER BY "
+		                      "relative_fileloc"),
+		                    "a.yml|0;b.yml|0");
+		return;
+	}
+	assert_string_equal(t.rels[0], "a.yml");
+	assert_string_equal(q("SELECT relative_fileloc, reparse FROM file_lease ORDER BY "
+	                      "relative_fileloc"),
+	                    "a.yml|0;b.yml|1");
+	/* the next call hands b.yml over */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(pool_acquire(pl, &c, &err), 0);
+	t.n = 1; /* no second injection */
+	rc = lease_take_reparse(c, "proc-b", on_taken, &t, &err);
+	pool_release(pl, c);
+	assert_int_equal(rc, 0);
+	assert_int_equal(t.n, 2);
+	assert_string_equal(t.rels[1], "b.yml");
+	assert_int_equal(qcount("SELECT count(*) FROM file_lease WHERE reparse"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +909,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_deletion_after_lease_given_up, each_setup),
 	    cmocka_unit_test_setup(test_released_id_requeues_refused_files, each_setup),
 	    cmocka_unit_test_setup(test_released_id_flags_refused_file_of_another, each_setup),
+	    cmocka_unit_test_setup(test_take_reparse_keeps_flags_set_meanwhile, each_setup),
 	    cmocka_unit_test_setup(test_unchanged_files_write_no_lease, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
