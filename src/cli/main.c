@@ -32,6 +32,7 @@ static void usage(FILE *f)
 	    "hold\n"
 	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
 	    "  healthcheck [--live|--ready]        exec probe of the processor running here\n"
+	    "  schema [--compact]                  JSON Schema of DAG files, for editors\n"
 	    "  help [COMMAND]                      show help for a command\n"
 	    "  help config                         every setting: default, environment variable\n"
 	    "\n"
@@ -55,6 +56,7 @@ static const struct {
     {"processors", cli_processors, cli_processors_usage},
     {"serve", cli_serve, cli_serve_usage},
     {"healthcheck", cli_healthcheck, cli_healthcheck_usage},
+    {"schema", cli_schema, cli_schema_usage},
 };
 
 /* --config may appear anywhere on the command line; the command parses the rest. */

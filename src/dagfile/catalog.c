@@ -1147,3 +1147,21 @@ const char *catalog_suggest(const catalog *c, const char *path)
 	}
 	return best;
 }
+
+void catalog_each_operator(const catalog *c, void (*fn)(const cat_operator *op, void *ud), void *ud)
+{
+	for (size_t i = 0; c && i < c->nops; i++)
+		fn(&c->ops_list[i]->pub, ud);
+}
+
+void catalog_each_alias(const catalog *c,
+                        void (*fn)(const char *path, const cat_operator *target, bool deprecated,
+                                   void *ud),
+                        void *ud)
+{
+	for (size_t i = 0; c && i < c->naliases; i++) {
+		const alias_ent *a = c->alias_list[i];
+		if (a->op)
+			fn(a->path, &a->op->pub, a->deprecated, ud);
+	}
+}

@@ -93,4 +93,15 @@ bool catalog_module_exists(const catalog *c, const char *module, size_t len);
 /* Nearest known operator paths, for "did you mean". Returns NULL if none close. */
 const char *catalog_suggest(const catalog *c, const char *path);
 
+/* Every operator of the catalog, in the order the files declare them
+ * (`dagproc schema`). */
+void catalog_each_operator(const catalog *c, void (*fn)(const cat_operator *op, void *ud),
+                           void *ud);
+/* Every other path that names a catalog operator (an Airflow 2 path still
+ * redirected, a public re-export): fn(path, target, deprecated, ud). */
+void catalog_each_alias(const catalog *c,
+                        void (*fn)(const char *path, const cat_operator *target, bool deprecated,
+                                   void *ud),
+                        void *ud);
+
 #endif

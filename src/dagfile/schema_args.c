@@ -2,6 +2,7 @@
  * catalog, its arguments (unknown, mistyped, missing), the files dag-factory
  * loads, and the __type__ objects it builds. */
 #include "dagfile/schema_int.h"
+#include "dagfile/jsonschema.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -877,4 +878,30 @@ void sch_check_task(dctx *d, int ti)
 	}
 	if (op)
 		check_operator_args(d, t, op);
+}
+
+const char *const *sch_task_keys(size_t *n)
+{
+	*n = NELEM(task_system_keys);
+	return task_system_keys;
+}
+
+void sch_each_consumed_key(void (*fn)(const char *key, void *ud), void *ud)
+{
+	static const char *const fixed[] = {
+	    "python_callable_name", "python_callable_file",  "response_check_name",
+	    "response_check_file",  "response_check_lambda", "success_check_name",
+	    "success_check_file",   "success_check_lambda",  "failure_check_name",
+	    "failure_check_file",   "failure_check_lambda"};
+	for (size_t i = 0; i < NELEM(fixed); i++)
+		fn(fixed[i], ud);
+	char k[64];
+	for (size_t i = 0; i <= NELEM(callbacks_all); i++) {
+		const char *base =
+		    i < NELEM(callbacks_all) ? callbacks_all[i] : "execution_date_fn";
+		snprintf(k, sizeof(k), "%s_name", base);
+		fn(k, ud);
+		snprintf(k, sizeof(k), "%s_file", base);
+		fn(k, ud);
+	}
 }

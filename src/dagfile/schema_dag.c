@@ -1,6 +1,7 @@
 /* DAG-level keys: the keys Airflow's DAG() and dag-factory take, the removed
  * and deprecated ones, and the type of each value. */
 #include "dagfile/schema_int.h"
+#include "dagfile/jsonschema.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -307,4 +308,10 @@ void sch_check_dag_keys(dctx *d)
 			sch_check_typed_objects(d, p->val, 0);
 	}
 	sch_check_paths_in(d, m, SCH_PATHS_DAG);
+}
+
+const char *const *sch_dag_keys(size_t *n)
+{
+	*n = NELEM(dag_keys);
+	return dag_keys;
 }
