@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include "bundle/walk.h"
+#include "cli/check_int.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "dagfile/codes.h"
 #include "dagfile/dagenv.h"
 #include "dagfile/dagfile.h"
+#include "dagfile/fix.h"
 #include "dagfile/schema.h"
 #include "dagfile/yaml.h"
 #include "util/fsutil.h"
@@ -27,15 +29,6 @@
 #ifndef DAGPROC_VERSION
 #define DAGPROC_VERSION "0.1.0"
 #endif
-
-typedef struct check_item {
-	char *shown; /* path as printed: the argument joined with the file below it */
-	char *abs;   /* path to read */
-	char *root;  /* bundle root for defaults.yml */
-	int group;   /* index of the argument (E034 applies within a folder argument) */
-	dagfile_result res;
-	char *out; /* the item's rendered output */
-} check_item;
 
 typedef struct colours {
 	const char *bold, *red, *yellow, *blue, *reset;
@@ -336,7 +329,40 @@ static void json_int_or_null(strbuf *b, unsigned v)
 		sb_adds(b, "null");
 }
 
-static void diag_json(strbuf *b, const diag *d, bool warning)
+/* The text a file's fixes are found in (read again: the parse does not keep
+ * it); NULL when no diagnostic of the file has a fix, or the file is gone. */
+typedef struct fix_text {
+	char *data;
+	size_t len;
+} fix_text;
+
+static void fix_json(strbuf *b, const diag *d, const fix_text *ft)
+{
+	fix_edit e;
+	if (!ft || !ft->data || !dagfile_fix_edit(ft->data, ft->len, d, &e))
+		return;
+	json_key(b, "fix", false);
+	sb_addc(b, '{');
+	json_key(b, "description", true);
+	char *what = xasprintf("replace '%s' with '%s'", d->fix_from, e.new_text);
+	json_str(b, what);
+	free(what);
+	json_key(b, "edits", false);
+	sb_adds(b, "[{");
+	json_key(b, "line", true);
+	json_int_or_null(b, e.line);
+	json_key(b, "col", false);
+	json_int_or_null(b, e.col);
+	json_key(b, "end_line", false);
+	json_int_or_null(b, e.end_line);
+	json_key(b, "end_col", false);
+	json_int_or_null(b, e.end_col);
+	json_key(b, "new_text", false);
+	json_str(b, e.new_text);
+	sb_adds(b, "}]}");
+}
+
+static void diag_json(strbuf *b, const diag *d, bool warning, const fix_text *ft)
 {
 	sb_addc(b, '{');
 	json_key(b, "code", true);
@@ -357,6 +383,7 @@ static void diag_json(strbuf *b, const diag *d, bool warning)
 	}
 	json_key(b, "message", false);
 	json_str(b, d->message);
+	fix_json(b, d, ft);
 	sb_addc(b, '}');
 }
 
@@ -365,6 +392,14 @@ static void diag_json(strbuf *b, const diag *d, bool warning)
 static char *render_json(const check_item *it)
 {
 	const dagfile_result *r = &it->res;
+	fix_text ft = {0};
+	bool fixes = false;
+	for (size_t k = 0; k < r->nerrors && !fixes; k++)
+		fixes = r->errors[k].fix_from != NULL;
+	for (size_t k = 0; k < r->nwarnings && !fixes; k++)
+		fixes = r->warnings[k].fix_from != NULL;
+	if (fixes && fs_read_file(it->abs, (size_t)1 << 30, &ft.data, &ft.len) != 0)
+		ft.data = NULL;
 	strbuf b;
 	sb_init(&b);
 	sb_addc(&b, '{');
@@ -421,7 +456,7 @@ static char *render_json(const check_item *it)
 	for (size_t k = 0; k < r->nerrors; k++) {
 		if (k)
 			sb_addc(&b, ',');
-		diag_json(&b, &r->errors[k], false);
+		diag_json(&b, &r->errors[k], false, &ft);
 	}
 	sb_addc(&b, ']');
 	json_key(&b, "warnings", false);
@@ -429,9 +464,10 @@ static char *render_json(const check_item *it)
 	for (size_t k = 0; k < r->nwarnings; k++) {
 		if (k)
 			sb_addc(&b, ',');
-		diag_json(&b, &r->warnings[k], true);
+		diag_json(&b, &r->warnings[k], true, &ft);
 	}
 	sb_adds(&b, "]}");
+	free(ft.data);
 	return sb_detach(&b);
 }
 
@@ -699,6 +735,83 @@ static void add_item(check_item **items, size_t *n, size_t *cap, char *shown, ch
 	it->group = group;
 }
 
+/* The catalog and parse options of check and fix; 0, or 2 with a message. */
+int check_setup(const struct dagproc_config *cfg, const char *cmd, catalog **catp,
+                dagfile_opts *opts)
+{
+	char *err = NULL;
+	dagenv_configure((const char *const *)cfg->core.dag_env_deny.v, cfg->core.dag_env_deny.n,
+	                 (const char *const *)cfg->core.dag_env_allow.v, cfg->core.dag_env_allow.n);
+	catalog *cat = catalog_load((const char *const *)cfg->core.operator_catalog.v,
+	                            cfg->core.operator_catalog.n, &err);
+	if (!cat) {
+		fprintf(stderr, "dagproc %s: %s\n", cmd,
+		        err ? err : "cannot load the operator catalog");
+		free(err);
+		return 2;
+	}
+	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
+	                      cfg->core.unchecked_operator_modules.n);
+	catalog_set_strict(cat, cfg->core.strict_catalog);
+	*opts = (dagfile_opts){.cat = cat,
+	                       .pools = (const char *const *)cfg->core.pools.v,
+	                       .npools = cfg->core.pools.n,
+	                       .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
+	*catp = cat;
+	return 0;
+}
+
+/* The DAG files named by argv[first..argc-1] (files, or folders walked with
+ * their .dagignore); 0, or 2 when one could not be read (said on stderr). */
+int check_collect(int argc, char **argv, int first, const struct dagproc_config *cfg,
+                  const char *cmd, check_item **itemsp, size_t *np)
+{
+	int rc = 0;
+	const char *bundles[1] = {cfg->core.dags_folder};
+	check_item *items = NULL;
+	size_t n = 0, cap = 0;
+	for (int a = first; a < argc; a++) {
+		const char *arg = argv[a];
+		struct stat st;
+		if (stat(arg, &st) != 0) {
+			fprintf(stderr, "dagproc %s: %s: %s\n", cmd, arg, strerror(errno));
+			rc = 2;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			walk_list wl = {0};
+			if (walk_bundle(arg, &wl) != 0) {
+				fprintf(stderr, "dagproc %s: %s: %s\n", cmd, arg, strerror(errno));
+				rc = 2;
+				continue;
+			}
+			for (size_t i = 0; i < wl.n; i++) {
+				char *shown = fs_path_join(arg, wl.files[i].rel);
+				add_item(&items, &n, &cap, shown, xstrdup(wl.files[i].abs), arg, a);
+			}
+			walk_list_free(&wl);
+			continue;
+		}
+		char *abs = realpath(arg, NULL);
+		if (!abs) {
+			fprintf(stderr, "dagproc %s: %s: %s\n", cmd, arg, strerror(errno));
+			rc = 2;
+			continue;
+		}
+		char *root = root_for_file(abs, bundles, cfg->core.dags_folder ? 1 : 0);
+		if (!walk_file_is_dag(root, rel_below(abs, root))) {
+			free(root);
+			free(abs);
+			continue;
+		}
+		add_item(&items, &n, &cap, xstrdup(arg), abs, root, a);
+		free(root);
+	}
+	*itemsp = items;
+	*np = n;
+	return rc;
+}
+
 int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 {
 	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'},
@@ -746,65 +859,13 @@ int cli_check(int argc, char **argv, const struct dagproc_config *cfg)
 		return 2;
 	}
 
-	char *err = NULL;
-	dagenv_configure((const char *const *)cfg->core.dag_env_deny.v, cfg->core.dag_env_deny.n,
-	                 (const char *const *)cfg->core.dag_env_allow.v, cfg->core.dag_env_allow.n);
-	catalog *cat = catalog_load((const char *const *)cfg->core.operator_catalog.v,
-	                            cfg->core.operator_catalog.n, &err);
-	if (!cat) {
-		fprintf(stderr, "dagproc check: %s\n",
-		        err ? err : "cannot load the operator catalog");
-		free(err);
+	catalog *cat = NULL;
+	dagfile_opts opts;
+	if (check_setup(cfg, "check", &cat, &opts) != 0)
 		return 2;
-	}
-	catalog_set_unchecked(cat, (const char *const *)cfg->core.unchecked_operator_modules.v,
-	                      cfg->core.unchecked_operator_modules.n);
-	catalog_set_strict(cat, cfg->core.strict_catalog);
-	dagfile_opts opts = {.cat = cat,
-	                     .pools = (const char *const *)cfg->core.pools.v,
-	                     .npools = cfg->core.pools.n,
-	                     .max_file_size = (size_t)cfg->dag_processor.max_file_size << 20};
-	const char *bundles[1] = {cfg->core.dags_folder};
-
 	check_item *items = NULL;
-	size_t n = 0, cap = 0;
-	for (int a = optind; a < argc; a++) {
-		const char *arg = argv[a];
-		struct stat st;
-		if (stat(arg, &st) != 0) {
-			fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
-			rc = 2;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			walk_list wl = {0};
-			if (walk_bundle(arg, &wl) != 0) {
-				fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
-				rc = 2;
-				continue;
-			}
-			for (size_t i = 0; i < wl.n; i++) {
-				char *shown = fs_path_join(arg, wl.files[i].rel);
-				add_item(&items, &n, &cap, shown, xstrdup(wl.files[i].abs), arg, a);
-			}
-			walk_list_free(&wl);
-			continue;
-		}
-		char *abs = realpath(arg, NULL);
-		if (!abs) {
-			fprintf(stderr, "dagproc check: %s: %s\n", arg, strerror(errno));
-			rc = 2;
-			continue;
-		}
-		char *root = root_for_file(abs, bundles, cfg->core.dags_folder ? 1 : 0);
-		if (!walk_file_is_dag(root, rel_below(abs, root))) {
-			free(root);
-			free(abs);
-			continue;
-		}
-		add_item(&items, &n, &cap, xstrdup(arg), abs, root, a);
-		free(root);
-	}
+	size_t n = 0;
+	rc = check_collect(argc, argv, optind, cfg, "check", &items, &n);
 
 	bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 	colours c = tty ? (colours){"\033[1m", "\033[1;31m", "\033[1;33m", "\033[1;34m", "\033[0m"}

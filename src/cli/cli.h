@@ -27,6 +27,9 @@ int cli_processors(int argc, char **argv, struct dagproc_config *cfg);
 void cli_processors_usage(FILE *f);
 int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
 void cli_serve_usage(FILE *f);
+/* fix.c: applies check's certain fixes */
+int cli_fix(int argc, char **argv, struct dagproc_config *cfg);
+void cli_fix_usage(FILE *f);
 /* schema.c: the JSON Schema for editors */
 int cli_schema(int argc, char **argv, struct dagproc_config *cfg);
 void cli_schema_usage(FILE *f);

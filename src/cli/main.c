@@ -32,6 +32,8 @@ static void usage(FILE *f)
 	    "hold\n"
 	    "  serve [--db URL]                    the HTTP API alone, reading the database\n"
 	    "  healthcheck [--live|--ready]        exec probe of the processor running here\n"
+	    "  fix [--diff] [--select CODES] PATH...\n"
+	    "                                      apply check's certain fixes (Airflow 3)\n"
 	    "  schema [--compact]                  JSON Schema of DAG files, for editors\n"
 	    "  help [COMMAND]                      show help for a command\n"
 	    "  help config                         every setting: default, environment variable\n"
@@ -57,6 +59,7 @@ static const struct {
     {"serve", cli_serve, cli_serve_usage},
     {"healthcheck", cli_healthcheck, cli_healthcheck_usage},
     {"schema", cli_schema, cli_schema_usage},
+    {"fix", cli_fix, cli_fix_usage},
 };
 
 /* --config may appear anywhere on the command line; the command parses the rest. */

@@ -433,6 +433,7 @@ static void free_diag(diag *d)
 	free(d->dag_id);
 	free(d->message);
 	free(d->suggestion);
+	free(d->fix_from);
 }
 
 /* Sorts by position and drops repeats of one node's diagnostic (a `default`

@@ -20,6 +20,9 @@ typedef struct diag {
 	 * key, a name, an import path), NULL when there is none. Kept as data so
 	 * that a fix can be built from it; not carried by the worker protocol. */
 	char *suggestion;
+	/* when the suggestion is a fix: the node's text as parsed, which the
+	 * file must hold at line:col for the fix to apply (NULL otherwise) */
+	char *fix_from;
 } diag;
 
 typedef struct dag_task {

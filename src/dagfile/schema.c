@@ -13,8 +13,8 @@
 
 /* near: a suggested replacement for the node's text; with why, it is the
  * certain one ("removed in Airflow 3; use 'x'"), else a "did you mean". */
-static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, const ynode *n,
-                  const char *near, const char *why, const char *fmt, va_list ap)
+static void vdiag(dctx *d, bool warning, bool certain, const char *code, const char *wtype,
+                  const ynode *n, const char *near, const char *why, const char *fmt, va_list ap)
 {
 	strbuf b;
 	sb_init(&b);
@@ -46,6 +46,9 @@ static void vdiag(dctx *d, bool warning, const char *code, const char *wtype, co
 	/* the suggestion replaces the node's text only where the node is */
 	if (near && in_file)
 		(*arr)[*cnt - 1].suggestion = xstrdup(near);
+	/* a replacement that is certain: a fix, if the text is found as parsed */
+	if (near && in_file && certain && n->str && n->kind != YN_MAP && n->kind != YN_SEQ)
+		(*arr)[*cnt - 1].fix_from = xstrdup(n->str);
 	if (!warning)
 		d->has_error = true;
 }
@@ -54,7 +57,7 @@ void sch_err(dctx *d, const char *code, const ynode *n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, NULL, NULL, fmt, ap);
+	vdiag(d, false, false, code, NULL, n, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -62,7 +65,7 @@ void sch_warn(dctx *d, const char *code, const char *wtype, const ynode *n, cons
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, NULL, NULL, fmt, ap);
+	vdiag(d, true, false, code, wtype, n, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -70,7 +73,7 @@ void sch_err_near(dctx *d, const char *code, const ynode *n, const char *near, c
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, near, NULL, fmt, ap);
+	vdiag(d, false, false, code, NULL, n, near, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -79,7 +82,7 @@ void sch_warn_near(dctx *d, const char *code, const char *wtype, const ynode *n,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, near, NULL, fmt, ap);
+	vdiag(d, true, false, code, wtype, n, near, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -88,7 +91,7 @@ void sch_err_use(dctx *d, const char *code, const ynode *n, const char *use, con
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, false, code, NULL, n, use, why, fmt, ap);
+	vdiag(d, false, false, code, NULL, n, use, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -97,7 +100,7 @@ void sch_warn_use(dctx *d, const char *code, const char *wtype, const ynode *n, 
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vdiag(d, true, code, wtype, n, use, why, fmt, ap);
+	vdiag(d, true, false, code, wtype, n, use, why, fmt, ap);
 	va_end(ap);
 }
 
@@ -260,4 +263,22 @@ void schema_process(ydoc *doc, const char *path, const schema_defaults *defs, si
 		d.has_error = false;
 		process_dag(&d, p, default_block);
 	}
+}
+
+void sch_err_fix(dctx *d, const char *code, const ynode *n, const char *use, const char *why,
+                 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, false, use != NULL, code, NULL, n, use, why, fmt, ap);
+	va_end(ap);
+}
+
+void sch_warn_fix(dctx *d, const char *code, const char *wtype, const ynode *n, const char *use,
+                  const char *why, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, true, use != NULL, code, wtype, n, use, why, fmt, ap);
+	va_end(ap);
 }

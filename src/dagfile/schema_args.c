@@ -842,14 +842,19 @@ void sch_check_task(dctx *d, int ti)
 	case CAT_REMOVED: {
 		char use[512];
 		const char *why = catalog_removal(cat, opn->str, use, sizeof(use));
+		/* a fix when the replacement is an operator the catalog has */
+		const cat_operator *rop = NULL;
+		cat_lookup rr = use[0] ? catalog_lookup(cat, use, &rop, NULL) : CAT_NO_MODULE;
+		bool certain = rr == CAT_FOUND || rr == CAT_DEPRECATED;
+		void (*report)(dctx *, const char *, const ynode *, const char *, const char *,
+		               const char *, ...) = certain ? sch_err_fix : sch_err_use;
 		if (catalog_module_exists(cat, opn->str, (size_t)modlen))
-			sch_err_use(d, "E012", opn, use[0] ? use : NULL, why,
-			            "ImportError: cannot import name '%s' from '%.*s'", dot + 1,
-			            modlen, opn->str);
+			report(d, "E012", opn, use[0] ? use : NULL, why,
+			       "ImportError: cannot import name '%s' from '%.*s'", dot + 1, modlen,
+			       opn->str);
 		else
-			sch_err_use(d, "E011", opn, use[0] ? use : NULL, why,
-			            "ModuleNotFoundError: No module named '%.*s'", modlen,
-			            opn->str);
+			report(d, "E011", opn, use[0] ? use : NULL, why,
+			       "ModuleNotFoundError: No module named '%.*s'", modlen, opn->str);
 		return;
 	}
 	case CAT_NO_MODULE: {
@@ -870,7 +875,7 @@ void sch_check_task(dctx *d, int ti)
 		return;
 	}
 	case CAT_DEPRECATED:
-		sch_warn_use(d, "W002", "deprecated", opn, target, "deprecated in Airflow 3",
+		sch_warn_fix(d, "W002", "deprecated", opn, target, "deprecated in Airflow 3",
 		             "operator path '%s' is an Airflow 2 name", opn->str);
 		break;
 	case CAT_FOUND:

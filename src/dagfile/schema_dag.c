@@ -213,14 +213,20 @@ void sch_check_dag_keys(dctx *d)
 		ypair *p = &m->pairs[i];
 		const char *k = key_text(p);
 		if (strcmp(k, "schedule_interval") == 0 || strcmp(k, "timetable") == 0) {
-			sch_err_use(d, "E031", p->key, "schedule", "removed in Airflow 3",
-			            "'%s' is not a DAG argument", k);
+			/* renamed, same values: a fix unless the DAG already has a
+			 * schedule or both old keys */
+			bool alone = !map_get(m, "schedule") &&
+			             !(map_get(m, "schedule_interval") && map_get(m, "timetable"));
+			(alone ? sch_err_fix : sch_err_use)(d, "E031", p->key, "schedule",
+			                                    "removed in Airflow 3",
+			                                    "'%s' is not a DAG argument", k);
 			continue;
 		}
 		if (strcmp(k, "concurrency") == 0) {
-			sch_warn_use(d, "W002", "deprecated", p->key, "max_active_tasks",
-			             "deprecated; dag-factory passes it as max_active_tasks",
-			             "'concurrency' sets max_active_tasks");
+			(map_get(m, "max_active_tasks") ? sch_warn_use : sch_warn_fix)(
+			    d, "W002", "deprecated", p->key, "max_active_tasks",
+			    "deprecated; dag-factory passes it as max_active_tasks",
+			    "'concurrency' sets max_active_tasks");
 			continue;
 		}
 		if (strcmp(k, "sla_miss_callback") == 0) {

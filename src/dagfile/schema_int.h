@@ -239,6 +239,16 @@ __attribute__((format(printf, 7, 8))) void sch_warn_use(dctx *d, const char *cod
                                                         const char *use, const char *why,
                                                         const char *fmt, ...);
 
+/* The same, and the replacement is a fix (dagproc fix, code actions): one
+ * replacement, the same type of value, nothing else to change. */
+__attribute__((format(printf, 6, 7))) void sch_err_fix(dctx *d, const char *code, const ynode *n,
+                                                       const char *use, const char *why,
+                                                       const char *fmt, ...);
+__attribute__((format(printf, 7, 8))) void sch_warn_fix(dctx *d, const char *code,
+                                                        const char *wtype, const ynode *n,
+                                                        const char *use, const char *why,
+                                                        const char *fmt, ...);
+
 /* schema.c: E033 for a DAG id, task id or group name Airflow refuses: not a
  * string, a NUL in it, characters outside [A-Za-z0-9_.-] and letters, over 250 */
 void sch_check_id(dctx *d, const ynode *key, const char *what);
