@@ -176,6 +176,16 @@ if [ "$rc" -eq 0 ] && grep -q '^  stale_dag_threshold = 50$' "$out" &&
 else
 	fail "help config" "exit status $rc" "$out" "$err"
 fi
+# docs/codes.md (the page the language server links each diagnostic to) is
+# what `dagproc help codes` prints: it cannot drift from the code table
+dp helpcodes help codes
+if [ "$rc" -eq 0 ] && cmp -s "$out" "$(cd "$(dirname "$0")/.." && pwd)/docs/codes.md" &&
+	[ "$(grep -c '^## [EW][0-9][0-9][0-9]$' "$out")" -ge 25 ]; then
+	pass "help codes prints docs/codes.md, every code"
+else
+	fail "help codes differs from docs/codes.md (run: dagproc help codes > docs/codes.md)" \
+		"exit status $rc" "$out" "$err"
+fi
 printf '[database]\npool_size = -3\n' >"$tmp/bad.cfg"
 dp cfgfirst --config bad.cfg check dags/good.yml
 if [ "$rc" -eq 2 ] && grep -q "bad.cfg:2: \[database\] pool_size" "$err"; then

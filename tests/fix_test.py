@@ -379,6 +379,8 @@ def edge_cases(binary, work):
     else:
         ok("no temporary file left beside the fixed file")
 
+    review_cases(binary, d)
+
     # a YAML syntax error: never touched
     broken = os.path.join(d, "broken.yml")
     text = ("dag_b:\n  schedule_interval: '@daily'\n  tasks:\n"
@@ -423,6 +425,95 @@ def edge_cases(binary, work):
         ok("exit codes: 0 fixed and clean, 1 errors left (E014), 2 usage and I/O errors")
     else:
         bad("exit codes %s, want (0, 0, 1, 2, 2, 2)" % (codes,))
+
+
+def review_cases(binary, d):
+    """The cases an adversarial review found (issue 16), each once wrong."""
+    def fix_file(name, text, *args):
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(text.encode())
+        p = run(binary, "fix", *(list(args) + [path]))
+        with open(path, "rb") as f:
+            return p, f.read().decode(), path
+
+    # line breaks libyaml counts that are not LF: a lone CR in a comment, an
+    # LS in a quoted string; the same path as a later env value
+    for what, pre in (("a lone CR between comments", "# one\r# two\n"),
+                      ("an LS in a quoted string", "x:\n  description: \"a\u2028b\"\n")):
+        text = (pre + "dag_cr:\n  tasks:\n    - task_id: a\n      operator: %s\n"
+                "      bash_command: echo\n      env: {P: %s}\n") % (BASH2, BASH2)
+        p, got, _ = fix_file("breaks.yml", text)
+        want = text.replace("operator: " + BASH2, "operator: " + BASH3)
+        if got == want:
+            ok("%s before the operator: the operator is fixed, the env value is not" % what)
+        else:
+            bad("%s: got %r" % (what, got))
+    # an anchored path also used as another kind of value: not fixed
+    text = ("dag_an:\n  tasks:\n    - task_id: a\n      operator: &op %s\n"
+            "      bash_command: echo\n      env: {P: *op}\n") % BASH2
+    p, got, path = fix_file("anchor_env.yml", text)
+    out = json.loads(run(binary, "check", "--format", "json", path).stdout)
+    fixes = [w for f in out["files"] for w in f["warnings"] if "fix" in w]
+    if got == text and not fixes:
+        ok("an anchored path also used as an env value: reported, no fix")
+    else:
+        bad("anchored path used elsewhere: fixes %r, file %r" % (fixes, got))
+    # an explicit key over a merged one: the merged key is not the one in effect
+    text = ("base: &b\n  schedule_interval: '@daily'\n  tasks: []\n"
+            "dag_m:\n  <<: *b\n  schedule_interval: '@hourly'\n  tasks: []\n")
+    p, got, _ = fix_file("merge.yml", text)
+    if "'@hourly'" in got and got.count("schedule_interval") >= 1 and \
+            "schedule: '@daily'" not in got:
+        ok("schedule_interval over a merged one: the anchored key is not rewritten")
+    else:
+        bad("merge override: %r" % got)
+    # a default block's key, one DAG of which has a schedule: no fix, in
+    # either order of the DAGs
+    for order in (0, 1):
+        dags = ["d1:\n  tasks: []\n", "d2:\n  schedule: '@hourly'\n  tasks: []\n"]
+        if order:
+            dags.reverse()
+        text = "default:\n  schedule_interval: '@daily'\n" + "".join(dags)
+        p, got, _ = fix_file("default_block.yml", text)
+        if got == text:
+            ok("a default block's schedule_interval where a DAG has schedule: not fixed "
+               "(DAG order %d)" % order)
+        else:
+            bad("default block order %d: %r" % (order, got))
+    # a renamed class (an async sensor merged into the plain one): not certain
+    text = ("dag_r:\n  tasks:\n    - task_id: a\n      operator: "
+            "airflow.providers.http.operators.http.SimpleHttpOperator\n      endpoint: x\n")
+    p, got, _ = fix_file("renamed.yml", text)
+    if got == text:
+        ok("a class renamed by its provider (SimpleHttpOperator): reported, not rewritten")
+    else:
+        bad("renamed class rewritten: %r" % got)
+    # setgid kept; a file named twice fixed and diffed once
+    text = "dag_s:\n  schedule_interval: '@daily'\n  tasks: []\n"
+    path = os.path.join(d, "setgid.yml")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o2750)
+    p = run(binary, "fix", "--diff", path, path)
+    heads = p.stdout.count("+++ b/")
+    run(binary, "fix", path)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode == 0o2750 and heads == 1:
+        ok("the setgid bit is kept; a file named twice is diffed once")
+    else:
+        bad("mode %o, %d diff headers" % (mode, heads))
+    # --select: any case; an unknown code is a usage error
+    with open(path, "w") as f:
+        f.write(text)
+    p1 = run(binary, "fix", "--select", "e031", path)
+    with open(path) as f:
+        fixed = "schedule:" in f.read()
+    p2 = run(binary, "fix", "--select", "X999", path)
+    if fixed and p2.returncode == 2 and "X999" in p2.stderr:
+        ok("--select e031 works in lower case; --select X999 is a usage error")
+    else:
+        bad("--select: fixed %s, unknown code exit %d %r" % (fixed, p2.returncode, p2.stderr))
 
 
 if __name__ == "__main__":

@@ -43,12 +43,13 @@ p=$stage/usr/local
 missing=
 for f in bin/dagproc share/man/man1/dagproc.1 share/man/man5/dagproc.cfg.5 \
 	share/doc/dagproc/dagproc.cfg.example lib/systemd/system/dagproc.service \
-	share/bash-completion/completions/dagproc; do
+	share/bash-completion/completions/dagproc share/doc/dagproc/codes.md \
+	share/doc/dagproc/fix.md share/doc/dagproc/schema.md; do
 	[ -f "$p/$f" ] || missing="$missing $f"
 done
-[ -z "$missing" ] && ok "installed: binary, two man pages, example configuration, unit file, completion" ||
+[ -z "$missing" ] && ok "installed: binary, two man pages, example configuration, unit file, completion, the codes, fix and schema pages" ||
 	bad "not installed:$missing"
-[ "$(find "$stage" -type f | wc -l)" = 6 ] && ok "nothing else installed" ||
+[ "$(find "$stage" -type f | wc -l)" = 9 ] && ok "nothing else installed" ||
 	bad "installed files: $(find "$stage" -type f | sed "s|$stage||" | tr '\n' ' ')"
 
 # the installed binary, from another folder

@@ -263,6 +263,49 @@ def main(argv):
 
     every_operator(binary, v, work)
 
+    # files check accepts that the schema once refused (review of issue 16)
+    accepted = [
+        ("a null default block", "default:\nd:\n  tasks: []\n"),
+        ("a DAG with a null body", "d:\n"),
+        ("a null task group in mapping form",
+         "d:\n  task_groups:\n    g1:\n  tasks:\n    - {task_id: t, operator: %s, "
+         "bash_command: echo}\n" % BASH),
+        ("a $VAR where a dict goes",
+         "d:\n  tasks:\n    - task_id: t\n      operator: "
+         "airflow.providers.standard.operators.python.PythonOperator\n"
+         "      python_callable: m.f\n      op_kwargs: $TASK_KWARGS\n"),
+    ]
+    for what, text in accepted:
+        path = os.path.join(work, "acc.yml")
+        with open(path, "w") as f:
+            f.write(text)
+        out = check_json(binary, path)
+        errs = [e["code"] for fl in out["files"] for e in fl.get("errors") or []]
+        data = yaml.load(text, Loader=Loader)
+        serr = errors_of(v, data)
+        if errs:
+            ok("%s: check reports %s (nothing to compare)" % (what, errs))
+        elif serr:
+            bad("%s: check accepts it, the schema refuses it: %s" % (what, serr[0].message[:200]))
+        else:
+            ok("%s: accepted by check and by the schema" % what)
+
+    # draft-07 ignores the siblings of $ref: none may carry meaning there
+    def refs_alone(node, path="#"):
+        if isinstance(node, dict):
+            if "$ref" in node and set(node) - {"$ref"}:
+                yield path
+            for k, x in node.items():
+                yield from refs_alone(x, path + "/" + k)
+        elif isinstance(node, list):
+            for i, x in enumerate(node):
+                yield from refs_alone(x, "%s/%d" % (path, i))
+    beside = list(refs_alone(schema))
+    if beside:
+        bad("keywords beside $ref (draft-07 ignores them): %s" % beside[:5])
+    else:
+        ok("no keyword sits beside a $ref")
+
     # an extra catalog file: its operator and arguments are in the schema
     cat = os.path.join(work, "extra.yml")
     with open(cat, "w") as f:

@@ -27,6 +27,9 @@ int cli_processors(int argc, char **argv, struct dagproc_config *cfg);
 void cli_processors_usage(FILE *f);
 int cli_serve(int argc, char **argv, struct dagproc_config *cfg);
 void cli_serve_usage(FILE *f);
+/* lsp.c: the language server */
+int cli_lsp(int argc, char **argv, struct dagproc_config *cfg);
+void cli_lsp_usage(FILE *f);
 /* fix.c: applies check's certain fixes */
 int cli_fix(int argc, char **argv, struct dagproc_config *cfg);
 void cli_fix_usage(FILE *f);

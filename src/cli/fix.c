@@ -4,6 +4,7 @@
  * fix (a corrected path lets the task's arguments be checked), writes each
  * file atomically, and never touches a file with a YAML syntax error or one
  * that changed on disk since it was read. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "cli/check_int.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "dagfile/codes.h"
 #include "dagfile/fix.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
@@ -313,9 +315,10 @@ static int write_atomic(const char *path, const char *orig, size_t olen, const c
 		else
 			off += (size_t)k;
 	}
-	if (rc == 0 && fchmod(fd, st.st_mode & 07777) != 0)
-		rc = -1;
+	/* the owner first: a change of owner clears the setuid and setgid bits */
 	if (rc == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM)
+		rc = -1;
+	if (rc == 0 && fchmod(fd, st.st_mode & 07777) != 0)
 		rc = -1;
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -1;
@@ -375,6 +378,20 @@ int cli_fix(int argc, char **argv, struct dagproc_config *cfg)
 			char *copy = xstrdup(optarg), *save = NULL;
 			for (char *t = strtok_r(copy, ", ", &save); t;
 			     t = strtok_r(NULL, ", ", &save)) {
+				for (char *up = t; *up; up++)
+					*up = (char)toupper((unsigned char)*up);
+				bool known = false;
+				for (size_t k = 0; k < diag_ncodes && !known; k++)
+					known = strncmp(diag_codes[k].code, t, strlen(t)) == 0;
+				if (!known) {
+					fprintf(
+					    stderr,
+					    "dagproc fix: --select: '%s' is not a diagnostic code "
+					    "or a prefix of one (dagproc help codes)\n",
+					    t);
+					free(copy);
+					return 2;
+				}
 				s.v = xrealloc(s.v, (s.n + 1) * sizeof(*s.v));
 				s.v[s.n++] = xstrdup(t);
 			}
@@ -411,6 +428,12 @@ int cli_fix(int argc, char **argv, struct dagproc_config *cfg)
 	FILE *msg = diff ? stderr : stdout;
 	for (size_t i = 0; i < n; i++) {
 		check_item *it = &items[i];
+		/* a file named twice (itself and in its folder) is fixed once */
+		bool again = false;
+		for (size_t j = 0; j < i && !again; j++)
+			again = strcmp(items[j].abs, it->abs) == 0;
+		if (again)
+			continue;
 		char *orig = NULL;
 		size_t olen = 0;
 		if (fs_read_file(it->abs, (size_t)1 << 30, &orig, &olen) != 0) {

@@ -443,6 +443,26 @@ static void tidy(diag *arr, size_t *n)
 	if (*n < 2)
 		return;
 	qsort(arr, *n, sizeof(*arr), cmp_diag);
+	/* one node reported for several DAGs (a `default` block, an anchor):
+	 * its fix holds only if it is certain for every one of them */
+	for (size_t i = 0; i < *n;) {
+		size_t j = i + 1;
+		bool some = arr[i].fix_from != NULL, all = some;
+		while (j < *n && arr[j].line == arr[i].line && arr[j].col == arr[i].col &&
+		       arr[j].line != 0 && strcmp(arr[j].code, arr[i].code) == 0) {
+			some |= arr[j].fix_from != NULL;
+			all &=
+			    arr[j].fix_from != NULL &&
+			    (!arr[i].fix_from || strcmp(arr[j].suggestion, arr[i].suggestion) == 0);
+			j++;
+		}
+		if (some && !all)
+			for (size_t k = i; k < j; k++) {
+				free(arr[k].fix_from);
+				arr[k].fix_from = NULL;
+			}
+		i = j;
+	}
 	size_t w = 1;
 	for (size_t i = 1; i < *n; i++) {
 		diag *p = &arr[w - 1];

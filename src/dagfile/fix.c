@@ -3,29 +3,66 @@
 
 #include <string.h>
 
-/* Byte offset of 1-based (line, col), col counting characters as libyaml
- * does (a UTF-8 sequence is one; a byte order mark at the start is skipped);
- * (size_t)-1 when the text has no such place. */
-static size_t offset_of(const char *t, size_t len, uint32_t line, uint32_t col)
+/* The length of the line break at t[i] as libyaml counts them (CR LF, CR,
+ * LF, NEL, LS, PS), 0 when there is none: a line count that disagrees with
+ * the parser's would put an edit on another node. */
+static size_t break_at(const char *t, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)t[i];
+	if (c == '\n')
+		return 1;
+	if (c == '\r')
+		return i + 1 < len && t[i + 1] == '\n' ? 2 : 1;
+	if (c == 0xC2 && i + 1 < len && (unsigned char)t[i + 1] == 0x85)
+		return 2;
+	if (c == 0xE2 && i + 2 < len && (unsigned char)t[i + 1] == 0x80 &&
+	    ((unsigned char)t[i + 2] == 0xA8 || (unsigned char)t[i + 2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+size_t dagfile_text_offset(const char *t, size_t len, uint32_t line, uint32_t col)
 {
 	size_t i = 0;
 	if (len >= 3 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
 	    (unsigned char)t[2] == 0xBF)
 		i = 3;
-	for (uint32_t l = 1; l < line; l++) {
-		const char *nl = memchr(t + i, '\n', len - i);
-		if (!nl)
+	for (uint32_t l = 1; l < line;) {
+		if (i >= len)
 			return (size_t)-1;
-		i = (size_t)(nl - t) + 1;
+		size_t b = break_at(t, len, i);
+		if (b) {
+			i += b;
+			l++;
+		} else {
+			i++;
+		}
 	}
 	for (uint32_t c = 1; c < col; c++) {
-		if (i >= len || t[i] == '\n')
+		if (i >= len || break_at(t, len, i))
 			return (size_t)-1;
 		i++;
 		while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
 			i++;
 	}
 	return i;
+}
+
+/* The start of the line holding offset off, as libyaml counts lines. */
+static size_t line_start(const char *t, size_t len, size_t off)
+{
+	size_t ls = 0, i = 0;
+	while (i < off) {
+		size_t b = break_at(t, len, i);
+		if (b) {
+			i += b;
+			if (i <= off)
+				ls = i;
+		} else {
+			i++;
+		}
+	}
+	return ls;
 }
 
 static uint32_t chars(const char *s, size_t n)
@@ -74,17 +111,67 @@ static bool plain_safe(const char *s)
 	return true;
 }
 
+static bool anchor_char(char c)
+{
+	return c && c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ',' && c != '[' &&
+	       c != ']' && c != '{' && c != '}';
+}
+
+/* The key a value at v is given to on its line ("key: v", "{k: v, key: v"),
+ * or false when v follows no key there. */
+static bool key_before(const char *t, size_t len, size_t v, size_t *ks, size_t *ke)
+{
+	size_t ls = line_start(t, len, v), j = v;
+	while (j > ls && (t[j - 1] == ' ' || t[j - 1] == '\t'))
+		j--;
+	if (j == ls || t[j - 1] != ':')
+		return false;
+	size_t e = --j;
+	while (j > ls && t[j - 1] != ' ' && t[j - 1] != '\t' && t[j - 1] != '{' && t[j - 1] != ',')
+		j--;
+	if (j == e)
+		return false;
+	*ks = j;
+	*ke = e;
+	return true;
+}
+
+/* An anchored value (&name at a) is edited for every alias of it: only when
+ * each alias is the value of a key of the same name as the anchored one's
+ * (an operator path used as the operator of other tasks), not a key, not
+ * another kind of value. */
+static bool aliases_agree(const char *t, size_t len, size_t a, const char *name, size_t nl)
+{
+	size_t ks, ke;
+	if (!key_before(t, len, a, &ks, &ke))
+		return false; /* an anchored key, or a value outside a mapping */
+	for (const char *p = t; (p = memchr(p, '*', len - (size_t)(p - t))) != NULL; p++) {
+		size_t i = (size_t)(p - t);
+		if (i + 1 + nl > len || memcmp(p + 1, name, nl) != 0 ||
+		    (i + 1 + nl < len && anchor_char(t[i + 1 + nl])))
+			continue;
+		size_t ks2, ke2;
+		if (!key_before(t, len, i, &ks2, &ke2) || ke2 - ks2 != ke - ks ||
+		    memcmp(t + ks2, t + ks, ke - ks) != 0)
+			return false;
+	}
+	return true;
+}
+
 bool dagfile_fix_edit(const char *text, size_t len, const diag *d, fix_edit *e)
 {
 	if (!d->fix_from || !d->suggestion || !d->line || !d->col)
 		return false;
-	size_t i = offset_of(text, len, d->line, d->col);
+	size_t i = dagfile_text_offset(text, len, d->line, d->col);
 	if (i == (size_t)-1)
 		return false;
 	/* node properties before the text: an anchor, a tag */
 	while (i < len && (text[i] == '&' || text[i] == '!')) {
+		size_t p0 = i;
 		while (i < len && text[i] != ' ' && text[i] != '\t' && text[i] != '\n')
 			i++;
+		if (text[p0] == '&' && !aliases_agree(text, len, p0, text + p0 + 1, i - p0 - 1))
+			return false;
 		while (i < len && (text[i] == ' ' || text[i] == '\t'))
 			i++;
 	}
@@ -114,9 +201,7 @@ bool dagfile_fix_edit(const char *text, size_t len, const diag *d, fix_edit *e)
 		end = start + from_len;
 	}
 	/* back to positions: the line is d's; columns from the start of it */
-	size_t ls = start;
-	while (ls > 0 && text[ls - 1] != '\n')
-		ls--;
+	size_t ls = line_start(text, len, start);
 	size_t bom = (ls == 0 && len >= 3 && (unsigned char)text[0] == 0xEF &&
 	              (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
 	                 ? 3

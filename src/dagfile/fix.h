@@ -19,6 +19,10 @@ typedef struct fix_edit {
 	const char *new_text;
 } fix_edit;
 
+/* Byte offset of a diagnostic's 1-based (line, col) in text, counting line
+ * breaks and characters as libyaml does; (size_t)-1 when there is none. */
+size_t dagfile_text_offset(const char *text, size_t len, uint32_t line, uint32_t col);
+
 /* The edit that applies d's fix to text (the file's bytes, len of them).
  * False when d has no fix, or the node's text is not at d's position as it
  * was parsed (a scalar over several lines, with escapes, a block scalar), or

@@ -11,6 +11,9 @@
 /* The schema as JSON text (malloc'd), indented when pretty. */
 char *dagfile_json_schema(const catalog *c, int pretty);
 
+/* What a DAG, task or task group key means (hover text), or NULL. */
+const char *dagfile_key_doc(const char *key);
+
 /* The tables the schema is built from (schema_dag.c, schema_args.c). */
 const char *const *sch_dag_keys(size_t *n);
 const char *const *sch_task_keys(size_t *n);

@@ -845,7 +845,12 @@ void sch_check_task(dctx *d, int ti)
 		/* a fix when the replacement is an operator the catalog has */
 		const cat_operator *rop = NULL;
 		cat_lookup rr = use[0] ? catalog_lookup(cat, use, &rop, NULL) : CAT_NO_MODULE;
-		bool certain = rr == CAT_FOUND || rr == CAT_DEPRECATED;
+		/* and the class is the same, in another module: a renamed class
+		 * (an Async sensor merged into its plain one, a renamed hook
+		 * operator) may take other arguments */
+		const char *udot = strrchr(use, '.');
+		bool certain = (rr == CAT_FOUND || rr == CAT_DEPRECATED) && dot && udot &&
+		               strcmp(dot, udot) == 0;
 		void (*report)(dctx *, const char *, const ynode *, const char *, const char *,
 		               const char *, ...) = certain ? sch_err_fix : sch_err_use;
 		if (catalog_module_exists(cat, opn->str, (size_t)modlen))

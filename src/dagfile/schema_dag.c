@@ -215,7 +215,9 @@ void sch_check_dag_keys(dctx *d)
 		if (strcmp(k, "schedule_interval") == 0 || strcmp(k, "timetable") == 0) {
 			/* renamed, same values: a fix unless the DAG already has a
 			 * schedule or both old keys */
-			bool alone = !map_get(m, "schedule") &&
+			/* (the key written where its value is: not one a later key of
+			 * the mapping overrode) */
+			bool alone = !map_get(m, "schedule") && !p->replaced &&
 			             !(map_get(m, "schedule_interval") && map_get(m, "timetable"));
 			(alone ? sch_err_fix : sch_err_use)(d, "E031", p->key, "schedule",
 			                                    "removed in Airflow 3",
@@ -223,7 +225,8 @@ void sch_check_dag_keys(dctx *d)
 			continue;
 		}
 		if (strcmp(k, "concurrency") == 0) {
-			(map_get(m, "max_active_tasks") ? sch_warn_use : sch_warn_fix)(
+			(map_get(m, "max_active_tasks") || p->replaced ? sch_warn_use
+			                                               : sch_warn_fix)(
 			    d, "W002", "deprecated", p->key, "max_active_tasks",
 			    "deprecated; dag-factory passes it as max_active_tasks",
 			    "'concurrency' sets max_active_tasks");

@@ -149,7 +149,7 @@ static inline ynode *map_new(arena *A, size_t cap, const ynode *pos)
 {
 	ynode *m = arena_zalloc(A, sizeof(*m));
 	m->kind = YN_MAP;
-	m->pairs = cap ? arena_alloc(A, cap * sizeof(ypair)) : NULL;
+	m->pairs = cap ? arena_zalloc(A, cap * sizeof(ypair)) : NULL;
 	m->n = 0;
 	if (pos) {
 		m->line = pos->line;

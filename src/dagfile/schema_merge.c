@@ -55,10 +55,12 @@ ynode *sch_merge(arena *A, ynode *base, ynode *over, bool top_level)
 				}
 			}
 			hit->key = op->key;
+			hit->replaced = op->replaced;
 			hit->val = u;
 			continue;
 		}
 		hit->key = op->key;
+		hit->replaced = op->replaced;
 		hit->val = sch_merge(A, hit->val, op->val, false);
 	}
 	return m;

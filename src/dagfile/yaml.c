@@ -1302,9 +1302,10 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 			for (j = 0; j < out; j++)
 				if (keys_equal(p[j].key, p[i].key))
 					break;
-			if (j < out)
+			if (j < out) {
 				p[j].val = p[i].val; /* a Python dict keeps the first key */
-			else
+				p[j].replaced = true;
+			} else
 				p[out++] = p[i];
 		}
 		return out;
@@ -1331,6 +1332,7 @@ static size_t dedup_pairs(yloader *L, ypair *p, size_t n)
 			}
 			if (keys_equal(p[s].key, cur.key)) {
 				p[s].val = cur.val; /* a Python dict keeps the first key */
+				p[s].replaced = true;
 				break;
 			}
 			h = (h + 1) & mask;
@@ -1403,6 +1405,7 @@ static void finish_map(yloader *L, yframe *f)
 			continue;
 		L->scratch[cnt].key = kv[2 * i];
 		L->scratch[cnt].val = kv[2 * i + 1];
+		L->scratch[cnt].replaced = false;
 		cnt++;
 	}
 	cnt = dedup_pairs(L, L->scratch, cnt);

@@ -25,6 +25,10 @@ typedef struct ynode ynode;
 typedef struct ypair {
 	ynode *key;
 	ynode *val;
+	/* a later key of the mapping (a duplicate, or an explicit key over a
+	 * merged one) gave the value: key is the first one's node, not the one
+	 * written where the value is (a fix must not edit it) */
+	bool replaced;
 } ypair;
 
 struct ynode {
