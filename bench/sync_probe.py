@@ -369,7 +369,8 @@ def comm(pid):
 def find_daemon(pid, depth=0):
     """The first dagproc process below pid (its workers are dagproc children of it)."""
     for c in children(pid):
-        if comm(c) == "dagproc":
+        # BENCH_BIN may name another build (comm is its file name, cut at 15)
+        if comm(c).startswith("dagproc"):
             return c
         if depth < 3:
             d = find_daemon(c, depth + 1)
