@@ -15,7 +15,7 @@ core=(build-essential pkg-config meson ninja-build
       libsqlite3-dev libcmocka-dev libinih-dev libxxhash-dev
       clang libclang-rt-14-dev clang-format valgrind python3
       postgresql mariadb-server sqlite3 curl openssl procps
-      python3-jsonschema python3-yaml pre-commit git man-db systemd)
+      python3-jsonschema python3-yaml neovim pre-commit git man-db systemd)
 browser=(chromium)
 bench=(wrk python3-yaml)
 
