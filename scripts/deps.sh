@@ -44,6 +44,15 @@ missing() {
 	for p in "${want[@]}"; do
 		grep -qxF "$p" <<<"$installed" || echo "$p"
 	done
+	# node and npm, for the language server's test with the npm client VS Code
+	# uses: by command, since NodeSource's nodejs provides npm itself
+	# (Debian's npm package would then conflict)
+	case " $* " in
+	*" core "*)
+		command -v node >/dev/null 2>&1 || echo nodejs
+		command -v npm >/dev/null 2>&1 || echo npm
+		;;
+	esac
 }
 
 [ $# -gt 0 ] || set -- core
