@@ -14,7 +14,7 @@ NINJA ?= ninja
 FUZZ_SECONDS ?= 60
 # The other parsers' fuzz targets (fuzz/fuzz_<name>.c, seeds in fuzz/corpus-<name>/)
 # run after fuzz_dagfile, FUZZ_SECONDS_OTHER each.
-FUZZ_OTHER ?= config api proto
+FUZZ_OTHER ?= config api proto lsp
 FUZZ_SECONDS_OTHER ?= 20
 
 # `make demo`: the example bundle's diagnostics, then the processor on it with
