@@ -81,6 +81,7 @@ bench: build
 	@bench/sync_bench.sh
 	@bench/scaleout_bench.sh
 	@bench/api_bench.sh build/dagproc
+	@python3 bench/editor_bench.py build/dagproc build/bench/dags
 	@bench/fault_rss.sh
 
 # The whole folder gets coverage instrumentation (fuzzer-no-link) so that
