@@ -397,6 +397,12 @@ sorted((r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifact
        for r in results if r["ruleId"].startswith("W")) ==
 [("W001", "warning", "odd/a%2Cb%3A%20100%25.yml"), ("W002", "warning", "odd/a%2Cb%3A%20100%25.yml")]
 and all("[dag odd_dag]" in r["message"]["text"] for r in results if r["ruleId"].startswith("W"))'
+# the W002 (concurrency) carries its fix, the edit check --format json gives
+sarif_ok "sarif: a fix as an artifact change: concurrency -> max_active_tasks at 2:3-2:14" '
+[(c["artifactLocation"]["uri"], c["replacements"])
+ for r in results if r["ruleId"] == "W002" for f in r["fixes"] for c in f["artifactChanges"]] ==
+[("odd/a%2Cb%3A%20100%25.yml", [{"deletedRegion": {"startLine": 2, "startColumn": 3, "endLine": 2,
+   "endColumn": 14}, "insertedContent": {"text": "max_active_tasks"}}])]'
 # a diagnostic without a position (a file over max_file_size) still has the
 # region GitHub wants: the first line
 mkdir -p "$tmp/huge"

@@ -297,6 +297,22 @@ def session(binary, work):
            "with its pool warning")
     else:
         bad("after defaults.yml changed: %r" % (pd,))
+    # the same defaults.yml open in the editor and changed there: the files of
+    # its folder are published again
+    duri = "file://" + os.path.join(d, "dags", "defaults.yml")
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": duri, "languageId": "yaml",
+                                                       "version": 1,
+                                                       "text": "default_args:\n  pool: no_such_pool\n"}})
+    s.diagnostics(uri)
+    s.notify("textDocument/didChange", {"textDocument": {"uri": duri, "version": 2},
+                                        "contentChanges": [{"text": "default_args:\n  retries: 1\n"}]})
+    pd = s.diagnostics(uri)
+    if pd is not None:
+        ok("a didChange of an open defaults.yml publishes its folder's open files again")
+    else:
+        bad("no publishDiagnostics for etl.yml after defaults.yml changed in the editor")
+    s.notify("textDocument/didClose", {"textDocument": {"uri": duri}})
+    s.diagnostics(duri)
     # a burst of changes: the newest wins
     cur = new
     for v in range(5, 45):

@@ -336,6 +336,18 @@ typedef struct fix_text {
 	size_t len;
 } fix_text;
 
+static void read_fix_text(const check_item *it, fix_text *ft)
+{
+	const dagfile_result *r = &it->res;
+	bool fixes = false;
+	for (size_t k = 0; k < r->nerrors && !fixes; k++)
+		fixes = r->errors[k].fix_from != NULL;
+	for (size_t k = 0; k < r->nwarnings && !fixes; k++)
+		fixes = r->warnings[k].fix_from != NULL;
+	if (fixes && fs_read_file(it->abs, (size_t)1 << 30, &ft->data, &ft->len) != 0)
+		ft->data = NULL;
+}
+
 static void fix_json(strbuf *b, const diag *d, const fix_text *ft)
 {
 	fix_edit e;
@@ -393,13 +405,7 @@ static char *render_json(const check_item *it)
 {
 	const dagfile_result *r = &it->res;
 	fix_text ft = {0};
-	bool fixes = false;
-	for (size_t k = 0; k < r->nerrors && !fixes; k++)
-		fixes = r->errors[k].fix_from != NULL;
-	for (size_t k = 0; k < r->nwarnings && !fixes; k++)
-		fixes = r->warnings[k].fix_from != NULL;
-	if (fixes && fs_read_file(it->abs, (size_t)1 << 30, &ft.data, &ft.len) != 0)
-		ft.data = NULL;
+	read_fix_text(it, &ft);
 	strbuf b;
 	sb_init(&b);
 	sb_addc(&b, '{');
@@ -492,7 +498,29 @@ static void uri_of_path(strbuf *b, const char *path)
 	}
 }
 
-static void sarif_result(strbuf *b, const char *path, const diag *d, bool warning)
+/* A result's fix (SARIF 2.1.0 §3.55): the same edit as check --format json's,
+ * columns in code points as the run's columnKind says. */
+static void sarif_fix(strbuf *b, const char *uri, const diag *d, const fix_text *ft)
+{
+	fix_edit e;
+	if (!ft || !ft->data || !dagfile_fix_edit(ft->data, ft->len, d, &e))
+		return;
+	sb_adds(b, ",\"fixes\":[{\"description\":{\"text\":");
+	char *what = xasprintf("replace '%s' with '%s'", d->fix_from, e.new_text);
+	json_str(b, what);
+	free(what);
+	sb_adds(b, "},\"artifactChanges\":[{\"artifactLocation\":{\"uri\":");
+	json_str(b, uri);
+	sb_printf(b,
+	          "},\"replacements\":[{\"deletedRegion\":{\"startLine\":%u,\"startColumn\":%u,"
+	          "\"endLine\":%u,\"endColumn\":%u},\"insertedContent\":{\"text\":",
+	          e.line, e.col, e.end_line, e.end_col);
+	json_str(b, e.new_text);
+	sb_adds(b, "}}]}]}]");
+}
+
+static void sarif_result(strbuf *b, const char *path, const diag *d, bool warning,
+                         const fix_text *ft)
 {
 	const diag_code *dc = diag_code_find(d->code);
 	sb_adds(b, "{\"ruleId\":");
@@ -512,7 +540,6 @@ static void sarif_result(strbuf *b, const char *path, const diag *d, bool warnin
 	sb_init(&uri);
 	uri_of_path(&uri, path);
 	json_str(b, uri.data);
-	sb_free(&uri);
 	sb_addc(b, '}');
 	/* GitHub wants a region: a file-level diagnostic (unreadable, too
 	 * large) points at the first line */
@@ -520,35 +547,42 @@ static void sarif_result(strbuf *b, const char *path, const diag *d, bool warnin
 	if (d->line && d->col)
 		sb_printf(b, ",\"startColumn\":%u", d->col);
 	sb_addc(b, '}');
-	sb_adds(b, "}}]}");
+	sb_adds(b, "}}]");
+	sarif_fix(b, uri.data, d, ft);
+	sb_free(&uri);
+	sb_addc(b, '}');
 }
 
 /* One file's diagnostics, errors then warnings, each written by one():
  * NULL when the file has none. */
-typedef void (*diag_writer)(strbuf *b, const char *path, const diag *d, bool warning);
+typedef void (*diag_writer)(strbuf *b, const char *path, const diag *d, bool warning,
+                            const fix_text *ft);
 
 static char *render_diags(const check_item *it, diag_writer one)
 {
 	const dagfile_result *r = &it->res;
 	if (!r->nerrors && !r->nwarnings)
 		return NULL;
+	fix_text ft = {0};
+	read_fix_text(it, &ft);
 	strbuf b;
 	sb_init(&b);
 	for (int pass = 0; pass < 2; pass++) {
 		const diag *ds = pass ? r->warnings : r->errors;
 		size_t nd = pass ? r->nwarnings : r->nerrors;
 		for (size_t k = 0; k < nd; k++)
-			one(&b, r->path, &ds[k], pass == 1);
+			one(&b, r->path, &ds[k], pass == 1, &ft);
 	}
+	free(ft.data);
 	return sb_detach(&b);
 }
 
 /* SARIF results, comma-separated */
-static void sarif_one(strbuf *b, const char *path, const diag *d, bool warning)
+static void sarif_one(strbuf *b, const char *path, const diag *d, bool warning, const fix_text *ft)
 {
 	if (b->len)
 		sb_adds(b, ",\n        ");
-	sarif_result(b, path, d, warning);
+	sarif_result(b, path, d, warning, ft);
 }
 
 static void sarif_header(FILE *out)
@@ -597,8 +631,9 @@ static void gh_escape(strbuf *b, const char *s, bool property)
 	}
 }
 
-static void github_one(strbuf *b, const char *path, const diag *d, bool warning)
+static void github_one(strbuf *b, const char *path, const diag *d, bool warning, const fix_text *ft)
 {
+	(void)ft; /* annotations carry no fix */
 	sb_printf(b, "::%s file=", warning ? "warning" : "error");
 	gh_escape(b, path, true);
 	if (d->line)
