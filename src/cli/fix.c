@@ -109,13 +109,25 @@ static void count(file_fix *ff, const char *code)
 	ff->t[ff->nt++].n = 1;
 }
 
-static void push_edits(const file_fix *ff, const diag *ds, size_t nd, const sel *s, edit **ev,
-                       size_t *ne, size_t *cap)
+static void push_edits(file_fix *ff, const diag *ds, size_t nd, const sel *s, edit **ev, size_t *ne,
+                       size_t *cap)
 {
 	for (size_t i = 0; i < nd; i++) {
 		fix_edit e;
-		if (!selected(s, ds[i].code) || !dagfile_fix_edit(ff->text, ff->len, &ds[i], &e))
+		if (!selected(s, ds[i].code))
 			continue;
+		if (!dagfile_fix_edit(ff->text, ff->len, &ds[i], &e)) {
+			/* certain, but not where it can be edited alone */
+			if (ds[i].fix_from && !ff->refused)
+				ff->refused =
+				    xasprintf("%u:%u: %s not fixed: '%s' cannot be replaced in "
+				              "place (an anchor "
+				              "also used for another key, or a value over several "
+				              "lines or with "
+				              "escapes); replace it by hand",
+				              ds[i].line, ds[i].col, ds[i].code, ds[i].fix_from);
+			continue;
+		}
 		VEC_GROW(*ev, *ne, *cap);
 		edit *x = &(*ev)[(*ne)++];
 		x->start = e.start;
