@@ -331,6 +331,58 @@ def session(binary, work):
         ok("didClose clears the file's diagnostics")
     else:
         bad("didClose: %r" % (pd,))
+    # closed while a slow analysis runs, opened again with other text: the old
+    # analysis is not taken for the new text (its fixes would edit it)
+    big = "etl:\n  tasks:\n" + "".join(
+        "    - task_id: t%d\n      operator: %s\n      bash_command: echo\n" % (i, BASH2)
+        for i in range(1500))
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml",
+                                                       "version": 1, "text": big}})
+    time.sleep(0.05)
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    clean = "# again\netl:\n  tasks:\n    - task_id: z\n      operator: %s\n      bash_command: echo\n" % BASH3
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml",
+                                                       "version": 1, "text": clean}})
+    r = s.request("textDocument/codeAction", {"textDocument": {"uri": uri},
+                                              "range": {"start": {"line": 0, "character": 0},
+                                                        "end": {"line": 9, "character": 0}},
+                                              "context": {"diagnostics": []}})
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pd = s.diagnostics(uri, 1, timeout=deadline - time.monotonic())
+        if pd is None:
+            break
+        seen.append(len(pd["diagnostics"]))
+        if not pd["diagnostics"]:
+            break
+    if (r or {}).get("result") == [] and seen and max(seen) < 5:
+        ok("a file closed during its analysis and opened again: only the new text's "
+           "diagnostics, no stale code action")
+    else:
+        bad("reopened file: code actions %r, diagnostic counts published %r" %
+            (((r or {}).get("result") or [])[:1], seen))
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    s.diagnostics(uri)
+    # a CRLF document: positions and hover read its lines without the CR
+    crlf = ("etl:\r\n  tasks:\r\n    - task_id: a\r\n      operator: %s\r\n"
+            "      bash_command: echo\r\n    - task_id: b\r\n      operator: %s\r\n"
+            "      bash_command: echo\r\n") % (BASH2, BASH3)
+    s.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "yaml",
+                                                       "version": 7, "text": crlf}})
+    pd = s.diagnostics(uri, 7)
+    e = [g for g in (pd or {}).get("diagnostics", []) if g["code"] == "E011"]
+    line_len = len(crlf.split("\r\n")[3])
+    r = s.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                         "position": {"line": 6, "character": 20}})
+    val = ((r or {}).get("result") or {}).get("contents", {}).get("value", "")
+    if e and e[0]["range"]["start"]["line"] == 3 and e[0]["range"]["end"]["line"] == 3 and \
+            e[0]["range"]["end"]["character"] <= line_len and "BashOperator" in val:
+        ok("a CRLF document: ranges end within their line, hover reads the operator")
+    else:
+        bad("CRLF: %r, hover %r" % (e[:1], val[:80]))
+    s.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    s.diagnostics(uri)
     r = s.request("shutdown")
     s.notify("exit", {})
     rc = s.close()
@@ -357,11 +409,28 @@ def malformed(binary, work):
                                          "position": {"line": 0, "character": 0}})
     code = (r or {}).get("error", {}).get("code")
     ok("a request before initialize: -32002") if code == -32002 else bad("before initialize: %r" % r)
-    s.raw(b"X-Junk: 1\r\n\r\n")
+    # a header block without Content-Length, its body right after it: the
+    # body is skipped, not read as headers, and the next message answered
+    s.raw(b"X-Junk: 1\r\n\r\n" + json.dumps({"jsonrpc": "2.0", "id": 50, "method": "x"}).encode())
     r = s.response(None)
     code = (r or {}).get("error", {}).get("code")
-    ok("a header block without Content-Length: -32700, and the server reads on") \
-        if code == -32700 and init(s) else bad("no Content-Length: %r" % r)
+    r2 = init(s)
+    ok("a header block without Content-Length: -32700; its body skipped; the next message "
+       "answered") if code == -32700 and r2 and "result" in r2 else \
+        bad("no Content-Length: %r, then %r" % (r, r2))
+    s.raw(b"Content-Length:\t-1\r\n\r\n{}")
+    r = s.response(None)
+    code = (r or {}).get("error", {}).get("code")
+    r2 = s.request("textDocument/hover", {"textDocument": {"uri": "file:///x"},
+                                          "position": {"line": 0, "character": 0}})
+    ok("Content-Length: <tab>-1: -32700, and the next request answered") \
+        if code == -32700 and r2 and "result" in r2 else bad("negative length: %r, then %r" % (r, r2))
+    body = b'{"jsonrpc":"2.0","id":51,"method":"shutdown\\u0000x"}'
+    s.raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    r = s.response(None)
+    code = (r or {}).get("error", {}).get("code")
+    ok("a NUL inside a method name: -32700 (never served as another method)") \
+        if code == -32700 else bad("NUL in method: %r" % r)
     s.raw(b"Content-Length: 12\r\n\r\n{not json!!}")
     r = s.response(None)
     code = (r or {}).get("error", {}).get("code")

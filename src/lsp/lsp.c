@@ -37,17 +37,32 @@
 
 /* ---- positions ---- */
 
+/* The length of an LSP line terminator at t[i] (\n, \r\n, \r), or 0. */
+static size_t lsp_break(const char *t, size_t len, size_t i)
+{
+	if (t[i] == '\n')
+		return 1;
+	if (t[i] == '\r')
+		return i + 1 < len && t[i + 1] == '\n' ? 2 : 1;
+	return 0;
+}
+
 size_t lsp_offset(const char *text, size_t len, unsigned line, unsigned character)
 {
 	size_t i = 0;
-	for (unsigned l = 0; l < line; l++) {
-		const char *nl = memchr(text + i, '\n', len - i);
-		if (!nl)
+	for (unsigned l = 0; l < line;) {
+		if (i >= len)
 			return len;
-		i = (size_t)(nl - text) + 1;
+		size_t b = lsp_break(text, len, i);
+		if (b) {
+			i += b;
+			l++;
+		} else {
+			i++;
+		}
 	}
 	unsigned u = 0;
-	while (i < len && text[i] != '\n' && u < character) {
+	while (i < len && !lsp_break(text, len, i) && u < character) {
 		unsigned char c = (unsigned char)text[i];
 		size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 		if (i + n > len)
@@ -64,11 +79,18 @@ unsigned lsp_character(const char *text, size_t len, size_t off, unsigned *line)
 	size_t ls = 0;
 	if (off > len)
 		off = len;
-	for (size_t i = 0; i < off; i++)
-		if (text[i] == '\n') {
-			l++;
-			ls = i + 1;
+	for (size_t i = 0; i < off;) {
+		size_t b = lsp_break(text, len, i);
+		if (b) {
+			i += b;
+			if (i <= off) {
+				l++;
+				ls = i;
+			}
+		} else {
+			i++;
 		}
+	}
 	unsigned u = 0;
 	for (size_t i = ls; i < off;) {
 		unsigned char c = (unsigned char)text[i];
@@ -80,20 +102,105 @@ unsigned lsp_character(const char *text, size_t len, size_t off, unsigned *line)
 	return u;
 }
 
-/* Byte offset of a diagnostic's (line, col): col counts characters. */
-static size_t diag_offset(const char *t, size_t len, uint32_t line, uint32_t col)
+/* Line starts of a text, LSP's way, for the positions of many diagnostics
+ * (one scan of the text, not one per diagnostic). */
+typedef struct lineidx {
+	size_t *start;
+	size_t n;
+} lineidx;
+
+static lineidx lines_of(const char *t, size_t len)
 {
-	size_t i = 0;
-	if (len >= 3 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
-	    (unsigned char)t[2] == 0xBF)
-		i = 3;
-	for (uint32_t l = 1; l < line; l++) {
-		const char *nl = memchr(t + i, '\n', len - i);
-		if (!nl)
-			return len;
-		i = (size_t)(nl - t) + 1;
+	lineidx x = {0};
+	size_t cap = 64;
+	x.start = xmalloc(cap * sizeof(size_t));
+	x.start[x.n++] = 0;
+	for (size_t i = 0; i < len;) {
+		size_t b = lsp_break(t, len, i);
+		if (!b) {
+			i++;
+			continue;
+		}
+		i += b;
+		if (x.n == cap) {
+			cap *= 2;
+			x.start = xrealloc(x.start, cap * sizeof(size_t));
+		}
+		x.start[x.n++] = i;
 	}
-	for (uint32_t c = 1; c < col && i < len && t[i] != '\n'; c++) {
+	return x;
+}
+
+static json_t *position_idx(const lineidx *x, const char *t, size_t len, size_t off)
+{
+	if (off > len)
+		off = len;
+	size_t lo = 0, hi = x->n; /* the last start <= off */
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (x->start[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	unsigned u = 0;
+	for (size_t i = x->start[lo]; i < off;) {
+		unsigned char c = (unsigned char)t[i];
+		size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+		u += n == 4 ? 2 : 1;
+		i += n;
+	}
+	return json_pack("{s:I,s:I}", "line", (json_int_t)lo, "character", (json_int_t)u);
+}
+
+/* The parser's line breaks (CR LF, CR, LF, NEL, LS, PS): its diagnostics
+ * count lines so, LSP does not. */
+static size_t yaml_break(const char *t, size_t len, size_t i)
+{
+	unsigned char c = (unsigned char)t[i];
+	if (c == '\n')
+		return 1;
+	if (c == '\r')
+		return i + 1 < len && t[i + 1] == '\n' ? 2 : 1;
+	if (c == 0xC2 && i + 1 < len && (unsigned char)t[i + 1] == 0x85)
+		return 2;
+	if (c == 0xE2 && i + 2 < len && (unsigned char)t[i + 1] == 0x80 &&
+	    ((unsigned char)t[i + 2] == 0xA8 || (unsigned char)t[i + 2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+/* A walk over the parser's lines, forward only: diagnostics come sorted by
+ * position, so a file's are placed in one pass (not one scan each). */
+typedef struct ycursor {
+	uint32_t line; /* 1-based line at off */
+	size_t off;    /* its first byte */
+} ycursor;
+
+static size_t diag_offset(ycursor *c, const char *t, size_t len, uint32_t line, uint32_t col)
+{
+	if (line < c->line) { /* not sorted: start over */
+		c->line = 1;
+		c->off = 0;
+	}
+	if (c->line == 1 && c->off == 0 && len >= 3 && (unsigned char)t[0] == 0xEF &&
+	    (unsigned char)t[1] == 0xBB && (unsigned char)t[2] == 0xBF)
+		c->off = 3;
+	size_t i = c->off;
+	while (c->line < line && i < len) {
+		size_t b = yaml_break(t, len, i);
+		if (b) {
+			i += b;
+			c->line++;
+			c->off = i;
+		} else {
+			i++;
+		}
+	}
+	if (c->line < line)
+		return len;
+	i = c->off;
+	for (uint32_t k = 1; k < col && i < len && !yaml_break(t, len, i); k++) {
 		i++;
 		while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
 			i++;
@@ -105,7 +212,7 @@ static json_t *position(const char *text, size_t len, size_t off)
 {
 	unsigned line;
 	unsigned ch = lsp_character(text, len, off, &line);
-	return json_pack("{s:i,s:i}", "line", (json_int_t)line, "character", (json_int_t)ch);
+	return json_pack("{s:I,s:I}", "line", (json_int_t)line, "character", (json_int_t)ch);
 }
 
 static json_t *range_of(const char *text, size_t len, size_t a, size_t b)
@@ -144,6 +251,9 @@ typedef struct server {
 	size_t ndocs, capdocs;
 	bool stop;
 	bool initialized, shutdown;
+	/* generations of document texts, server-wide: a document closed and
+	 * opened again never reuses one (its old analysis would pass for new) */
+	uint64_t gen_clock;
 	/* input buffer */
 	char *buf;
 	size_t blen, bcap;
@@ -281,7 +391,7 @@ static void touch_below(server *s, const char *dir)
 		if (d->path && !is_defaults(d->path) && strncmp(d->path, dir, dl) == 0 &&
 		    (d->path[dl] == '/' || dl == 1)) {
 			d->dirty = true;
-			d->gen++;
+			d->gen = ++s->gen_clock;
 		}
 	}
 }
@@ -301,15 +411,15 @@ static size_t token_end(const char *t, size_t len, size_t off)
 	size_t i = off;
 	if (i < len && (t[i] == '\'' || t[i] == '"')) {
 		char q = t[i++];
-		while (i < len && t[i] != q && t[i] != '\n')
+		while (i < len && t[i] != q && t[i] != '\n' && t[i] != '\r')
 			i++;
 		return i < len && t[i] == q ? i + 1 : i;
 	}
-	while (i < len && t[i] != '\n' && t[i] != ' ' && t[i] != '\t' && t[i] != ',' &&
-	       t[i] != ']' && t[i] != '}' &&
+	while (i < len && t[i] != '\n' && t[i] != '\r' && t[i] != ' ' && t[i] != '\t' &&
+	       t[i] != ',' && t[i] != ']' && t[i] != '}' &&
 	       !(t[i] == ':' && (i + 1 >= len || t[i + 1] == ' ' || t[i + 1] == '\n')))
 		i++;
-	if (i == off && i < len && t[i] != '\n')
+	if (i == off && i < len && t[i] != '\n' && t[i] != '\r')
 		i++;
 	return i;
 }
@@ -322,25 +432,27 @@ typedef struct analysis {
 	size_t nfixes, cap;
 } analysis;
 
-static void add_diags(server *s, analysis *a, const char *text, size_t len, const diag *ds,
-                      size_t n, bool warning)
+static void add_diags(server *s, analysis *a, const char *text, size_t len, const lineidx *li,
+                      const diag *ds, size_t n, bool warning)
 {
+	ycursor cur = {1, 0};
 	for (size_t i = 0; i < n; i++) {
 		const diag *g = &ds[i];
 		size_t from = 0, to = 0;
 		fix_edit e;
-		bool has_fix = dagfile_fix_edit(text, len, g, &e);
+		bool has_fix = g->fix_from && dagfile_fix_edit(text, len, g, &e);
 		if (g->line) {
-			from = diag_offset(text, len, g->line, g->col);
+			from = diag_offset(&cur, text, len, g->line, g->col);
 			to = has_fix ? e.end : token_end(text, len, from);
 		}
 		int sev;
 		const char *code = severity_code(g, warning, &sev);
 		char *href = xasprintf("%s#%s", s->codes_url, code);
-		json_t *jd = json_pack("{s:o,s:i,s:s,s:s,s:{s:s},s:s}", "range",
-		                       range_of(text, len, from, to), "severity", sev, "code", code,
-		                       "source", "dagproc", "codeDescription", "href", href,
-		                       "message", g->message);
+		json_t *range = json_pack("{s:o,s:o}", "start", position_idx(li, text, len, from),
+		                          "end", position_idx(li, text, len, to));
+		json_t *jd = json_pack("{s:o,s:i,s:s,s:s,s:{s:s},s:s}", "range", range, "severity",
+		                       sev, "code", code, "source", "dagproc", "codeDescription",
+		                       "href", href, "message", g->message);
 		free(href);
 		json_array_append(a->diags, jd);
 		if (has_fix) {
@@ -419,14 +531,16 @@ static void *analyse_main(void *arg)
 		dagfile_result r;
 		dagfile_parse_text(path, text, len, &o, &r);
 		analysis a = {.diags = json_array()};
-		add_diags(s, &a, text, len, r.errors, r.nerrors, false);
-		add_diags(s, &a, text, len, r.warnings, r.nwarnings, true);
+		lineidx li = lines_of(text, len);
+		add_diags(s, &a, text, len, &li, r.errors, r.nerrors, false);
+		add_diags(s, &a, text, len, &li, r.warnings, r.nwarnings, true);
+		free(li.start);
 		dagfile_result_free(&r);
 		free(root);
 
 		pthread_mutex_lock(&s->mu);
 		doc *now = find_doc(s, uri);
-		if (now && now->gen == gen) {
+		if (now && now->gen == gen && !s->stop) {
 			/* still the newest text: publish */
 			clear_fixes(now);
 			now->fixes = a.fixes;
@@ -489,7 +603,7 @@ static void did_open(server *s, json_t *params)
 	memcpy(d->text, text, d->len);
 	d->text[d->len] = '\0';
 	d->version = (long)json_integer_value(json_object_get(td, "version"));
-	d->gen++;
+	d->gen = ++s->gen_clock;
 	d->dirty = !is_defaults(d->path ? d->path : "");
 	if (d->path && is_defaults(d->path)) {
 		char *dir = fs_dirname(d->path);
@@ -499,6 +613,8 @@ static void did_open(server *s, json_t *params)
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }
+
+static bool pos_of(json_t *p, unsigned *line, unsigned *ch);
 
 static void did_change(server *s, json_t *params)
 {
@@ -524,17 +640,13 @@ static void did_change(server *s, json_t *params)
 		size_t nl = json_string_length(tv);
 		json_t *range = json_object_get(ch, "range");
 		size_t a = 0, b = d->len;
-		if (json_is_object(range)) {
-			json_t *st = json_object_get(range, "start"),
-			       *en = json_object_get(range, "end");
-			a = lsp_offset(
-			    d->text, d->len,
-			    (unsigned)json_integer_value(json_object_get(st, "line")),
-			    (unsigned)json_integer_value(json_object_get(st, "character")));
-			b = lsp_offset(
-			    d->text, d->len,
-			    (unsigned)json_integer_value(json_object_get(en, "line")),
-			    (unsigned)json_integer_value(json_object_get(en, "character")));
+		if (range) {
+			unsigned l0, c0, l1, c1;
+			if (!pos_of(json_object_get(range, "start"), &l0, &c0) ||
+			    !pos_of(json_object_get(range, "end"), &l1, &c1))
+				continue; /* not a position: the change is not applied */
+			a = lsp_offset(d->text, d->len, l0, c0);
+			b = lsp_offset(d->text, d->len, l1, c1);
 			if (b < a)
 				b = a;
 		}
@@ -550,7 +662,7 @@ static void did_change(server *s, json_t *params)
 	json_t *ver = json_object_get(td, "version");
 	if (json_is_integer(ver))
 		d->version = (long)json_integer_value(ver);
-	d->gen++;
+	d->gen = ++s->gen_clock;
 	if (d->path && is_defaults(d->path)) {
 		/* the documents its folder chain covers: again (it is read from disk
 		 * by their analysis once saved; its own text is not a DAG file) */
@@ -597,7 +709,7 @@ static void did_save(server *s, json_t *params)
 		free(dir);
 	} else if (d) {
 		d->dirty = true;
-		d->gen++;
+		d->gen = ++s->gen_clock;
 	}
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -627,8 +739,9 @@ static bool pos_of(json_t *p, unsigned *line, unsigned *ch)
 {
 	json_t *l = json_object_get(p, "line"), *c = json_object_get(p, "character");
 	if (!json_is_integer(l) || !json_is_integer(c) || json_integer_value(l) < 0 ||
-	    json_integer_value(c) < 0)
-		return false;
+	    json_integer_value(c) < 0 || json_integer_value(l) > INT32_MAX ||
+	    json_integer_value(c) > INT32_MAX)
+		return false; /* LSP positions are uintegers below 2^31 */
 	*line = (unsigned)json_integer_value(l);
 	*ch = (unsigned)json_integer_value(c);
 	return true;
@@ -675,10 +788,10 @@ static json_t *code_action(server *s, json_t *params, bool *bad)
 static void line_at(const char *t, size_t len, size_t off, size_t *ls, size_t *le)
 {
 	size_t a = off;
-	while (a > 0 && t[a - 1] != '\n')
+	while (a > 0 && t[a - 1] != '\n' && t[a - 1] != '\r')
 		a--;
 	size_t b = off;
-	while (b < len && t[b] != '\n')
+	while (b < len && t[b] != '\n' && t[b] != '\r')
 		b++;
 	*ls = a;
 	*le = b;
@@ -1070,6 +1183,10 @@ static int dispatch(server *s, json_t *msg, int *code)
 			if (!root)
 				root = str_at(params, "rootUri");
 			s->root = root ? uri_path(root) : NULL;
+			/* file:///ws/ names the folder /ws */
+			for (size_t rl = s->root ? strlen(s->root) : 0;
+			     rl > 1 && s->root[rl - 1] == '/'; rl--)
+				s->root[rl - 1] = '\0';
 			s->initialized = true;
 			reply(s, id, capabilities());
 		} else if (request) {
@@ -1156,6 +1273,31 @@ static void consume(server *s, size_t n)
 	s->blen -= n;
 }
 
+/* After a malformed header block the stream has lost its framing: the input
+ * is skipped up to the next line that starts a header block with
+ * Content-Length (the body that followed the bad headers is not read as
+ * headers). False at the end of the input. */
+static bool resync(server *s)
+{
+	static const char mark[] = "content-length:";
+	const size_t ml = sizeof(mark) - 1;
+	for (;;) {
+		for (size_t i = 0; i + ml <= s->blen; i++) {
+			/* anywhere: the unframed body runs straight into the next
+			 * message's headers */
+			if (strncasecmp(s->buf + i, mark, ml) == 0) {
+				consume(s, i);
+				return true;
+			}
+		}
+		/* keep a tail that may be the start of the mark */
+		if (s->blen > ml)
+			consume(s, s->blen - ml);
+		if (!fill(s))
+			return false;
+	}
+}
+
 /* Reads one header block. Returns 1 with *len set, 0 for a malformed block
  * (answered), -1 at the end of the input. */
 static int read_headers(server *s, size_t *len, bool *have_len)
@@ -1185,7 +1327,7 @@ static int read_headers(server *s, size_t *len, bool *have_len)
 				reply_error(s, NULL, RPC_PARSE_ERROR,
 				            why ? why
 				                : "a message without a Content-Length header");
-				return 0;
+				return resync(s) ? 0 : -1;
 			}
 			return 1;
 		}
@@ -1202,19 +1344,31 @@ static int read_headers(server *s, size_t *len, bool *have_len)
 		}
 		*colon = '\0';
 		if (strcasecmp(line, "Content-Length") == 0) {
-			char *v = colon + 1, *end;
-			while (*v == ' ')
+			char *v = colon + 1, *end = v;
+			while (*v == ' ' || *v == '\t')
 				v++;
-			errno = 0;
-			unsigned long long x = strtoull(v, &end, 10);
-			while (*end == ' ')
+			size_t x = 0;
+			bool digits = *v >= '0' && *v <= '9';
+			for (end = v; *end >= '0' && *end <= '9'; end++) {
+				if (x > (SIZE_MAX - 9) / 10) {
+					digits = false;
+					break;
+				}
+				x = x * 10 + (size_t)(*end - '0');
+			}
+			while (*end == ' ' || *end == '\t')
 				end++;
-			if (!*v || *end || errno || *v == '-') {
+			if (!digits || *end) {
 				bad = true;
 				why = "Content-Length is not a number";
 				continue;
 			}
-			*len = (size_t)x;
+			if (*have_len && x != *len) {
+				bad = true;
+				why = "two different Content-Length headers";
+				continue;
+			}
+			*len = x;
 			*have_len = true;
 		}
 	}
@@ -1260,8 +1414,9 @@ int lsp_serve(int in_fd, int out_fd, const dagfile_opts *opts, const char *codes
 		if (s.blen < len)
 			break;
 		json_error_t jerr;
-		json_t *msg =
-		    json_loadb(s.buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+		json_t *msg = json_loadb(
+		    s.buf, len, JSON_REJECT_DUPLICATES,
+		    &jerr); /* no NUL in strings: a URI or method cut at one would name another */
 		consume(&s, len);
 		if (!msg) {
 			char m[256];
