@@ -280,10 +280,15 @@ def session(binary, work):
     r2 = s.request("textDocument/completion", {"textDocument": {"uri": uri},
                                                "position": {"line": op_line + 1, "character": 6}})
     labels2 = {i["label"] for i in ((r2 or {}).get("result") or {}).get("items", [])}
+    r3 = s.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                               "position": {"line": 3, "character": 2}})
+    labels3 = {i["label"] for i in ((r3 or {}).get("result") or {}).get("items", [])}
+    if not {"schedule", "default_args", "tasks", "catchup"} <= labels3:
+        bad("completion at DAG level: %r" % sorted(labels3)[:10])
     if BASH3 in labels and "bash_command" in labels2 and "dependencies" in labels2 and \
-            "retries" in labels2:
-        ok("completion: operator paths (%d), the task's keys and its operator's arguments (%d)"
-           % (len(labels), len(labels2)))
+            "retries" in labels2 and "schedule" in labels3:
+        ok("completion: operator paths (%d), the task's keys and its operator's arguments (%d), "
+           "DAG keys (%d)" % (len(labels), len(labels2), len(labels3)))
     else:
         bad("completion: %d operator labels, task labels %r" % (len(labels), sorted(labels2)[:10]))
     # a defaults.yml changed on disk: the open file's diagnostics again
