@@ -163,7 +163,12 @@ bool dagfile_fix_edit(const char *text, size_t len, const diag *d, fix_edit *e)
 	if (!d->fix_from || !d->suggestion || !d->line || !d->col)
 		return false;
 	size_t i = dagfile_text_offset(text, len, d->line, d->col);
-	if (i == (size_t)-1)
+	return i != (size_t)-1 && dagfile_fix_edit_at(text, len, d, i, e);
+}
+
+bool dagfile_fix_edit_at(const char *text, size_t len, const diag *d, size_t i, fix_edit *e)
+{
+	if (!d->fix_from || !d->suggestion || !d->line || !d->col || i > len)
 		return false;
 	/* node properties before the text: an anchor, a tag */
 	while (i < len && (text[i] == '&' || text[i] == '!')) {

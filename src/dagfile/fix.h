@@ -29,5 +29,8 @@ size_t dagfile_text_offset(const char *text, size_t len, uint32_t line, uint32_t
  * the new text cannot be written in the node's quoting style. Quotes, anchors
  * and tags around the text are kept. */
 bool dagfile_fix_edit(const char *text, size_t len, const diag *d, fix_edit *e);
+/* The same, with the byte offset of d's position already known (many
+ * diagnostics of one text: not a scan of it each). */
+bool dagfile_fix_edit_at(const char *text, size_t len, const diag *d, size_t off, fix_edit *e);
 
 #endif

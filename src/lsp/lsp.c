@@ -440,9 +440,10 @@ static void add_diags(server *s, analysis *a, const char *text, size_t len, cons
 		const diag *g = &ds[i];
 		size_t from = 0, to = 0;
 		fix_edit e;
-		bool has_fix = g->fix_from && dagfile_fix_edit(text, len, g, &e);
+		bool has_fix = false;
 		if (g->line) {
 			from = diag_offset(&cur, text, len, g->line, g->col);
+			has_fix = g->fix_from && dagfile_fix_edit_at(text, len, g, from, &e);
 			to = has_fix ? e.end : token_end(text, len, from);
 		}
 		int sev;
