@@ -11,6 +11,8 @@ Writes OUT_DIR/<name>.yml, one file per case:
   chain            a 20,000-task chain, each task depending on the previous
   group_fanin      a 3,000-task group and 3,000 tasks depending on the group
   deprecations     40,000 deprecation warnings (Airflow 2 operator paths)
+  anchored_fix     one anchored Airflow 2 path used by 40,000 tasks: 40,000
+                   diagnostics at one position, each with the same fix
   unknown_deps     20,000 dependencies on unknown tasks (each near a real name)
   unknown_keys     100,000 unknown DAG-level keys
   nested_groups    20,000 task groups, each inside the previous one
@@ -49,6 +51,14 @@ def deprecations(n):
     out = ["deprecated:", "  tasks:"]
     for i in range(n):
         out.append("    - {task_id: t%d, operator: %s, bash_command: echo}" % (i, OLD_BASH))
+    return "\n".join(out) + "\n"
+
+
+def anchored_fix(n):
+    out = ["anchored:", "  tasks:", "    - task_id: t0", "      operator: &op " + OLD_BASH,
+           "      bash_command: echo"]
+    for i in range(1, n):
+        out.append("    - {task_id: t%d, operator: *op, bash_command: echo}" % i)
     return "\n".join(out) + "\n"
 
 
@@ -116,6 +126,7 @@ def main():
         "chain": chain(s(20000)),
         "group_fanin": group_fanin(s(3000)),
         "deprecations": deprecations(s(40000)),
+        "anchored_fix": anchored_fix(s(40000)),
         "unknown_deps": unknown_deps(s(20000)),
         "unknown_keys": unknown_keys(s(100000)),
         "nested_groups": nested_groups(s(20000)),

@@ -39,6 +39,9 @@ check() {
 	shift 2
 	(
 		"$@"
+		if [ "$fmt" = fix ]; then
+			exec timeout 60 "$bin" fix --diff "$f"
+		fi
 		exec timeout 60 "$bin" check --format "$fmt" "$f"
 	) >"$work/out" 2>"$work/err"
 }
@@ -47,7 +50,10 @@ stack() { ulimit -s 256; }
 
 for f in "$work"/adv/*.yml; do
 	name=$(basename "$f" .yml)
-	for fmt in text json; do
+	# sarif and fix --diff carry the fixes: found for each diagnostic in
+	# the file's text (a scan from the start for each made deprecations
+	# quadratic)
+	for fmt in text json sarif fix; do
 		t0=$(date +%s.%N)
 		check "$f" "$fmt" mem
 		rc=$?
@@ -58,6 +64,10 @@ for f in "$work"/adv/*.yml; do
 			bad "$name (json): not a JSON document with a summary"
 		elif [ "$fmt" = text ] && ! tail -n 1 "$work/out" | grep -q '^1 file, '; then
 			bad "$name (text): no summary line: $(tail -n 1 "$work/out" | cut -c1-100)"
+		elif [ "$fmt" = sarif ] && ! summary=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]["results"]; print("%d results, %d with fixes" % (len(r), sum("fixes" in x for x in r)))' "$work/out" 2>/dev/null); then
+			bad "$name (sarif): not a SARIF document"
+		elif [ "$fmt" = fix ] && ! summary=$(grep -E '^[0-9]+ fix(es)? in ' "$work/err"); then
+			bad "$name (fix --diff): no summary line: $(tail -n 1 "$work/err" | cut -c1-100)"
 		else
 			[ "$fmt" = text ] && summary=$(tail -n 1 "$work/out")
 			ok "$name ($fmt, 1 GiB of address space): status $rc in $secs s, $summary"

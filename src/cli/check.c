@@ -334,6 +334,7 @@ static void json_int_or_null(strbuf *b, unsigned v)
 typedef struct fix_text {
 	char *data;
 	size_t len;
+	dagfile_text_cursor cur; /* diagnostics come sorted: one walk */
 } fix_text;
 
 static void read_fix_text(const check_item *it, fix_text *ft)
@@ -348,10 +349,10 @@ static void read_fix_text(const check_item *it, fix_text *ft)
 		ft->data = NULL;
 }
 
-static void fix_json(strbuf *b, const diag *d, const fix_text *ft)
+static void fix_json(strbuf *b, const diag *d, fix_text *ft)
 {
 	fix_edit e;
-	if (!ft || !ft->data || !dagfile_fix_edit(ft->data, ft->len, d, &e))
+	if (!ft || !ft->data || !dagfile_fix_edit_next(&ft->cur, ft->data, ft->len, d, &e))
 		return;
 	json_key(b, "fix", false);
 	sb_addc(b, '{');
@@ -374,7 +375,7 @@ static void fix_json(strbuf *b, const diag *d, const fix_text *ft)
 	sb_adds(b, "}]}");
 }
 
-static void diag_json(strbuf *b, const diag *d, bool warning, const fix_text *ft)
+static void diag_json(strbuf *b, const diag *d, bool warning, fix_text *ft)
 {
 	sb_addc(b, '{');
 	json_key(b, "code", true);
@@ -500,10 +501,10 @@ static void uri_of_path(strbuf *b, const char *path)
 
 /* A result's fix (SARIF 2.1.0 §3.55): the same edit as check --format json's,
  * columns in code points as the run's columnKind says. */
-static void sarif_fix(strbuf *b, const char *uri, const diag *d, const fix_text *ft)
+static void sarif_fix(strbuf *b, const char *uri, const diag *d, fix_text *ft)
 {
 	fix_edit e;
-	if (!ft || !ft->data || !dagfile_fix_edit(ft->data, ft->len, d, &e))
+	if (!ft || !ft->data || !dagfile_fix_edit_next(&ft->cur, ft->data, ft->len, d, &e))
 		return;
 	sb_adds(b, ",\"fixes\":[{\"description\":{\"text\":");
 	char *what = xasprintf("replace '%s' with '%s'", d->fix_from, e.new_text);
@@ -519,8 +520,7 @@ static void sarif_fix(strbuf *b, const char *uri, const diag *d, const fix_text 
 	sb_adds(b, "}}]}]}]");
 }
 
-static void sarif_result(strbuf *b, const char *path, const diag *d, bool warning,
-                         const fix_text *ft)
+static void sarif_result(strbuf *b, const char *path, const diag *d, bool warning, fix_text *ft)
 {
 	const diag_code *dc = diag_code_find(d->code);
 	sb_adds(b, "{\"ruleId\":");
@@ -555,8 +555,7 @@ static void sarif_result(strbuf *b, const char *path, const diag *d, bool warnin
 
 /* One file's diagnostics, errors then warnings, each written by one():
  * NULL when the file has none. */
-typedef void (*diag_writer)(strbuf *b, const char *path, const diag *d, bool warning,
-                            const fix_text *ft);
+typedef void (*diag_writer)(strbuf *b, const char *path, const diag *d, bool warning, fix_text *ft);
 
 static char *render_diags(const check_item *it, diag_writer one)
 {
@@ -578,7 +577,7 @@ static char *render_diags(const check_item *it, diag_writer one)
 }
 
 /* SARIF results, comma-separated */
-static void sarif_one(strbuf *b, const char *path, const diag *d, bool warning, const fix_text *ft)
+static void sarif_one(strbuf *b, const char *path, const diag *d, bool warning, fix_text *ft)
 {
 	if (b->len)
 		sb_adds(b, ",\n        ");
@@ -631,7 +630,7 @@ static void gh_escape(strbuf *b, const char *s, bool property)
 	}
 }
 
-static void github_one(strbuf *b, const char *path, const diag *d, bool warning, const fix_text *ft)
+static void github_one(strbuf *b, const char *path, const diag *d, bool warning, fix_text *ft)
 {
 	(void)ft; /* annotations carry no fix */
 	sb_printf(b, "::%s file=", warning ? "warning" : "error");

@@ -112,11 +112,12 @@ static void count(file_fix *ff, const char *code)
 static void push_edits(file_fix *ff, const diag *ds, size_t nd, const sel *s, edit **ev, size_t *ne,
                        size_t *cap)
 {
+	dagfile_text_cursor cur = {0};
 	for (size_t i = 0; i < nd; i++) {
 		fix_edit e;
-		if (!selected(s, ds[i].code))
+		if (!selected(s, ds[i].code) || !ds[i].fix_from)
 			continue;
-		if (!dagfile_fix_edit(ff->text, ff->len, &ds[i], &e)) {
+		if (!dagfile_fix_edit_next(&cur, ff->text, ff->len, &ds[i], &e)) {
 			/* certain, but not where it can be edited alone */
 			if (ds[i].fix_from && !ff->refused)
 				ff->refused =

@@ -48,21 +48,58 @@ size_t dagfile_text_offset(const char *t, size_t len, uint32_t line, uint32_t co
 	return i;
 }
 
-/* The start of the line holding offset off, as libyaml counts lines. */
-static size_t line_start(const char *t, size_t len, size_t off)
+size_t dagfile_text_offset_next(dagfile_text_cursor *c, const char *t, size_t len, uint32_t line,
+                                uint32_t col)
 {
-	size_t ls = 0, i = 0;
-	while (i < off) {
+	if (c->line == 0 || line < c->line) {
+		c->line = 1;
+		c->off = len >= 3 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
+		                 (unsigned char)t[2] == 0xBF
+		             ? 3
+		             : 0;
+	}
+	size_t i = c->off;
+	while (c->line < line) {
+		if (i >= len)
+			return (size_t)-1;
 		size_t b = break_at(t, len, i);
 		if (b) {
 			i += b;
-			if (i <= off)
-				ls = i;
+			c->line++;
+			c->off = i;
 		} else {
 			i++;
 		}
 	}
-	return ls;
+	i = c->off;
+	for (uint32_t k = 1; k < col; k++) {
+		if (i >= len || break_at(t, len, i))
+			return (size_t)-1;
+		i++;
+		while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
+/* The start of the line holding offset off, as libyaml counts lines: back
+ * from off to the previous line break (not a scan from the start). */
+static size_t line_start(const char *t, size_t len, size_t off)
+{
+	(void)len;
+	size_t i = off;
+	while (i > 0) {
+		unsigned char c = (unsigned char)t[i - 1];
+		if (c == '\n' || c == '\r')
+			break;
+		if (c == 0x85 && i >= 2 && (unsigned char)t[i - 2] == 0xC2)
+			break;
+		if ((c == 0xA8 || c == 0xA9) && i >= 3 && (unsigned char)t[i - 2] == 0x80 &&
+		    (unsigned char)t[i - 3] == 0xE2)
+			break;
+		i--;
+	}
+	return i;
 }
 
 static uint32_t chars(const char *s, size_t n)
@@ -218,4 +255,27 @@ bool dagfile_fix_edit_at(const char *text, size_t len, const diag *d, size_t i, 
 	e->end = end;
 	e->new_text = nt;
 	return true;
+}
+
+bool dagfile_fix_edit_next(dagfile_text_cursor *c, const char *text, size_t len, const diag *d,
+                           fix_edit *e)
+{
+	if (!d->fix_from || !d->suggestion || !d->line || !d->col)
+		return false;
+	if (c->m_from && c->m_line == d->line && c->m_col == d->col &&
+	    strcmp(c->m_from, d->fix_from) == 0 && strcmp(c->m_to, d->suggestion) == 0) {
+		*e = c->m_edit;
+		e->new_text = d->suggestion;
+		return c->m_ok;
+	}
+	size_t off = dagfile_text_offset_next(c, text, len, d->line, d->col);
+	bool ok = off != (size_t)-1 && dagfile_fix_edit_at(text, len, d, off, e);
+	c->m_line = d->line;
+	c->m_col = d->col;
+	c->m_from = d->fix_from;
+	c->m_to = d->suggestion;
+	c->m_ok = ok;
+	if (ok)
+		c->m_edit = *e;
+	return ok;
 }

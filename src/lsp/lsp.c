@@ -436,6 +436,7 @@ static void add_diags(server *s, analysis *a, const char *text, size_t len, cons
                       const diag *ds, size_t n, bool warning)
 {
 	ycursor cur = {1, 0};
+	dagfile_text_cursor fcur = {0};
 	for (size_t i = 0; i < n; i++) {
 		const diag *g = &ds[i];
 		size_t from = 0, to = 0;
@@ -443,7 +444,7 @@ static void add_diags(server *s, analysis *a, const char *text, size_t len, cons
 		bool has_fix = false;
 		if (g->line) {
 			from = diag_offset(&cur, text, len, g->line, g->col);
-			has_fix = g->fix_from && dagfile_fix_edit_at(text, len, g, from, &e);
+			has_fix = g->fix_from && dagfile_fix_edit_next(&fcur, text, len, g, &e);
 			to = has_fix ? e.end : token_end(text, len, from);
 		}
 		int sev;

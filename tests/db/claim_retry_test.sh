@@ -123,11 +123,14 @@ rc=$?
 claims=$(sed -n 's/.*leases: [0-9]* of \([0-9]*\) files claimed.*/\1/p' "$work/once.log")
 nclaims=$(echo "$claims" | grep -c .)
 largest=$(echo "$claims" | sort -n | tail -n 1)
+# (the largest claim over 128 is what the fixed size could not do; how many
+# claims it takes depends on how fast the workers drain them: 12 were seen
+# under ASan on a loaded machine, 5 to 7 otherwise)
 if [ "$rc" = 0 ] && [ "$(live 'many_%')" = 1500 ] && [ "${largest:-0}" -gt 128 ] &&
-	[ "$nclaims" -lt 12 ]; then
+	[ "$nclaims" -lt 16 ]; then
 	ok "alone, 1,500 new files are claimed in $nclaims claims (the largest $largest files; the first 128)"
 else
-	bad "run --once on 1,500 new files: status $rc, $(live 'many_%') live, $nclaims claims, the largest ${largest:-none} (more than 128 and fewer than 12 claims expected)"
+	bad "run --once on 1,500 new files: status $rc, $(live 'many_%') live, $nclaims claims, the largest ${largest:-none} (a claim of more than 128 and fewer than 16 claims expected)"
 	tail -n 5 "$work/once.log" | sed 's/^/  /'
 fi
 echo "$passed passed, $failed failed"
