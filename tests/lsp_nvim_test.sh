@@ -37,7 +37,7 @@ while IFS= read -r line; do
 	*) failed=$((failed + 1)); echo "FAIL nvim: ${line#FAIL }" ;;
 	esac
 done <"$work/result"
-[ "$passed" -ge 4 ] || { failed=$((failed + 1)); echo "FAIL nvim exited $rc after $passed steps"; tail -5 "$work/nvim.out"; }
+[ "$passed" -ge 6 ] || { failed=$((failed + 1)); echo "FAIL nvim exited $rc after $passed steps"; tail -5 "$work/nvim.out"; }
 # the buffer was not saved: the file on disk is unchanged
 grep -q 'airflow.operators.bash.BashOperator' "$work/proj/etl.yml" && passed=$((passed + 1)) &&
 	echo "ok   nvim: the file on disk is untouched (the server writes no file)" ||

@@ -16,7 +16,15 @@ local function finish()
 end
 
 local root = vim.fn.fnamemodify(file, ":h")
-local id = vim.lsp.start_client({ cmd = { bin, "lsp", "--stdio" }, root_dir = root, name = "dagproc" })
+local exit_code
+local id = vim.lsp.start_client({
+  cmd = { bin, "lsp", "--stdio" },
+  root_dir = root,
+  name = "dagproc",
+  on_exit = function(code)
+    exit_code = code
+  end,
+})
 if not id then
   say("FAIL the client did not start the server")
   return finish()
@@ -40,6 +48,28 @@ if not vim.wait(15000, function() return diags("W002") > 0 end, 50) then
   return finish()
 end
 say("ok diagnostics published: " .. diags() .. ", among them W002")
+-- the same as `dagproc check --format json` on the file: codes, lines, columns
+local out = vim.fn.system({ bin, "check", "--format", "json", file })
+local want = {}
+for _, f in ipairs(vim.fn.json_decode(out).files) do
+  for _, e in ipairs(f.errors) do
+    table.insert(want, e.code .. ":" .. (e.line - 1) .. ":" .. (e.column - 1))
+  end
+  for _, w in ipairs(f.warnings) do
+    table.insert(want, w.code .. ":" .. (w.line - 1) .. ":" .. (w.column - 1))
+  end
+end
+local got = {}
+for _, x in ipairs(vim.diagnostic.get(buf)) do
+  table.insert(got, x.code .. ":" .. x.lnum .. ":" .. x.col)
+end
+table.sort(want)
+table.sort(got)
+if table.concat(want, " ") == table.concat(got, " ") then
+  say("ok the diagnostics equal check --format json: " .. table.concat(got, " "))
+else
+  say("FAIL diagnostics " .. table.concat(got, " ") .. " vs check " .. table.concat(want, " "))
+end
 local d
 for _, x in ipairs(vim.diagnostic.get(buf)) do
   if x.code == "W002" then
@@ -70,10 +100,16 @@ if line:find("airflow.providers.standard.operators.bash.BashOperator", 1, true) 
 else
   say("FAIL the buffer line is: " .. line)
 end
-if vim.wait(15000, function() return diags("W002") == 0 end, 50) then
-  say("ok the W002 diagnostic cleared after the edit (didChange)")
+if vim.wait(15000, function() return diags() == 0 end, 50) then
+  say("ok an empty publishDiagnostics after the edit (didChange)")
 else
-  say("FAIL W002 still reported after the edit")
+  say("FAIL diagnostics still reported after the edit: " .. diags())
 end
+-- shutdown, then exit: the server ends with status 0
 vim.lsp.stop_client(id)
+if vim.wait(10000, function() return exit_code ~= nil end, 50) and exit_code == 0 then
+  say("ok shutdown and exit: the server ended with status 0")
+else
+  say("FAIL the server's exit status: " .. tostring(exit_code))
+end
 finish()
