@@ -23,29 +23,8 @@ static size_t break_at(const char *t, size_t len, size_t i)
 
 size_t dagfile_text_offset(const char *t, size_t len, uint32_t line, uint32_t col)
 {
-	size_t i = 0;
-	if (len >= 3 && (unsigned char)t[0] == 0xEF && (unsigned char)t[1] == 0xBB &&
-	    (unsigned char)t[2] == 0xBF)
-		i = 3;
-	for (uint32_t l = 1; l < line;) {
-		if (i >= len)
-			return (size_t)-1;
-		size_t b = break_at(t, len, i);
-		if (b) {
-			i += b;
-			l++;
-		} else {
-			i++;
-		}
-	}
-	for (uint32_t c = 1; c < col; c++) {
-		if (i >= len || break_at(t, len, i))
-			return (size_t)-1;
-		i++;
-		while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
-			i++;
-	}
-	return i;
+	dagfile_text_cursor c = {0};
+	return dagfile_text_offset_next(&c, t, len, line, col);
 }
 
 size_t dagfile_text_offset_next(dagfile_text_cursor *c, const char *t, size_t len, uint32_t line,

@@ -153,61 +153,6 @@ static json_t *position_idx(const lineidx *x, const char *t, size_t len, size_t 
 	return json_pack("{s:I,s:I}", "line", (json_int_t)lo, "character", (json_int_t)u);
 }
 
-/* The parser's line breaks (CR LF, CR, LF, NEL, LS, PS): its diagnostics
- * count lines so, LSP does not. */
-static size_t yaml_break(const char *t, size_t len, size_t i)
-{
-	unsigned char c = (unsigned char)t[i];
-	if (c == '\n')
-		return 1;
-	if (c == '\r')
-		return i + 1 < len && t[i + 1] == '\n' ? 2 : 1;
-	if (c == 0xC2 && i + 1 < len && (unsigned char)t[i + 1] == 0x85)
-		return 2;
-	if (c == 0xE2 && i + 2 < len && (unsigned char)t[i + 1] == 0x80 &&
-	    ((unsigned char)t[i + 2] == 0xA8 || (unsigned char)t[i + 2] == 0xA9))
-		return 3;
-	return 0;
-}
-
-/* A walk over the parser's lines, forward only: diagnostics come sorted by
- * position, so a file's are placed in one pass (not one scan each). */
-typedef struct ycursor {
-	uint32_t line; /* 1-based line at off */
-	size_t off;    /* its first byte */
-} ycursor;
-
-static size_t diag_offset(ycursor *c, const char *t, size_t len, uint32_t line, uint32_t col)
-{
-	if (line < c->line) { /* not sorted: start over */
-		c->line = 1;
-		c->off = 0;
-	}
-	if (c->line == 1 && c->off == 0 && len >= 3 && (unsigned char)t[0] == 0xEF &&
-	    (unsigned char)t[1] == 0xBB && (unsigned char)t[2] == 0xBF)
-		c->off = 3;
-	size_t i = c->off;
-	while (c->line < line && i < len) {
-		size_t b = yaml_break(t, len, i);
-		if (b) {
-			i += b;
-			c->line++;
-			c->off = i;
-		} else {
-			i++;
-		}
-	}
-	if (c->line < line)
-		return len;
-	i = c->off;
-	for (uint32_t k = 1; k < col && i < len && !yaml_break(t, len, i); k++) {
-		i++;
-		while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80)
-			i++;
-	}
-	return i;
-}
-
 static json_t *position(const char *text, size_t len, size_t off)
 {
 	unsigned line;
@@ -435,16 +380,19 @@ typedef struct analysis {
 static void add_diags(server *s, analysis *a, const char *text, size_t len, const lineidx *li,
                       const diag *ds, size_t n, bool warning)
 {
-	ycursor cur = {1, 0};
-	dagfile_text_cursor fcur = {0};
+	/* diagnostics come sorted: one forward walk over the parser's lines
+	 * (its breaks include NEL, LS and PS; LSP's do not) */
+	dagfile_text_cursor cur = {0};
 	for (size_t i = 0; i < n; i++) {
 		const diag *g = &ds[i];
 		size_t from = 0, to = 0;
 		fix_edit e;
 		bool has_fix = false;
 		if (g->line) {
-			from = diag_offset(&cur, text, len, g->line, g->col);
-			has_fix = g->fix_from && dagfile_fix_edit_next(&fcur, text, len, g, &e);
+			from = dagfile_text_offset_next(&cur, text, len, g->line, g->col);
+			if (from == (size_t)-1)
+				from = cur.off; /* past its line: the line's start */
+			has_fix = g->fix_from && dagfile_fix_edit_next(&cur, text, len, g, &e);
 			to = has_fix ? e.end : token_end(text, len, from);
 		}
 		int sev;
