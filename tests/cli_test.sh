@@ -349,7 +349,7 @@ and all(any(d["dag_id"] == "shared_id" for d in f["dags"]) for f in files)'
 # SARIF 2.1.0, validated against the OASIS schema in ../shared/reference
 sarif_schema=
 for d in "${DAGPROC_SHARED:-}" "$root/../shared" \
-	"$(dirname "$(git -C "$root" config --get remote.origin.url 2>/dev/null | sed 's|^file://||')")/shared"; do
+	"$(dirname "$(cd "$(git -C "$root" config --get remote.origin.url 2>/dev/null | sed 's|^file://||')" 2>/dev/null && pwd)")/shared"; do
 	[ -n "$d" ] && [ -f "$d/reference/sarif-schema-2.1.0.json" ] &&
 		{ sarif_schema=$d/reference/sarif-schema-2.1.0.json; break; }
 done
