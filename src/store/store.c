@@ -495,6 +495,12 @@ int store_begin_write(store_conn *c, store_error *err)
 	return store_begin(c, err);
 }
 
+int store_bulk_writes(store_conn *c, bool on, store_error *err)
+{
+	const char *sql = on ? c->bulk_on_sql : c->bulk_off_sql;
+	return sql ? run(c, sql, NULL, 0, NULL, NULL, err) : 0;
+}
+
 int store_commit(store_conn *c, store_error *err)
 {
 	if (run(c, "COMMIT", NULL, 0, NULL, NULL, err) != 0) {

@@ -221,6 +221,10 @@ int64_t store_changes(store_conn *c);
  * writer never fails half-way on a lock upgrade; elsewhere it equals store_begin. */
 STORE_WUR int store_begin(store_conn *c, store_error *err);
 STORE_WUR int store_begin_write(store_conn *c, store_error *err);
+/* Inside a transaction, around a run of large multi-row upserts: settings that make
+ * them cheaper for the server and would make key lookups slower (PostgreSQL: generic
+ * plans); a no-op elsewhere. */
+STORE_WUR int store_bulk_writes(store_conn *c, bool on, store_error *err);
 /* On failure the transaction has been rolled back (or the connection marked broken). */
 STORE_WUR int store_commit(store_conn *c, store_error *err);
 /* Never fails from the caller's point of view: afterwards the connection is either

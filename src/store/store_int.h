@@ -34,6 +34,8 @@ struct store_conn {
 	char schema[64];   /* PostgreSQL: [database] schema ("" = the server's search_path) */
 	size_t max_params; /* set by the backend's connect; 0: STORE_DEFAULT_MAX_PARAMS */
 	size_t max_bytes;  /* likewise; 0: STORE_DEFAULT_MAX_BYTES */
+	/* run by store_bulk_writes(c, true / false) (static strings; NULL: none) */
+	const char *bulk_on_sql, *bulk_off_sql;
 };
 
 #define STORE_DEFAULT_MAX_PARAMS 65535

@@ -699,6 +699,8 @@ int apply_write(store_conn *c, const sync_file *files, size_t n, const plan_out 
 	/* dag rows before the rows that refer to them (serialized_dag, dag_tag,
 	 * dag_warning have foreign keys to dag); each table's upsert buffer is
 	 * freed before the next one starts */
+	if (store_bulk_writes(c, true, err) != 0)
+		return -1;
 	up_init(&u, c, st, "dag_bundle", bundle_cols, 2, 1);
 	rc = write_bundles(&u, files, o, err);
 	pb_free(&u.p);
@@ -732,7 +734,9 @@ int apply_write(store_conn *c, const sync_file *files, size_t n, const plan_out 
 	up_init(&u, c, st, "parse_stat", ps_cols, PS_NCOLS, 2);
 	rc = write_stats(&u, files, o, ts, err);
 	pb_free(&u.p);
-	return rc;
+	if (rc != 0)
+		return -1;
+	return store_bulk_writes(c, false, err);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -891,6 +891,96 @@ static void test_take_reparse_keeps_flags_set_meanwhile(void **state)
 	assert_int_equal(qcount("SELECT count(*) FROM file_lease WHERE reparse"), 0);
 }
 
+/* PostgreSQL: the settings that make the writer's upserts cheap (generic plans, LZ4
+ * for large values) hold between store_bulk_writes on and off only, never for the
+ * reads by key or beyond the transaction, and the URL's own options win. */
+static char *conn_q(store_conn *c, const char *sql)
+{
+	static qacc a;
+	memset(&a, 0, sizeof(a));
+	store_error err;
+	assert_int_equal(store_query(c, sql, NULL, 0, acc_row, &a, &err), 0);
+	return a.buf;
+}
+
+static void bulk_settings_of(pool *p, const char *generic, const char *lz4,
+                             const char *after_generic, const char *after_lz4)
+{
+	store_conn *c;
+	store_error err;
+	assert_int_equal(pool_acquire(p, &c, &err), 0);
+	char *before_generic = strdup(conn_q(c, "SHOW plan_cache_mode"));
+	char *before_lz4 = strdup(conn_q(c, "SHOW default_toast_compression"));
+	assert_int_equal(store_begin_write(c, &err), 0);
+	assert_string_equal(conn_q(c, "SHOW plan_cache_mode"), before_generic);
+	assert_int_equal(store_bulk_writes(c, true, &err), 0);
+	assert_string_equal(conn_q(c, "SHOW plan_cache_mode"), generic);
+	assert_string_equal(conn_q(c, "SHOW default_toast_compression"), lz4);
+	assert_int_equal(store_bulk_writes(c, false, &err), 0);
+	assert_string_equal(conn_q(c, "SHOW plan_cache_mode"), after_generic);
+	assert_string_equal(conn_q(c, "SHOW default_toast_compression"), after_lz4);
+	store_rollback(c);
+	assert_string_equal(conn_q(c, "SHOW plan_cache_mode"), before_generic);
+	assert_string_equal(conn_q(c, "SHOW default_toast_compression"), before_lz4);
+	pool_release(p, c);
+	free(before_generic);
+	free(before_lz4);
+}
+
+static void test_bulk_write_settings(void **state)
+{
+	(void)state;
+	if (url.dialect != DB_POSTGRESQL) {
+		/* nothing to set: a no-op that succeeds */
+		store_conn *c;
+		store_error err;
+		assert_int_equal(pool_acquire(pl, &c, &err), 0);
+		assert_int_equal(store_begin_write(c, &err), 0);
+		assert_int_equal(store_bulk_writes(c, true, &err), 0);
+		assert_int_equal(store_bulk_writes(c, false, &err), 0);
+		store_rollback(c);
+		pool_release(pl, c);
+		return;
+	}
+	/* Debian's PostgreSQL 15 is built with LZ4 */
+	bulk_settings_of(pl, "force_generic_plan", "lz4", "auto", "lz4");
+
+	/* a written DAG large enough to be compressed is compressed with LZ4 */
+	strbuf y;
+	sb_init(&y);
+	sb_printf(&y, "big:\n  tasks:\n");
+	for (int i = 0; i < 80; i++)
+		sb_printf(&y,
+		          "    - {task_id: task_number_%d, operator: " BASH
+		          ", bash_command: 'echo a fairly long command line number %d'}\n",
+		          i, i);
+	tfile f[1];
+	tparse(&f[0], "big.yml", y.data);
+	sb_free(&y);
+	sync_files(f, 1);
+	tfree(f, 1);
+	assert_string_equal(q("SELECT pg_column_compression(data) FROM serialized_dag"), "lz4");
+
+	/* the URL's options win */
+	char *u2 = NULL;
+	const char *opt = "options=-c%20plan_cache_mode%3Dforce_custom_plan%20-c%20"
+	                  "default_toast_compression%3Dpglz";
+	u2 = malloc(strlen(url_text) + strlen(opt) + 2);
+	sprintf(u2, "%s%c%s", url_text, strchr(url_text, '?') ? '&' : '?', opt);
+	struct db_url u2url;
+	store_params p2;
+	char *perr = NULL;
+	assert_int_equal(store_params_from_url(u2, NULL, &u2url, &p2, &perr), 0);
+	p2.pool_size = 1;
+	p2.pool_timeout = 5;
+	pool *pl2 = pool_create(&p2);
+	assert_non_null(pl2);
+	bulk_settings_of(pl2, "force_custom_plan", "pglz", "force_custom_plan", "pglz");
+	pool_destroy(pl2);
+	db_url_free(&u2url);
+	free(u2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -911,6 +1001,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_released_id_flags_refused_file_of_another, each_setup),
 	    cmocka_unit_test_setup(test_take_reparse_keeps_flags_set_meanwhile, each_setup),
 	    cmocka_unit_test_setup(test_unchanged_files_write_no_lease, each_setup),
+	    cmocka_unit_test_setup(test_bulk_write_settings, each_setup),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
