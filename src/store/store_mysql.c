@@ -87,9 +87,96 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 	return sb_detach(&b);
 }
 
+static void set_stmt_err(store_conn *c, MYSQL_STMT *st, store_error *err)
+{
+	unsigned int e = mysql_stmt_errno(st);
+	if (e == 0) {
+		set_err(c, err);
+		return;
+	}
+	bool broken = false;
+	store_class cls = store_classify_mysql(e, &broken);
+	char code[16];
+	snprintf(code, sizeof code, "%u", e);
+	store_error_set(err, cls, code, broken, "%s", mysql_stmt_error(st));
+}
+
+/* A statement with parameters and no rows to read (the writer's upserts, updates and
+ * deletes) goes as a server-side prepared statement: its values travel in binary, so
+ * the client does not escape them and the server does not lex them as literals. For
+ * the serialized DAGs of a full sync that was a third of the server's time. */
+static int my_exec_prepared(store_conn *c, const char *sql, const store_param *params, size_t n,
+                            store_error *err)
+{
+	MYSQL *m = c->h;
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	if (!st) {
+		set_err(c, err);
+		return -1;
+	}
+	int ret = -1;
+	MYSQL_BIND *b = xcalloc(n, sizeof *b);
+	unsigned long *len = xcalloc(n, sizeof *len);
+	signed char *flags = xcalloc(n, 1);
+	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+		set_stmt_err(c, st, err);
+		goto out;
+	}
+	if (mysql_stmt_param_count(st) != n) {
+		store_error_set(err, STORE_PERMANENT, "params", false,
+		                "statement has %lu placeholders for %zu parameters",
+		                mysql_stmt_param_count(st), n);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const store_param *p = &params[i];
+		switch (p->type) {
+		case STORE_P_TEXT:
+			len[i] = (unsigned long)strlen(p->s);
+			b[i].buffer_type = MYSQL_TYPE_STRING;
+			b[i].buffer = (void *)p->s;
+			b[i].buffer_length = len[i];
+			b[i].length = &len[i];
+			break;
+		case STORE_P_INT:
+			b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+			b[i].buffer = (void *)&p->i;
+			break;
+		case STORE_P_DOUBLE:
+			b[i].buffer_type = MYSQL_TYPE_DOUBLE;
+			b[i].buffer = (void *)&p->d;
+			break;
+		case STORE_P_BOOL:
+			flags[i] = p->i ? 1 : 0;
+			b[i].buffer_type = MYSQL_TYPE_TINY;
+			b[i].buffer = &flags[i];
+			break;
+		case STORE_P_NULL:
+		default:
+			b[i].buffer_type = MYSQL_TYPE_NULL;
+			break;
+		}
+	}
+	if (mysql_stmt_bind_param(st, b) != 0 || mysql_stmt_execute(st) != 0) {
+		set_stmt_err(c, st, err);
+		goto out;
+	}
+	c->changes = (int64_t)mysql_stmt_affected_rows(st);
+	ret = 0;
+out:
+	/* a connection lost on the way: the close has nobody to tell */
+	mysql_stmt_close(st);
+	free(b);
+	free(len);
+	free(flags);
+	return ret;
+}
+
 static int my_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
                    store_row_fn fn, void *ud, store_error *err)
 {
+	if (n > 0 && !fn)
+		return my_exec_prepared(c, sql, params, n, err);
 	MYSQL *m = c->h;
 	MYSQL_RES *res = NULL;
 	const char **row = NULL;

@@ -312,8 +312,23 @@ static int read_dag(void *ud, size_t ncols, const char *const *v)
 	return 0;
 }
 
+struct bigrow {
+	int n;
+	char *text;
+};
+
+static int read_big(void *ud, size_t ncols, const char *const *v)
+{
+	struct bigrow *r = ud;
+	r->n++;
+	if (ncols == 1 && v[0] && !r->text)
+		r->text = strdup(v[0]);
+	return 0;
+}
+
 static int t_roundtrip(void)
 {
+	char *big = NULL;
 	store_conn *c = NULL;
 	store_error err;
 	int64_t n;
@@ -364,10 +379,46 @@ static int t_roundtrip(void)
 	CHECK(store_query_int(c, "SELECT count(*) FROM dag WHERE dag_id = ?", &id, 1, &n, NULL,
 	                      &err) == 0 &&
 	      n == 1);
+	/* every byte but NUL, in a value of 3 MB, and integers at their bounds, through
+	 * the statements that write (MySQL: a prepared statement, values in binary) and
+	 * back through a query */
+	big = malloc(3 << 20);
+	CHECK(big != NULL);
+	for (size_t i = 0; i < (3u << 20) - 1; i++)
+		big[i] = (char)(1 + i % 127);
+	memcpy(big + 1000, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9); /* UTF-8 of 2, 3, 4 bytes */
+	big[(3 << 20) - 1] = '\0';
+	store_param ie[3] = {store_p_text("dags-folder"), store_p_text("big.yml"),
+	                     store_p_text(big)};
+	OK(store_exec(c,
+	              "INSERT INTO import_error (bundle_name, filename, stacktrace) "
+	              "VALUES (?, ?, ?)",
+	              ie, 3, &err));
+	CHECK(store_changes(c) == 1);
+	struct bigrow br = {0};
+	OK(store_query(c, "SELECT stacktrace FROM import_error WHERE filename = 'big.yml'", NULL, 0,
+	               read_big, &br, &err));
+	CHECK(br.n == 1 && br.text && strcmp(br.text, big) == 0);
+	free(br.text);
+	ie[0] = store_p_int(2147483647);
+	ie[1] = store_p_int(-2147483647 - 1);
+	ie[2] = store_p_text(ids[0]);
+	OK(store_exec(c,
+	              "UPDATE dag SET max_active_tasks = ?, max_active_runs = ? WHERE dag_id = ?",
+	              ie, 3, &err));
+	CHECK(store_changes(c) == 1);
+	CHECK(store_query_int(c, "SELECT max_active_tasks FROM dag WHERE dag_id = 'etl'", NULL, 0,
+	                      &n, NULL, &err) == 0 &&
+	      n == 2147483647);
+	CHECK(store_query_int(c, "SELECT max_active_runs FROM dag WHERE dag_id = 'etl'", NULL, 0,
+	                      &n, NULL, &err) == 0 &&
+	      n == -2147483647 - 1);
+	free(big);
 	free(sql);
 	store_close(c);
 	return 0;
 fail:
+	free(big);
 	free(sql);
 	store_close(c);
 	return -1;
