@@ -597,7 +597,7 @@ int lease_reap_local(store_conn *c, const char *me, const char *host, size_t *re
 	reap_acc a = {0};
 	int rc = store_query(c,
 	                     "SELECT instance_name, pid FROM dag_processor WHERE hostname = ? AND "
-	                     "instance_name <> ?",
+	                     "instance_name <> ? AND stopped_at IS NULL",
 	                     p, 2, row_reap, &a, err);
 	for (size_t i = 0; rc == 0 && i < a.n; i++) {
 		rc = lease_leave(c, a.names[i], err);

@@ -133,5 +133,28 @@ else
 	bad "run --once on 1,500 new files: status $rc, $(live 'many_%') live, $nclaims claims, the largest ${largest:-none} (a claim of more than 128 and fewer than 16 claims expected)"
 	tail -n 5 "$work/once.log" | sed 's/^/  /'
 fi
+# A processor that stopped cleanly is not reported as dead by the next one on
+# the machine; one killed is (both stopped before: the daemon by SIGTERM
+# above, the run --once at its end). Before, every earlier processor of the
+# host whose pid was gone was counted ("1 processor of this machine died",
+# then "3 processors" after the kill). Seen failing so on the code before.
+if grep -q "died without giving up" "$work/once.log"; then
+	bad "run --once after clean stops reports: $(grep -m1 'died without' "$work/once.log" | cut -c26-)"
+else
+	ok "after clean stops, no processor is reported dead"
+fi
+DAGPROC__API__ENABLED=false "$bin" run --dags "$work/dags" --db "$PG_URL" >"$work/killed.log" 2>&1 &
+dpid=$!
+end=$((SECONDS + 30))
+while [ "$SECONDS" -lt "$end" ] && ! grep -q "all files parsed" "$work/killed.log"; do sleep 0.1; done
+kill -KILL "$dpid"
+wait "$dpid" 2>/dev/null
+dpid=
+DAGPROC__API__ENABLED=false "$bin" run --once --dags "$work/dags" --db "$PG_URL" >"$work/after.log" 2>&1
+if grep -q "1 processor of this machine died without giving up its files" "$work/after.log"; then
+	ok "after a SIGKILL, the next processor reports the one that died"
+else
+	bad "after a SIGKILL: $(grep -m1 'leases:' "$work/after.log" | cut -c26-)"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
