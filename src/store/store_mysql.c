@@ -1,6 +1,8 @@
-/* MariaDB/MySQL backend over MariaDB Connector/C: parameters escaped client-side with the
- * connection's charset (text protocol), no auto-reconnect, strict ANSI_QUOTES sessions
- * spelled for the server's flavour (MariaDB or MySQL 8), TLS from the URL's options. */
+/* MariaDB/MySQL backend over MariaDB Connector/C: statements that write go as prepared
+ * statements with binary values (my_exec_prepared), the others with their parameters
+ * escaped client-side with the connection's charset (text protocol); no auto-reconnect,
+ * strict ANSI_QUOTES sessions spelled for the server's flavour (MariaDB or MySQL 8), TLS
+ * from the URL's options. */
 #include "store/store_int.h"
 #include "config/dburl.h"
 #include "util/xalloc.h"
@@ -172,11 +174,36 @@ out:
 	return ret;
 }
 
+/* Failures of the prepared-statement protocol itself, before anything ran: the
+ * statement goes again as text. The server's slots for prepared statements are
+ * shared by every application (max_prepared_stmt_count): when they run out, a write
+ * must not fail, and still less be taken for the data's fault. */
+static bool prepare_refused(const store_error *err)
+{
+	static const char *const codes[] = {
+	    "1461", /* ER_MAX_PREPARED_STMT_COUNT_REACHED */
+	    "1615", /* ER_NEED_REPREPARE */
+	    "1243", /* ER_UNKNOWN_STMT_HANDLER (a proxy lost it) */
+	    "1295", /* ER_UNSUPPORTED_PS */
+	    "1390", /* ER_PS_MANY_PARAM */
+	};
+	if (err->conn_broken)
+		return false;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(err->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 static int my_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
                    store_row_fn fn, void *ud, store_error *err)
 {
-	if (n > 0 && !fn)
-		return my_exec_prepared(c, sql, params, n, err);
+	if (n > 0 && !fn) {
+		int rc = my_exec_prepared(c, sql, params, n, err);
+		if (rc == 0 || !prepare_refused(err))
+			return rc;
+		store_error_clear(err);
+	}
 	MYSQL *m = c->h;
 	MYSQL_RES *res = NULL;
 	const char **row = NULL;
@@ -371,8 +398,8 @@ static int my_connect(store_conn *c, const store_params *p, store_error *err)
 	                            p->lock_timeout, p->idle_tx_timeout);
 	int rc = my_exec(c, init, NULL, 0, NULL, NULL, err);
 	free(init);
-	/* a statement's text (parameters escaped, up to twice their size) must
-	 * fit in the server's max_allowed_packet */
+	/* a statement's text (parameters escaped, up to twice their size, when it
+	 * goes as text) must fit in the server's max_allowed_packet */
 	int64_t packet = 0;
 	if (rc == 0) {
 		struct int_row r = {0};

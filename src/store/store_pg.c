@@ -191,20 +191,9 @@ static bool mapped_here(const char *key)
 	return strcmp(key, "host") == 0 || strcmp(key, "connect_timeout") == 0;
 }
 
-static int pg_exec(store_conn *c, const char *sql, const store_param *params, size_t n,
-                   store_row_fn fn, void *ud, store_error *err);
-
-static int row_found(void *ud, size_t ncols, const char *const *v)
-{
-	(void)ncols;
-	(void)v;
-	*(bool *)ud = true;
-	return 0;
-}
-
 /* What makes the writer's batches cheap for the server, set for the upserts of each
  * write transaction only (store_bulk_writes; transaction-local, so also right behind a
- * transaction-pooling PgBouncer), unless the URL's options set it themselves:
+ * transaction-pooling PgBouncer):
  * - the multi-row upserts are planned generically (PostgreSQL 12+): a custom plan
  *   folds every parameter into the plan as a constant, copying each serialized DAG
  *   once more and spending more time planning than inserting. Not the reads by lists
@@ -214,30 +203,19 @@ static int row_found(void *ud, size_t ncols, const char *const *v)
  *   when the server was built with it): a fraction of pglz's time for about the same
  *   size (29 MB against 24 MB for 100 MB of serialized DAGs).
  * Together they took the server's time for the serialized DAGs of a full sync of
- * 10,000 files from 2.3 s to 0.9 s, and the sync from 5.0 s to 3.8 s. */
-static int pg_tune_writes(store_conn *c, const char *user_options, store_error *err)
-{
-	bool generic = PQserverVersion(c->h) >= 120000 &&
-	               !(user_options && strstr(user_options, "plan_cache_mode"));
-	bool lz4 = false;
-	if (!(user_options && strstr(user_options, "default_toast_compression")) &&
-	    pg_exec(c,
-	            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
-	            "AND 'lz4' = ANY (enumvals)",
-	            NULL, 0, row_found, &lz4, err) != 0)
-		return -1;
-	if (generic && lz4)
-		c->bulk_on_sql =
-		    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
-		    "set_config('default_toast_compression', 'lz4', true)";
-	else if (generic)
-		c->bulk_on_sql = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)";
-	else if (lz4)
-		c->bulk_on_sql = "SELECT set_config('default_toast_compression', 'lz4', true)";
-	if (generic)
-		c->bulk_off_sql = "RESET plan_cache_mode";
-	return 0;
-}
+ * 10,000 files from 2.3 s to 0.9 s, and the sync from 5.0 s to 3.8 s.
+ * The server decides in each transaction, from pg_settings: a setting made anywhere
+ * (postgresql.conf, ALTER DATABASE or ROLE, the URL's options in any spelling) is not
+ * at its default and is left alone, and a server older than 12 or without LZ4 (a
+ * failover behind a pooler) gets only what it has; neither statement can fail for
+ * lack of a setting. */
+static const char bulk_on[] =
+    "SELECT set_config(name, CASE name WHEN 'plan_cache_mode' THEN 'force_generic_plan' "
+    "ELSE 'lz4' END, true) FROM pg_settings WHERE source = 'default' AND "
+    "(name = 'plan_cache_mode' OR (name = 'default_toast_compression' AND "
+    "'lz4' = ANY (enumvals)))";
+static const char bulk_off[] = "SELECT set_config(name, reset_val, true) FROM pg_settings "
+                               "WHERE name = 'plan_cache_mode'";
 
 /* conninfo: the address and dagproc's defaults, then the URL's options, which win
  * (options is appended to dagproc's session settings, so its -c settings win too). */
@@ -334,8 +312,8 @@ static int pg_connect(store_conn *c, const store_params *p, store_error *err)
 		set_conn_err(c, err, "");
 		goto out;
 	}
-	if (pg_tune_writes(c, user_options, err) != 0)
-		goto out;
+	c->bulk_on_sql = bulk_on;
+	c->bulk_off_sql = bulk_off;
 	ret = 0;
 out:
 	free(options);

@@ -1122,11 +1122,54 @@ fail:
 	return -1;
 }
 
+/* MySQL protocol: with no prepared-statement slot left on the server (they are
+ * shared by every application), statements that write go as text and succeed (the
+ * review's F1: every claim and write failed, and a file was blamed for it). */
+static int t_prepared_slots_exhausted(void)
+{
+	store_conn *a = NULL, *c = NULL;
+	store_error err;
+	int64_t n = 0;
+	int rc = -1;
+	CHECK(reset_schema() == 0);
+	CHECK(admin_conn(&a) == 0);
+	int64_t was = 0;
+	CHECK(store_query_int(a, "SELECT @@global.max_prepared_stmt_count", NULL, 0, &was, NULL,
+	                      &err) == 0);
+	OK(store_exec(a, "SET GLOBAL max_prepared_stmt_count = 0", NULL, 0, &err));
+	OK(store_connect(&base, &c, &err));
+	store_param p[3] = {store_p_text("dags-folder"), store_p_text("slots.yml"),
+	                    store_p_text("no slot 'left'")};
+	OK(store_begin_write(c, &err));
+	OK(store_exec(c,
+	              "INSERT INTO import_error (bundle_name, filename, stacktrace) "
+	              "VALUES (?, ?, ?)",
+	              p, 3, &err));
+	CHECK(store_changes(c) == 1);
+	OK(store_commit(c, &err));
+	CHECK(count(c, "SELECT count(*) FROM import_error WHERE stacktrace = 'no slot ''left'''",
+	            &n) == 0 &&
+	      n == 1);
+	rc = 0;
+fail:
+	if (a) {
+		char sql[96];
+		snprintf(sql, sizeof sql, "SET GLOBAL max_prepared_stmt_count = %lld",
+		         (long long)(was > 0 ? was : 16382));
+		if (store_exec(a, sql, NULL, 0, &err) != 0)
+			rc = -1;
+	}
+	store_close(c);
+	store_close(a);
+	return rc;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
 	bool server_only; /* needs a server (kill, server-side checks) */
 	bool needs_control;
+	bool mysql_only;
 };
 
 static const struct test tests[] = {
@@ -1144,6 +1187,7 @@ static const struct test tests[] = {
     {"test_airflow_59166", test_airflow_59166, true, false},
     {"concurrent_kills", t_concurrent_kills, true, false},
     {"max_connections", t_max_connections, true, false},
+    {"prepared_slots_exhausted", t_prepared_slots_exhausted, true, false, true},
     {"restart_between_batches", t_restart_between_batches, true, true},
     {"restart_mid_txn", t_restart_mid_txn, true, true},
     {"server_down", t_server_down, true, true},
@@ -1185,7 +1229,8 @@ int main(void)
 		const struct test *t = &tests[i];
 		if (only && strcmp(only, t->name) != 0)
 			continue;
-		if ((t->server_only && dial == STORE_SQLITE) || (t->needs_control && !control)) {
+		if ((t->server_only && dial == STORE_SQLITE) || (t->needs_control && !control) ||
+		    (t->mysql_only && dial != STORE_MYSQL)) {
 			fprintf(stderr, "SKIP %s\n", t->name);
 			skipped++;
 			continue;

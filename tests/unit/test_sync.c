@@ -961,24 +961,38 @@ static void test_bulk_write_settings(void **state)
 	tfree(f, 1);
 	assert_string_equal(q("SELECT pg_column_compression(data) FROM serialized_dag"), "lz4");
 
-	/* the URL's options win */
-	char *u2 = NULL;
-	const char *opt = "options=-c%20plan_cache_mode%3Dforce_custom_plan%20-c%20"
-	                  "default_toast_compression%3Dpglz";
-	u2 = malloc(strlen(url_text) + strlen(opt) + 2);
-	sprintf(u2, "%s%c%s", url_text, strchr(url_text, '?') ? '&' : '?', opt);
-	struct db_url u2url;
-	store_params p2;
-	char *perr = NULL;
-	assert_int_equal(store_params_from_url(u2, NULL, &u2url, &p2, &perr), 0);
-	p2.pool_size = 1;
-	p2.pool_timeout = 5;
-	pool *pl2 = pool_create(&p2);
-	assert_non_null(pl2);
-	bulk_settings_of(pl2, "force_custom_plan", "pglz", "force_custom_plan", "pglz");
-	pool_destroy(pl2);
-	db_url_free(&u2url);
-	free(u2);
+	/* a setting made anywhere wins: the URL's options in any spelling PostgreSQL
+	 * takes (the review's F2: dashes and upper case were overridden), and a role's
+	 * own default */
+	static const char *const opts[] = {
+	    "options=-c%20plan_cache_mode%3Dforce_custom_plan%20-c%20"
+	    "default_toast_compression%3Dpglz",
+	    "options=-c%20plan-cache-mode%3Dforce_custom_plan%20--DEFAULT-TOAST-COMPRESSION%3Dpglz",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		const char *opt = i < 2 ? opts[i] : "application_name=dagproc_role_default";
+		if (i == 2)
+			q("ALTER ROLE CURRENT_USER SET default_toast_compression = pglz");
+		char *u2 = malloc(strlen(url_text) + strlen(opt) + 2);
+		sprintf(u2, "%s%c%s", url_text, strchr(url_text, '?') ? '&' : '?', opt);
+		struct db_url u2url;
+		store_params p2;
+		char *perr = NULL;
+		assert_int_equal(store_params_from_url(u2, NULL, &u2url, &p2, &perr), 0);
+		p2.pool_size = 1;
+		p2.pool_timeout = 5;
+		pool *pl2 = pool_create(&p2);
+		assert_non_null(pl2);
+		if (i < 2)
+			bulk_settings_of(pl2, "force_custom_plan", "pglz", "force_custom_plan",
+			                 "pglz");
+		else
+			bulk_settings_of(pl2, "force_generic_plan", "pglz", "auto", "pglz");
+		pool_destroy(pl2);
+		db_url_free(&u2url);
+		free(u2);
+	}
+	q("ALTER ROLE CURRENT_USER RESET default_toast_compression");
 }
 
 int main(void)
