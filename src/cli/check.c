@@ -294,8 +294,13 @@ static void json_str(strbuf *b, const char *s)
 	}
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strlen(s), i = 0, k;
-	while (i < n && (k = utf8_decode(u + i, n - i, NULL)) != 0)
+	for (;;) {
+		while (i < n && u[i] < 0x80) /* ASCII: most of every document */
+			i++;
+		if (i == n || (k = utf8_decode(u + i, n - i, NULL)) == 0)
+			break;
 		i += k;
+	}
 	if (i == n) {
 		serialize_string(b, s, n);
 		return;
@@ -318,7 +323,9 @@ static void json_str(strbuf *b, const char *s)
 
 static void json_key(strbuf *b, const char *key, bool first)
 {
-	sb_printf(b, "%s\"%s\":", first ? "" : ",", key);
+	sb_adds(b, first ? "\"" : ",\"");
+	sb_adds(b, key);
+	sb_add(b, "\":", 2);
 }
 
 static void json_int_or_null(strbuf *b, unsigned v)
