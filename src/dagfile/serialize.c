@@ -95,10 +95,18 @@ static void value(strbuf *b, const ynode *n, int depth)
 	case YN_BOOL:
 		sb_adds(b, n->v.b ? "true" : "false");
 		return;
-	case YN_INT:
-		snprintf(num, sizeof(num), "%" PRId64, n->v.i);
-		sb_adds(b, num);
+	case YN_INT: {
+		/* the digits backwards, as %" PRId64 " prints them */
+		uint64_t u = n->v.i < 0 ? (uint64_t)0 - (uint64_t)n->v.i : (uint64_t)n->v.i;
+		char *e = num + sizeof(num), *q = e;
+		do
+			*--q = (char)('0' + u % 10);
+		while ((u /= 10) != 0);
+		if (n->v.i < 0)
+			*--q = '-';
+		sb_add(b, q, (size_t)(e - q));
 		return;
+	}
 	case YN_FLOAT:
 		if (isnan(n->v.f) || isinf(n->v.f)) {
 			/* not representable in JSON: keep the spelling */
@@ -136,15 +144,32 @@ static void value(strbuf *b, const ynode *n, int depth)
 		}
 		const ypair *small[16];
 		const ypair **ord = n->n <= 16 ? small : xmalloc(n->n * sizeof(*ord));
-		for (size_t i = 0; i < n->n; i++)
-			ord[i] = &n->pairs[i];
-		qsort(ord, n->n, sizeof(*ord), cmp_pair);
+		if (n->n <= 16) {
+			/* a few keys: a stable insertion sort, as qsort's merge sort
+			 * orders them, without its call per comparison */
+			for (size_t i = 0; i < n->n; i++) {
+				const ypair *p = &n->pairs[i];
+				size_t at = i;
+				while (at > 0 && strcmp(pkey(ord[at - 1]), pkey(p)) > 0) {
+					ord[at] = ord[at - 1];
+					at--;
+				}
+				ord[at] = p;
+			}
+		} else {
+			for (size_t i = 0; i < n->n; i++)
+				ord[i] = &n->pairs[i];
+			qsort(ord, n->n, sizeof(*ord), cmp_pair);
+		}
 		sb_addc(b, '{');
 		for (size_t i = 0; i < n->n; i++) {
 			if (i)
 				sb_addc(b, ',');
-			const char *k = pkey(ord[i]);
-			serialize_string(b, k, strlen(k));
+			const ynode *kn = ord[i]->key;
+			if (kn && kn->str)
+				serialize_string(b, kn->str, kn->len);
+			else
+				serialize_string(b, "", 0);
 			sb_addc(b, ':');
 			value(b, ord[i]->val, depth + 1);
 		}

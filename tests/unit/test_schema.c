@@ -831,6 +831,27 @@ static void test_hash_stability(void **state)
 	dagfile_result_free(&c);
 }
 
+/* Integers at their bounds and keys in byte order, in a task's canonical JSON
+ * (serialize.c writes integers without printf and sorts up to 16 keys itself:
+ * both must give what they gave before, or every stored dag_hash changes). */
+static void test_canonical_ints_and_key_order(void **state)
+{
+	(void)state;
+	dagfile_result r = parse("d:\n"
+	                         "  tasks:\n"
+	                         "    - task_id: t\n"
+	                         "      operator: " BASH "\n"
+	                         "      bash_command: echo\n"
+	                         "      env: {Zed: 0, a: -1, B: -9223372036854775808, "
+	                         "b: 9223372036854775807, _x: 10, aa: 1000000007, A: -42}\n");
+	expect_clean(&r);
+	assert_non_null(strstr(r.dags[0].json,
+	                       "\"env\":{\"A\":-42,\"B\":-9223372036854775808,\"Zed\":0,"
+	                       "\"_x\":10,\"a\":-1,\"aa\":1000000007,"
+	                       "\"b\":9223372036854775807}"));
+	dagfile_result_free(&r);
+}
+
 static void test_join_and_types_are_data(void **state)
 {
 	(void)state;
@@ -1412,6 +1433,7 @@ int main(void)
 	    cmocka_unit_test(test_w001_w002_w003),
 	    cmocka_unit_test(test_broken_dag_does_not_hide_others),
 	    cmocka_unit_test(test_hash_stability),
+	    cmocka_unit_test(test_canonical_ints_and_key_order),
 	    cmocka_unit_test(test_join_and_types_are_data),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
