@@ -293,13 +293,14 @@ static void json_str(strbuf *b, const char *s)
 		return;
 	}
 	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, k;
-	for (;;) {
-		while (i < n && u[i] < 0x80) /* ASCII: most of every document */
-			i++;
-		if (i == n || (k = utf8_decode(u + i, n - i, NULL)) == 0)
-			break;
+	size_t i = 0, k;
+	while (u[i] && u[i] < 0x80) /* ASCII, and its length: most of every document */
+		i++;
+	size_t n = u[i] ? i + strlen(s + i) : i;
+	while (i < n && (k = utf8_decode(u + i, n - i, NULL)) != 0) {
 		i += k;
+		while (i < n && u[i] < 0x80)
+			i++;
 	}
 	if (i == n) {
 		serialize_string(b, s, n);
