@@ -165,11 +165,9 @@ static void value(strbuf *b, const ynode *n, int depth)
 		for (size_t i = 0; i < n->n; i++) {
 			if (i)
 				sb_addc(b, ',');
-			const ynode *kn = ord[i]->key;
-			if (kn && kn->str)
-				serialize_string(b, kn->str, kn->len);
-			else
-				serialize_string(b, "", 0);
+			/* up to a NUL, as the key's hash has always taken it */
+			const char *k = pkey(ord[i]);
+			serialize_string(b, k, strlen(k));
 			sb_addc(b, ':');
 			value(b, ord[i]->val, depth + 1);
 		}

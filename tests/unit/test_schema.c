@@ -850,6 +850,17 @@ static void test_canonical_ints_and_key_order(void **state)
 	                       "\"_x\":10,\"a\":-1,\"aa\":1000000007,"
 	                       "\"b\":9223372036854775807}"));
 	dagfile_result_free(&r);
+	/* a key with an escaped NUL is written up to the NUL, as it always was (the
+	 * review of the speed-up found it written whole: every such DAG's hash changed) */
+	r = parse("d:\n"
+	          "  tasks:\n"
+	          "    - task_id: t\n"
+	          "      operator: " BASH "\n"
+	          "      bash_command: echo\n"
+	          "      env: {\"a\\0b\": '1'}\n");
+	assert_int_equal(r.ndags, 1);
+	assert_non_null(strstr(r.dags[0].json, "\"env\":{\"a\":\"1\"}"));
+	dagfile_result_free(&r);
 }
 
 static void test_join_and_types_are_data(void **state)
