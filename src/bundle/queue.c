@@ -448,6 +448,23 @@ void queue_done(queue *q, const char *bundle, const char *rel, double now)
 	}
 }
 
+void queue_unpop(queue *q, const char *bundle, const char *rel)
+{
+	qent *e = tab_find(q, bundle, rel);
+
+	if (!e || e->state != Q_RUNNING)
+		return;
+	q->running--;
+	queue_prio p = (queue_prio)e->prio;
+	if (e->again != PRIO_NONE && e->again < p)
+		p = (queue_prio)e->again;
+	e->again = PRIO_NONE;
+	e->state = Q_QUEUED;
+	e->prio = (uint8_t)p;
+	/* its old seq: the place it had among the files of its class */
+	heap_push(q, p == QUEUE_REQUESTED ? H_REQ : p == QUEUE_CHANGED ? H_CHG : H_WAIT, e);
+}
+
 bool queue_remove(queue *q, const char *bundle, const char *rel)
 {
 	qent *e = tab_find(q, bundle, rel);

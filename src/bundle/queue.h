@@ -47,6 +47,10 @@ bool queue_pop(queue *q, double now, const char **bundle, const char **rel);
 /* The file's parse ended at now: its min interval starts, and a push received
  * while it ran queues it again. */
 void queue_done(queue *q, const char *bundle, const char *rel, double now);
+/* Gives back a file handed out by queue_pop and not parsed (a look past it
+ * to files further on): queued again in the class and at the place it had,
+ * or in a higher class pushed meanwhile; its min interval is not touched. */
+void queue_unpop(queue *q, const char *bundle, const char *rel);
 /* Forgets the file (deleted): out of the queue and of the interval records.
  * Returns true when it was known. */
 bool queue_remove(queue *q, const char *bundle, const char *rel);

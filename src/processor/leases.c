@@ -47,6 +47,7 @@ void leases_free(processor *p)
 	strmap_free(&p->held);
 	strmap_free(&p->others);
 	strmap_free(&p->asked);
+	strmap_free(&p->ready);
 	strmap_free(&p->left);
 	free_list(p->owners, p->nowners);
 	free_list(p->want, p->nwant);
@@ -574,8 +575,10 @@ static void apply_beat(processor *p, lnews *n)
 			if (!busy)
 				VEC_PUSH(give, ngive, capgive, xstrdup(key));
 		}
-		for (size_t i = 0; i < ngive; i++)
+		for (size_t i = 0; i < ngive; i++) {
 			strmap_del(&p->held, give[i]);
+			strmap_del(&p->ready, give[i]);
+		}
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < ngive; i++) {
 			VEC_GROW(p->unhold, p->nunhold, p->capunhold);
@@ -626,6 +629,8 @@ void leases_take_news(processor *p)
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->others, nw->key);
 			strmap_put(&p->held, nw->key, (size_t)nw->token);
+			strmap_put(&p->ready, nw->key, 0);
+			p->ahead = true;
 			/* claimed: parsed unless unchanged since its last writer wrote it */
 			if (nw->hash && fp_ready)
 				strmap_put(&p->fp, nw->key, (size_t)nw->hash);
@@ -646,6 +651,7 @@ void leases_take_news(processor *p)
 		} else if (nw->owner && nw->owner[0]) {
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->held, nw->key);
+			strmap_del(&p->ready, nw->key);
 			size_t oi = owner_index(p, nw->owner);
 			strmap_put(&p->others, nw->key, oi);
 			char *k = xstrdup(nw->key);
@@ -660,6 +666,7 @@ void leases_take_news(processor *p)
 			 * asked again by the next sweep */
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->held, nw->key);
+			strmap_del(&p->ready, nw->key);
 		}
 		news_free(nw);
 	}
@@ -677,6 +684,14 @@ size_t leases_claim_batch(processor *p)
 	pthread_mutex_unlock(&p->mu);
 	size_t base = claim_base(p);
 	return n > base ? n : base;
+}
+
+size_t leases_claim_ahead(processor *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = p->claim_batch;
+	pthread_mutex_unlock(&p->mu);
+	return n > claim_base(p) ? n : 0;
 }
 
 bool leases_settled(processor *p)

@@ -246,6 +246,68 @@ static void prune_fingerprints(processor *p)
 	p->fp_pruned = true;
 }
 
+/* Alone on a shared database, the next claim is asked while granted files
+ * still wait for a worker. Otherwise it would be asked only once they are all
+ * handed out (they come first in the queue) and answered at the writer's next
+ * turn, after the batch it is writing: the workers would wait for both. Looks
+ * past the granted files in the queue and gives them back in place. */
+static void claim_ahead(processor *p, bool fp_ready)
+{
+	if (!p->leases || !p->ahead || p->asked.n)
+		return;
+	if (!queue_count(p->queue, QUEUE_REQUESTED) && !queue_count(p->queue, QUEUE_CHANGED))
+		strmap_free(&p->ready); /* nothing granted waits: none of it is left */
+	/* asked when half a claim's worth of granted files is left */
+	size_t want = leases_claim_ahead(p);
+	if (!want || p->ready.n >= want / 2)
+		return;
+	/* one look per grant: a look that finds only granted files is not
+	 * repeated for every result (files queued later are claimed as the
+	 * dispatch meets them) */
+	p->ahead = false;
+	const char **back = xcalloc(want, sizeof(*back) * 2);
+	size_t nback = 0, asked = 0;
+	const char *bundle, *rel;
+	/* granted files are given back as met: at most `want` are looked past */
+	while (asked < want && nback < want && queue_pop(p->queue, clock_mono(), &bundle, &rel)) {
+		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
+		int64_t token;
+		if (!f || leases_theirs(p, bundle, rel) || leases_holds(p, bundle, rel, &token)) {
+			/* the dispatch's to decide, in its turn */
+			back[2 * nback] = bundle;
+			back[2 * nback + 1] = rel;
+			nback++;
+			continue;
+		}
+		uint64_t expect = 0;
+		size_t v;
+		char *fk = fp_ready ? pkey(bundle, rel) : NULL;
+		if (fk && strmap_get(&p->fp, fk, &v))
+			expect = (uint64_t)v;
+		char *abs =
+		    expect ? xasprintf("%s/%s", scan_bundle_root(p->scan, bundle), rel) : NULL;
+		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
+			/* unchanged since it was written: as the dispatch does */
+			strmap_del(&p->fp, fk);
+			stats_lock(p);
+			p->st.files_skipped++;
+			stats_unlock(p);
+		} else {
+			leases_want(p, bundle, rel);
+			asked++;
+		}
+		free(fk);
+		free(abs);
+		queue_done(p->queue, bundle, rel, clock_mono());
+	}
+	for (size_t i = 0; i < nback; i++)
+		queue_unpop(p->queue, back[2 * i], back[2 * i + 1]);
+	free(back);
+	if (asked)
+		log_debug("leases: %zu files asked ahead, %zu granted still wait for a worker",
+		          asked, p->ready.n);
+}
+
 static void dispatch(processor *p)
 {
 	const char *bundle, *rel;
@@ -255,6 +317,11 @@ static void dispatch(processor *p)
 	if (fp_ready && !p->fp_pruned)
 		prune_fingerprints(p);
 	while (wpool_has_idle(p->wpool) && queue_pop(p->queue, clock_mono(), &bundle, &rel)) {
+		if (p->ready.n) {
+			char *rk = pkey(bundle, rel);
+			strmap_del(&p->ready, rk);
+			free(rk);
+		}
 		const struct scan_file *f = scan_lookup(p->scan, bundle, rel);
 		if (!f) {
 			queue_done(p->queue, bundle, rel, clock_mono());
@@ -293,11 +360,11 @@ static void dispatch(processor *p)
 			 * divide the files rather than the first taking them all */
 			free(fk);
 			free(abs);
-			queue_done(p->queue, bundle, rel, clock_mono());
 			if (p->asked.n >= leases_claim_batch(p)) {
-				queue_push(p->queue, bundle, rel, QUEUE_CHANGED, f->mtime_ns);
+				queue_unpop(p->queue, bundle, rel);
 				break;
 			}
+			queue_done(p->queue, bundle, rel, clock_mono());
 			leases_want(p, bundle, rel);
 			continue;
 		}
@@ -331,6 +398,7 @@ static void dispatch(processor *p)
 		                            .gen = (uint64_t)gen,
 		                            .token = token};
 	}
+	claim_ahead(p, fp_ready);
 }
 
 typedef struct snap_ctx {

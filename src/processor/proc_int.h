@@ -145,6 +145,8 @@ struct processor {
 	strmap held;   /* key -> token: the files this processor holds */
 	strmap others; /* key -> index in owners[]: held by another live processor */
 	strmap asked;  /* keys whose claim is on its way to the writer */
+	strmap ready;  /* keys granted and queued, not yet handed to a worker */
+	bool ahead;    /* files were granted since the loop last looked ahead */
 	strmap left;   /* key -> owner index: a deletion left to the live processor that
 	                * held the file; written here if that one dies first */
 	char **owners;
@@ -267,6 +269,9 @@ void leases_take_news(processor *p);
 bool leases_settled(processor *p);
 /* claims in flight at most (the dispatch waits beyond) */
 size_t leases_claim_batch(processor *p);
+/* Files to claim before the granted ones are all handed out: the claim
+ * batch while this processor is alone and its claims grow, else 0. */
+size_t leases_claim_ahead(processor *p);
 
 /* loop.c: the main loop */
 int main_loop(processor *p, int sigfd);

@@ -916,6 +916,56 @@ static void test_queue_min_interval(void **state)
 	queue_free(q);
 }
 
+/* A look past the head of the queue (the loop's claim ahead) gives files
+ * back where they were: same class, same place, interval untouched. */
+static void test_queue_unpop(void **state)
+{
+	(void)state;
+	queue *q = queue_new(QUEUE_SORT_ALPHABETICAL, 30, "host");
+	const char *b, *f;
+
+	/* requests keep their request order */
+	queue_push(q, "d", "y_req.yml", QUEUE_REQUESTED, 0);
+	queue_push(q, "d", "b_req.yml", QUEUE_REQUESTED, 0);
+	queue_push(q, "d", "c_changed.yml", QUEUE_CHANGED, 0);
+	pop_expect(q, 0, "d", "y_req.yml");
+	pop_expect(q, 0, "d", "b_req.yml");
+	assert_int_equal(queue_running(q), 2);
+	queue_unpop(q, "d", "b_req.yml");
+	queue_unpop(q, "d", "y_req.yml");
+	assert_int_equal(queue_running(q), 0);
+	assert_int_equal(queue_count(q, QUEUE_REQUESTED), 2);
+	pop_expect(q, 0, "d", "y_req.yml");
+	pop_expect(q, 0, "d", "b_req.yml");
+	queue_done(q, "d", "y_req.yml", 0);
+	queue_done(q, "d", "b_req.yml", 0);
+
+	/* a changed file pushed as requested while out: back as requested */
+	pop_expect(q, 0, "d", "c_changed.yml");
+	queue_push(q, "d", "c_changed.yml", QUEUE_REQUESTED, 0);
+	queue_unpop(q, "d", "c_changed.yml");
+	assert_int_equal(queue_count(q, QUEUE_REQUESTED), 1);
+	assert_int_equal(queue_count(q, QUEUE_CHANGED), 0);
+	pop_expect(q, 0, "d", "c_changed.yml");
+	queue_done(q, "d", "c_changed.yml", 1000);
+
+	/* a due file: still due, its interval not started again */
+	queue_push(q, "d", "c_changed.yml", QUEUE_DUE, 0);
+	assert_false(queue_pop(q, 1029, &b, &f));
+	pop_expect(q, 1030, "d", "c_changed.yml");
+	queue_unpop(q, "d", "c_changed.yml");
+	assert_int_equal(queue_count(q, QUEUE_DUE), 1);
+	pop_expect(q, 1030, "d", "c_changed.yml");
+
+	/* a file not handed out: nothing happens */
+	queue_unpop(q, "d", "nothing.yml");
+	queue_push(q, "d", "e.yml", QUEUE_CHANGED, 0);
+	queue_unpop(q, "d", "e.yml");
+	assert_int_equal(queue_len(q), 1);
+	assert_int_equal(queue_running(q), 1);
+	queue_free(q);
+}
+
 static void test_queue_sort_modes(void **state)
 {
 	(void)state;
@@ -1033,6 +1083,7 @@ int main(void)
 	    cmocka_unit_test(test_queue_classes),
 	    cmocka_unit_test(test_queue_dedupe_upgrade),
 	    cmocka_unit_test(test_queue_min_interval),
+	    cmocka_unit_test(test_queue_unpop),
 	    cmocka_unit_test(test_queue_sort_modes),
 	    cmocka_unit_test(test_queue_large),
 	};
