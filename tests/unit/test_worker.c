@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -764,6 +765,30 @@ static void test_free_reaps(void **state)
 	free(slow);
 }
 
+/* Workers parse below the daemon's CPU priority (issue 13, item 3): the loop,
+ * the writer and a database server on the machine come first. Seen failing
+ * before the change (the worker at the daemon's nice value). */
+static void test_worker_priority(void **state)
+{
+	(void)state;
+	collected c = {0};
+	wpool *p = new_pool(1, 5, 0, &c);
+	char *good = write_file("good8.yml", good_yaml);
+	assert_int_equal(wpool_submit(p, 1, good, dir), 0);
+	assert_int_equal(run_until(p, &c, 1, 5), 1);
+	errno = 0;
+	int mine = getpriority(PRIO_PROCESS, 0);
+	assert_int_equal(errno, 0);
+	errno = 0;
+	int theirs = getpriority(PRIO_PROCESS, (id_t)wpool_worker_pid(p, 0));
+	assert_int_equal(errno, 0);
+	assert_int_equal(theirs, mine + 10 > 19 ? 19 : mine + 10);
+	wpool_free(p);
+	collected_free(&c);
+	unlink(good);
+	free(good);
+}
+
 /* A worker inherits only 0, 1, 2 and its socket, even from a parent with
  * descriptors that are not close-on-exec. */
 static void test_worker_fds(void **state)
@@ -982,6 +1007,7 @@ int main(void)
 	    cmocka_unit_test(test_memory_limit_allows_parsing),
 	    cmocka_unit_test(test_free_reaps),
 	    cmocka_unit_test(test_worker_fds),
+	    cmocka_unit_test(test_worker_priority),
 	    cmocka_unit_test(test_worker_environment),
 	    cmocka_unit_test(test_dead_on_arrival),
 	};
