@@ -22,15 +22,20 @@ static void lib_init(void)
 	mysql_library_init(0, NULL, NULL);
 }
 
-static void set_err(store_conn *c, store_error *err)
+/* The error numbered e, with the server's or the client's message. */
+static void set_err_num(store_error *err, unsigned int e, const char *msg)
 {
-	MYSQL *m = c->h;
-	unsigned int e = m ? mysql_errno(m) : 2008;
 	bool broken = false;
 	store_class cls = store_classify_mysql(e, &broken);
 	char code[16];
 	snprintf(code, sizeof code, "%u", e);
-	store_error_set(err, cls, code, broken, "%s", m ? mysql_error(m) : "out of memory");
+	store_error_set(err, cls, code, broken, "%s", msg);
+}
+
+static void set_err(store_conn *c, store_error *err)
+{
+	MYSQL *m = c->h;
+	set_err_num(err, m ? mysql_errno(m) : 2008, m ? mysql_error(m) : "out of memory");
 }
 
 /* Builds the statement with each '?' (outside quotes) replaced by a literal. */
@@ -92,15 +97,10 @@ static char *interpolate(MYSQL *m, const char *sql, const store_param *params, s
 static void set_stmt_err(store_conn *c, MYSQL_STMT *st, store_error *err)
 {
 	unsigned int e = mysql_stmt_errno(st);
-	if (e == 0) {
+	if (e == 0)
 		set_err(c, err);
-		return;
-	}
-	bool broken = false;
-	store_class cls = store_classify_mysql(e, &broken);
-	char code[16];
-	snprintf(code, sizeof code, "%u", e);
-	store_error_set(err, cls, code, broken, "%s", mysql_stmt_error(st));
+	else
+		set_err_num(err, e, mysql_stmt_error(st));
 }
 
 /* A statement with parameters and no rows to read (the writer's upserts, updates and
