@@ -136,6 +136,7 @@ suite() { # BUILD_DIR PREFIX
 	fi
 	run_counted "${prefix}corpus" python3 tests/corpus_test.py "$dir/dagproc"
 	run_counted "${prefix}realworld" python3 tests/realworld_test.py "$dir/dagproc"
+	run_counted "${prefix}hash stability" python3 tests/hash_stability_test.py "$dir/dagproc"
 	run_counted "${prefix}cli" bash tests/cli_test.sh "$dir/dagproc"
 	# Debian's python3-jsonschema and python3-yaml, as the issue asks
 	run_counted "${prefix}schema" /usr/bin/python3 tests/schema_test.py "$dir/dagproc"
