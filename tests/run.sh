@@ -142,6 +142,7 @@ suite() { # BUILD_DIR PREFIX
 	run_counted "${prefix}schema" /usr/bin/python3 tests/schema_test.py "$dir/dagproc"
 	run_counted "${prefix}fix" /usr/bin/python3 tests/fix_test.py "$dir/dagproc"
 	run_counted "${prefix}lsp" /usr/bin/python3 tests/lsp_test.py "$dir/dagproc"
+	run_counted "${prefix}lsp = check" /usr/bin/python3 tests/lsp_check_property_test.py "$dir/dagproc"
 	run_counted "${prefix}lsp nvim" bash tests/lsp_nvim_test.sh "$dir/dagproc"
 	run_counted "${prefix}lsp vscode-jsonrpc" bash tests/lsp_vscode_test.sh "$dir/dagproc"
 	run_counted "${prefix}daemon" bash tests/daemon_test.sh "$dir/dagproc"

@@ -1481,6 +1481,17 @@ static void set_libyaml_error(yloader *L)
 		ccol = (uint32_t)p->context_mark.column + 1;
 		map_position(L->map, &line, &col);
 		map_position(L->map, &cline, &ccol);
+		if (!L->map) {
+			/* at the end of a text without a final line break, libyaml's mark
+			 * is on the line after the last, which no editor has: the end of
+			 * the text instead (as map_position gives) */
+			uint32_t eline, ecol;
+			position_of(doc->text, doc->text_len, doc->text_len, &eline, &ecol);
+			if (line > eline || (line == eline && col > ecol)) {
+				line = eline;
+				col = ecol;
+			}
+		}
 		fail_at(doc, "E001", p->problem ? p->problem : "invalid YAML", line, col,
 		        p->context, cline, ccol);
 		break;

@@ -326,6 +326,31 @@ static void test_tag_errors(void **state)
 	done(d);
 }
 
+/* An error at the end of a text without a final line break is at the end
+ * of its last line, not on the line after it that no editor has (libyaml's
+ * mark): found by the LSP-vs-check property test, seen failing before. */
+static void test_error_at_end_of_text(void **state)
+{
+	(void)state;
+	const char *t1 = "a:\n  b: 1\n  *xde";
+	ydoc *d = load_fail(t1, strlen(t1), "E001");
+	assert_int_equal(d->error_line, 3);
+	assert_int_equal(d->error_col, 7);
+	done(d);
+	/* with a final line break the line after it exists (empty): kept */
+	const char *t2 = "a:\n  b: 1\n  *xde\n";
+	d = load_fail(t2, strlen(t2), "E001");
+	assert_int_equal(d->error_line, 4);
+	assert_int_equal(d->error_col, 1);
+	done(d);
+	/* the last line's characters, not bytes */
+	const char *t3 = "a:\n  b: 1\n  \xc3\xa9\xc3\xa9";
+	d = load_fail(t3, strlen(t3), "E001");
+	assert_int_equal(d->error_line, 3);
+	assert_int_equal(d->error_col, 5);
+	done(d);
+}
+
 static void test_merge_keys(void **state)
 {
 	(void)state;
@@ -920,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_resolve_float),
 	    cmocka_unit_test(test_resolve_timestamp_and_quoted),
 	    cmocka_unit_test(test_tag_errors),
+	    cmocka_unit_test(test_error_at_end_of_text),
 	    cmocka_unit_test(test_merge_keys),
 	    cmocka_unit_test(test_duplicate_keys),
 	    cmocka_unit_test(test_large_mapping),
