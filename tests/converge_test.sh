@@ -182,6 +182,39 @@ wait_log "racy.yml: result of an older version dropped" 10 || true
 stop
 unset DAGPROC_TEST_WORKER_HOOK
 
+# a file read in a state the scanner never saw: its parse result is dropped
+# and the file parsed again. In life: deleted and created again with the same
+# bytes while its parse ran (the parse found no file, the scanner no change,
+# and "cannot read file" (E003) stayed until min_file_process_interval: the
+# soak's model seed 388895, two processors on PostgreSQL). Here the file is
+# rewritten in place and back through a hard link outside the watched folder
+# (no event), around a parse requested by the API and held by the hold hook.
+# Seen failing before the fix (the broken version's import error written).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export DAGPROC_TEST_WORKER_HOOK=hold:relinked.yml
+DAGPROC__API__ENABLED=true DAGPROC__API__PORT=$port start
+dag relinked.yml relinked
+wait_for 10 "SELECT has_import_errors || ':' || is_stale FROM dag WHERE dag_id = 'relinked'" "0:0" ||
+	bad "relinked.yml not recorded"
+ln "$dags/relinked.yml" "$work/relinked.link"
+cp "$dags/relinked.yml" "$work/relinked.good"
+touch "$dags/relinked.yml.hold"
+printf '# hold\nrelinked: [broken\n' >"$work/relinked.link" # in place: same inode
+tok=$(printf 'dags-folder\037relinked.yml' | base64 | tr '+/' '-_' | tr -d '=')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$port/api/v2/parseDagFile/$tok")
+wait_log "holds $dags/relinked.yml" || bad "no worker held relinked.yml (parseDagFile: $code)"
+cat "$work/relinked.good" >"$work/relinked.link" # back as the scanner has it, in place
+rm -f "$dags/relinked.yml.hold"
+wait_log "relinked.yml: \(read while\|1 import error\)" 10 || bad "no result for relinked.yml"
+wait_log "relinked.yml: [0-9]* DAGs\?, parsed\|relinked.yml: 1 import error" 10 || true
+stop # the writer finishes what is pending before it exits
+[ "$(q "SELECT count(*) FROM import_error WHERE filename LIKE '%relinked.yml'")" = 0 ] &&
+	[ "$(live relinked)" = "relinked.yml:0:0" ] &&
+	ok "a file read in a state the scanner never saw is parsed again: its rows are of the bytes it has" ||
+	bad "relinked.yml: $(live relinked), import errors: $(q "SELECT stacktrace FROM import_error WHERE filename LIKE '%relinked.yml'")"
+unset DAGPROC_TEST_WORKER_HOOK
+rm -f "$work/relinked.link" "$work/relinked.good"
+
 # a file gone while the processor was down (its deletion written at start)
 # and back unchanged: it is parsed and written again, although its source hash
 # equals the one the last run stored (the processor skipped it as unchanged

@@ -559,6 +559,15 @@ void dagfile_parse(const char *path, const dagfile_opts *opts, dagfile_result *o
 		else
 			dagfile_add_error(out, "E003", 0, 0, NULL, "cannot read file: %s",
 			                  strerror(e));
+		if (e == ENOENT || e == ENOTDIR) {
+			/* not there when read (deleted, perhaps to be created again):
+			 * the fingerprint of no input, which differs from the file's
+			 * if it is back, so the processor parses it again (on_done) */
+			dagfile_fp_input none;
+			hash_input(&none, "", 0);
+			out->source_hash =
+			    dagfile_fingerprint(opts->options_hash, path, &none, NULL, 0);
+		}
 		return;
 	}
 	dagfile_parse_text(path, text, len, opts, out);

@@ -103,6 +103,42 @@ static void log_result(const char *bundle, const char *rel, const dagfile_result
 	         r->nerrors == 1 ? "" : "s", d->line, d->col, d->code, d->message);
 }
 
+static uint64_t local_fingerprint(processor *p, const char *bundle, const char *rel,
+                                  const char *abs, const struct scan_file *f);
+
+/* Whether the worker read other bytes than the scanner last saw (its source
+ * hash is not the one the scanner's hashes give): a file deleted and created
+ * again (the worker found none: the fingerprint of no input), or rewritten
+ * in place, while its parse was under way. When the
+ * content ends as it was, the scanner sees no change and would queue no new
+ * parse, so the result of the bytes in between ("cannot read file", half a
+ * file) would stay. Such a result is dropped and the file parsed once more;
+ * if that parse disagrees with the same scanner record as well (a record the
+ * scanner has not caught up with), its result is taken: no loop. */
+static bool read_other_bytes(processor *p, const job *j, const dagfile_result *res)
+{
+	const struct scan_file *f = scan_lookup(p->scan, j->bundle, j->rel);
+	if (!f)
+		return false;
+	const char *root = scan_bundle_root(p->scan, j->bundle);
+	char *abs = xasprintf("%s/%s", root ? root : ".", j->rel);
+	uint64_t want = local_fingerprint(p, j->bundle, j->rel, abs, f);
+	free(abs);
+	char *k = pkey(j->bundle, j->rel);
+	size_t seen = 0;
+	bool before = p->reread.n && strmap_get(&p->reread, k, &seen);
+	/* no source hash: a result the pool made (a crash, a timeout) or a file
+	 * too large to read, whose bytes are not in question */
+	bool other = want && res->source_hash && res->source_hash != want &&
+	             !(before && (uint64_t)seen == want);
+	if (other)
+		strmap_put(&p->reread, k, (size_t)want);
+	else if (before)
+		strmap_del(&p->reread, k);
+	free(k);
+	return other;
+}
+
 void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 {
 	processor *p = ud;
@@ -149,6 +185,12 @@ void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		    "was parsed)",
 		    j->bundle, j->rel);
 		worker_result_free(res);
+	} else if (read_other_bytes(p, j, res)) {
+		log_info("%s/%s: read while it was being replaced or rewritten: parsed again",
+		         j->bundle, j->rel);
+		worker_result_free(res);
+		const struct scan_file *f = scan_lookup(p->scan, j->bundle, j->rel);
+		queue_push(p->queue, j->bundle, j->rel, QUEUE_CHANGED, f->mtime_ns);
 	} else {
 		pend *e = xcalloc(1, sizeof(*e));
 		e->key = pkey(j->bundle, j->rel);

@@ -100,6 +100,10 @@ struct processor {
 	 * event (main thread); a parse result of an older generation is dropped,
 	 * since the event that made it old queued a newer parse */
 	strmap gens;
+	/* key -> the scanner's fingerprint of a file whose result was dropped
+	 * because the worker read other bytes (on_done): parsed once more, then
+	 * taken as it is */
+	strmap reread;
 	uint64_t gen_clock;
 
 	/* jobs in flight, by id */

@@ -35,6 +35,7 @@ static void processor_free(processor *p)
 	free(p->pend);
 	strmap_free(&p->pidx);
 	strmap_free(&p->gens);
+	strmap_free(&p->reread);
 	strmap_free(&p->fp);
 	leases_free(p);
 	for (size_t b = 0; b < p->nknown; b++) {
