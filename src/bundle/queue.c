@@ -458,9 +458,14 @@ void queue_unpop(queue *q, const char *bundle, const char *rel)
 	queue_prio p = (queue_prio)e->prio;
 	if (e->again != PRIO_NONE && e->again < p)
 		p = (queue_prio)e->again;
+	if (p != (queue_prio)e->prio) {
+		/* raised meanwhile: queued in that class like any push */
+		e->again = PRIO_NONE;
+		enqueue(q, e, p);
+		return;
+	}
 	e->again = PRIO_NONE;
 	e->state = Q_QUEUED;
-	e->prio = (uint8_t)p;
 	/* its old seq: the place it had among the files of its class */
 	heap_push(q, p == QUEUE_REQUESTED ? H_REQ : p == QUEUE_CHANGED ? H_CHG : H_WAIT, e);
 }

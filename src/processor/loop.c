@@ -38,6 +38,7 @@ void on_scan(void *ud, const char *bundle, const char *rel, const char *abs, sca
 		pthread_mutex_unlock(&p->mu);
 		if (fp_ready)
 			strmap_del(&p->fp, k);
+		strmap_del(&p->ready, k);
 	} else {
 		strmap_put(&p->gens, k, (size_t)gen);
 	}
@@ -295,7 +296,9 @@ static void prune_fingerprints(processor *p)
  * past the granted files in the queue and gives them back in place. */
 static void claim_ahead(processor *p, bool fp_ready)
 {
-	if (!p->leases || !p->ahead || p->asked.n)
+	/* requests are the dispatch's, in their order (a claimed file comes
+	 * back as changed) */
+	if (!p->leases || !p->ahead || p->asked.n || queue_count(p->queue, QUEUE_REQUESTED))
 		return;
 	if (!queue_count(p->queue, QUEUE_REQUESTED) && !queue_count(p->queue, QUEUE_CHANGED))
 		strmap_free(&p->ready); /* nothing granted waits: none of it is left */
@@ -350,10 +353,16 @@ static void claim_ahead(processor *p, bool fp_ready)
 		          asked, p->ready.n);
 }
 
+/* files not yet claimed that the dispatch looks past, at the claim limit */
+#define DISPATCH_ASIDE 256
+
 static void dispatch(processor *p)
 {
 	const char *bundle, *rel;
 	bool fp_ready;
+	const char *aside[2 * DISPATCH_ASIDE];
+	size_t naside = 0;
+	p->claim_blocked = false;
 	if (dispatch_held(p, &fp_ready))
 		return;
 	if (fp_ready && !p->fp_pruned)
@@ -403,8 +412,14 @@ static void dispatch(processor *p)
 			free(fk);
 			free(abs);
 			if (p->asked.n >= leases_claim_batch(p)) {
-				queue_unpop(p->queue, bundle, rel);
-				break;
+				/* at the claim limit: set aside, and look on for files
+				 * already granted (a new file or a request at the head
+				 * must not keep them from the idle workers) */
+				aside[2 * naside] = bundle;
+				aside[2 * naside + 1] = rel;
+				if (++naside == DISPATCH_ASIDE)
+					break;
+				continue;
 			}
 			queue_done(p->queue, bundle, rel, clock_mono());
 			leases_want(p, bundle, rel);
@@ -440,6 +455,11 @@ static void dispatch(processor *p)
 		                            .gen = (uint64_t)gen,
 		                            .token = token};
 	}
+	/* what is left for the idle workers waits for a claim's answer (the
+	 * writer wakes the loop), not for the queue's due time: no busy poll */
+	p->claim_blocked = naside && wpool_has_idle(p->wpool);
+	for (size_t i = 0; i < naside; i++)
+		queue_unpop(p->queue, aside[2 * i], aside[2 * i + 1]);
 	claim_ahead(p, fp_ready);
 }
 
@@ -668,7 +688,8 @@ int main_loop(processor *p, int sigfd)
 		if (held && !fp_ready && !p->opts.once && p->hold_until > now &&
 		    p->hold_until - now < timeout)
 			timeout = p->hold_until - now;
-		if (!held && qd >= 0 && wpool_has_idle(p->wpool) && qd < timeout)
+		if (!held && !p->claim_blocked && qd >= 0 && wpool_has_idle(p->wpool) &&
+		    qd < timeout)
 			timeout = qd;
 		double wd = wpool_next_deadline(p->wpool);
 		if (wd >= 0 && wd < timeout)

@@ -146,13 +146,14 @@ struct processor {
 	 * is this processor's. Main thread: */
 	bool leases;
 	int lease_s;
-	strmap held;   /* key -> token: the files this processor holds */
-	strmap others; /* key -> index in owners[]: held by another live processor */
-	strmap asked;  /* keys whose claim is on its way to the writer */
-	strmap ready;  /* keys granted and queued, not yet handed to a worker */
-	bool ahead;    /* files were granted since the loop last looked ahead */
-	strmap left;   /* key -> owner index: a deletion left to the live processor that
-	                * held the file; written here if that one dies first */
+	strmap held;        /* key -> token: the files this processor holds */
+	strmap others;      /* key -> index in owners[]: held by another live processor */
+	strmap asked;       /* keys whose claim is on its way to the writer */
+	strmap ready;       /* keys granted and queued, not yet handed to a worker */
+	bool ahead;         /* files were granted since the loop last looked ahead */
+	bool claim_blocked; /* the last dispatch left idle workers for a claim */
+	strmap left;        /* key -> owner index: a deletion left to the live processor that
+	                     * held the file; written here if that one dies first */
 	char **owners;
 	size_t nowners;
 	double next_sweep_leases; /* monotonic */

@@ -490,7 +490,11 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	int cur = getpriority(PRIO_PROCESS, 0);
 	if (cur == -1 && errno)
 		cur = 0;
-	p->nice = cur + WORKER_NICE > 19 ? 19 : cur + WORKER_NICE;
+	/* WORKER_NICE below the daemon, but no lower than nice WORKER_NICE for
+	 * a daemon already niced by its operator (a daemon at 10 would put its
+	 * workers at 19 and under any load their parses would time out) */
+	int floor = cur > WORKER_NICE ? cur : WORKER_NICE;
+	p->nice = cur + WORKER_NICE < floor ? cur + WORKER_NICE : floor;
 	struct rlimit nof;
 	p->close_from_max = getrlimit(RLIMIT_NOFILE, &nof) == 0 && nof.rlim_cur != RLIM_INFINITY &&
 	                            nof.rlim_cur < 65536

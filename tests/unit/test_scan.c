@@ -949,6 +949,19 @@ static void test_queue_unpop(void **state)
 	pop_expect(q, 0, "d", "c_changed.yml");
 	queue_done(q, "d", "c_changed.yml", 1000);
 
+	/* raised to a request while out: behind the requests already queued */
+	queue_push(q, "d", "r2.yml", QUEUE_CHANGED, 0); /* queued before r1 */
+	queue_push(q, "d", "r1.yml", QUEUE_REQUESTED, 0);
+	pop_expect(q, 0, "d", "r1.yml");
+	pop_expect(q, 0, "d", "r2.yml");
+	queue_unpop(q, "d", "r1.yml");
+	queue_push(q, "d", "r2.yml", QUEUE_REQUESTED, 0);
+	queue_unpop(q, "d", "r2.yml");
+	pop_expect(q, 0, "d", "r1.yml");
+	pop_expect(q, 0, "d", "r2.yml");
+	queue_done(q, "d", "r1.yml", 0);
+	queue_done(q, "d", "r2.yml", 0);
+
 	/* a due file: still due, its interval not started again */
 	queue_push(q, "d", "c_changed.yml", QUEUE_DUE, 0);
 	assert_false(queue_pop(q, 1029, &b, &f));
