@@ -344,12 +344,18 @@ void queue_set_min_interval(queue *q, double seconds)
 	q->min_interval = seconds > 0 ? seconds : 0;
 }
 
+/* Where a class waits: due files (QUEUE_DUE) first in the waiting heap. */
+static int heap_of(queue_prio prio)
+{
+	return prio == QUEUE_REQUESTED ? H_REQ : prio == QUEUE_CHANGED ? H_CHG : H_WAIT;
+}
+
 static void enqueue(queue *q, qent *e, queue_prio prio)
 {
 	e->state = Q_QUEUED;
 	e->prio = (uint8_t)prio;
 	e->seq = ++q->seq;
-	heap_push(q, prio == QUEUE_REQUESTED ? H_REQ : prio == QUEUE_CHANGED ? H_CHG : H_WAIT, e);
+	heap_push(q, heap_of(prio), e);
 }
 
 void queue_push(queue *q, const char *bundle, const char *rel, queue_prio prio, int64_t mtime_ns)
@@ -467,7 +473,7 @@ void queue_unpop(queue *q, const char *bundle, const char *rel)
 	e->again = PRIO_NONE;
 	e->state = Q_QUEUED;
 	/* its old seq: the place it had among the files of its class */
-	heap_push(q, p == QUEUE_REQUESTED ? H_REQ : p == QUEUE_CHANGED ? H_CHG : H_WAIT, e);
+	heap_push(q, heap_of(p), e);
 }
 
 bool queue_remove(queue *q, const char *bundle, const char *rel)

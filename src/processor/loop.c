@@ -180,7 +180,8 @@ void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 	size_t cur_gen = 0;
 	bool current = strmap_get(&p->gens, k, &cur_gen) && (uint64_t)cur_gen == j->gen;
 	free(k);
-	if (!scan_lookup(p->scan, j->bundle, j->rel) || !current) {
+	const struct scan_file *f = scan_lookup(p->scan, j->bundle, j->rel);
+	if (!f || !current) {
 		log_info(
 		    "%s/%s: result of an older version dropped (the file changed or went while it "
 		    "was parsed)",
@@ -190,7 +191,6 @@ void on_done(void *ud, uint64_t job_id, dagfile_result *res)
 		log_info("%s/%s: read while it was being replaced or rewritten: parsed again",
 		         j->bundle, j->rel);
 		worker_result_free(res);
-		const struct scan_file *f = scan_lookup(p->scan, j->bundle, j->rel);
 		queue_push(p->queue, j->bundle, j->rel, QUEUE_CHANGED, f->mtime_ns);
 	} else {
 		pend *e = xcalloc(1, sizeof(*e));
@@ -289,6 +289,36 @@ static void prune_fingerprints(processor *p)
 	p->fp_pruned = true;
 }
 
+/* Whether a file's first parse in this process may be skipped: the source
+ * hash its last writer stored (*expect, 0 if none) is the file's as it is
+ * now. Such a file is counted as skipped and its stored hash dropped. abs
+ * may be NULL (made when needed). */
+static bool skip_unchanged(processor *p, bool fp_ready, const char *bundle, const char *rel,
+                           const char *abs, const struct scan_file *f, uint64_t *expect)
+{
+	*expect = 0;
+	if (!fp_ready || !p->fp.n)
+		return false;
+	char *fk = pkey(bundle, rel);
+	size_t v;
+	if (strmap_get(&p->fp, fk, &v))
+		*expect = (uint64_t)v;
+	bool same = false;
+	if (*expect) {
+		char *own = abs ? NULL : xasprintf("%s/%s", scan_bundle_root(p->scan, bundle), rel);
+		same = local_fingerprint(p, bundle, rel, abs ? abs : own, f) == *expect;
+		free(own);
+	}
+	if (same) {
+		strmap_del(&p->fp, fk);
+		stats_lock(p);
+		p->st.files_skipped++;
+		stats_unlock(p);
+	}
+	free(fk);
+	return same;
+}
+
 /* Alone on a shared database, the next claim is asked while granted files
  * still wait for a worker. Otherwise it would be asked only once they are all
  * handed out (they come first in the queue) and answered at the writer's next
@@ -300,7 +330,7 @@ static void claim_ahead(processor *p, bool fp_ready)
 	 * back as changed) */
 	if (!p->leases || !p->ahead || p->asked.n || queue_count(p->queue, QUEUE_REQUESTED))
 		return;
-	if (!queue_count(p->queue, QUEUE_REQUESTED) && !queue_count(p->queue, QUEUE_CHANGED))
+	if (!queue_count(p->queue, QUEUE_CHANGED))
 		strmap_free(&p->ready); /* nothing granted waits: none of it is left */
 	/* asked when half a claim's worth of granted files is left */
 	size_t want = leases_claim_ahead(p);
@@ -324,25 +354,11 @@ static void claim_ahead(processor *p, bool fp_ready)
 			nback++;
 			continue;
 		}
-		uint64_t expect = 0;
-		size_t v;
-		char *fk = fp_ready ? pkey(bundle, rel) : NULL;
-		if (fk && strmap_get(&p->fp, fk, &v))
-			expect = (uint64_t)v;
-		char *abs =
-		    expect ? xasprintf("%s/%s", scan_bundle_root(p->scan, bundle), rel) : NULL;
-		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
-			/* unchanged since it was written: as the dispatch does */
-			strmap_del(&p->fp, fk);
-			stats_lock(p);
-			p->st.files_skipped++;
-			stats_unlock(p);
-		} else {
+		uint64_t expect;
+		if (!skip_unchanged(p, fp_ready, bundle, rel, NULL, f, &expect)) {
 			leases_want(p, bundle, rel);
 			asked++;
 		}
-		free(fk);
-		free(abs);
 		queue_done(p->queue, bundle, rel, clock_mono());
 	}
 	for (size_t i = 0; i < nback; i++)
@@ -386,22 +402,11 @@ static void dispatch(processor *p)
 		}
 		const char *root = scan_bundle_root(p->scan, bundle);
 		char *abs = xasprintf("%s/%s", root, rel);
-		/* the hash of the last run applies to this process's first parse of
-		 * the file only: later parses (changes, the periodic reparse) parse */
-		uint64_t expect = 0;
-		char *fk = fp_ready ? pkey(bundle, rel) : NULL;
-		size_t v;
-		if (fk && strmap_get(&p->fp, fk, &v))
-			expect = (uint64_t)v;
-		if (expect && local_fingerprint(p, bundle, rel, abs, f) == expect) {
-			/* unchanged since it was written: no worker, no parse, no lease */
-			strmap_del(&p->fp, fk);
-			free(fk);
+		uint64_t expect;
+		if (skip_unchanged(p, fp_ready, bundle, rel, abs, f, &expect)) {
+			/* no worker, no parse, no lease */
 			free(abs);
 			queue_done(p->queue, bundle, rel, clock_mono());
-			stats_lock(p);
-			p->st.files_skipped++;
-			stats_unlock(p);
 			continue;
 		}
 		int64_t token;
@@ -409,7 +414,6 @@ static void dispatch(processor *p)
 			/* claimed first, parsed once held (leases_take_news queues it);
 			 * a few claims at a time, so that processors starting together
 			 * divide the files rather than the first taking them all */
-			free(fk);
 			free(abs);
 			if (p->asked.n >= leases_claim_batch(p)) {
 				/* at the claim limit: set aside, and look on for files
@@ -425,9 +429,14 @@ static void dispatch(processor *p)
 			leases_want(p, bundle, rel);
 			continue;
 		}
-		if (fk)
+		if (expect) {
+			/* the hash of the last run applies to this process's first
+			 * parse of the file only: later parses (changes, the periodic
+			 * reparse) parse */
+			char *fk = pkey(bundle, rel);
 			strmap_del(&p->fp, fk);
-		free(fk);
+			free(fk);
+		}
 		uint64_t id = ++p->next_job;
 		if (wpool_submit_ex(p->wpool, id, abs, root, expect) != 0) {
 			free(abs);

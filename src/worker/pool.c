@@ -80,7 +80,7 @@ struct wpool {
 	int devnull;
 	int close_from_max; /* highest fd + 1 to close when close_range is missing */
 	pid_t self;
-	int nice;        /* the workers' nice value: the daemon's plus WORKER_NICE */
+	int nice;        /* the workers' nice value (see wpool_new) */
 	int fast_deaths; /* consecutive workers dead on arrival: drives the backoff */
 	struct wpool_stats st;
 };
@@ -493,8 +493,8 @@ wpool *wpool_new(const wpool_opts *o, wpool_done_fn done, void *ud, char **err)
 	/* WORKER_NICE below the daemon, but no lower than nice WORKER_NICE for
 	 * a daemon already niced by its operator (a daemon at 10 would put its
 	 * workers at 19 and under any load their parses would time out) */
-	int floor = cur > WORKER_NICE ? cur : WORKER_NICE;
-	p->nice = cur + WORKER_NICE < floor ? cur + WORKER_NICE : floor;
+	int cap = cur > WORKER_NICE ? cur : WORKER_NICE;
+	p->nice = cur + WORKER_NICE < cap ? cur + WORKER_NICE : cap;
 	struct rlimit nof;
 	p->close_from_max = getrlimit(RLIMIT_NOFILE, &nof) == 0 && nof.rlim_cur != RLIM_INFINITY &&
 	                            nof.rlim_cur < 65536
