@@ -53,6 +53,7 @@ void leases_free(processor *p)
 	free_list(p->want, p->nwant);
 	free_list(p->want_retry, p->nwant_retry);
 	free_list(p->unhold, p->nunhold);
+	free_list(p->drop, p->ndrop);
 	for (size_t i = 0; i < p->nnews; i++)
 		news_free(&p->news[i]);
 	free(p->news);
@@ -136,11 +137,20 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 	for (size_t i = 0; i < n; i++)
 		split_key(keys[i], &lf[i]);
 	store_error err;
-	size_t live = 1;
-	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &live, &err) == 0;
+	lease_weigh w = {.live = 1};
+	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &w, &err) == 0;
 	if (!ok) {
-		log_debug("leases: claim of %zu files not done: %s", n, err.message);
-		lease_db_failed(p, &err);
+		/* another processor's claim or write in the way (a lock wait that
+		 * timed out): the database is up, the claim is asked again */
+		if (store_error_is_contention(&err))
+			log_debug(
+			    "leases: claim of %zu files met another transaction's locks (%s): "
+			    "asked again",
+			    n, err.message);
+		else {
+			log_debug("leases: claim of %zu files not done: %s", n, err.message);
+			lease_db_failed(p, &err);
+		}
 		char **again = xcalloc(n, sizeof(*again));
 		for (size_t i = 0; i < n; i++)
 			again[i] = xasprintf("%s\x1f%s", lf[i].bundle, lf[i].rel);
@@ -150,6 +160,7 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 		free(out);
 		return;
 	}
+	size_t live = w.live;
 	p->claim_failures = 0;
 	size_t taken = 0;
 	pthread_mutex_lock(&p->mu);
@@ -176,6 +187,10 @@ static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t
 	pthread_mutex_unlock(&p->mu);
 	if (taken)
 		log_debug("leases: %zu of %zu files claimed", taken, n);
+	if (w.refused)
+		log_debug("leases: %zu free files left to others: this processor holds %zu, its "
+		          "share is %zu of %zu files among %zu processors",
+		          w.refused, w.held, w.share, w.total, w.live);
 	free(lf);
 	free(out);
 }
@@ -293,11 +308,11 @@ void leases_writer_work(processor *p)
 	bool beat = now >= p->next_beat && (p->leases || !p->opts.once);
 	bool look = p->leases && now >= p->next_free_poll;
 	pthread_mutex_lock(&p->mu);
-	char **want = p->want, **unhold = p->unhold;
-	size_t nwant = p->nwant, nunhold = p->nunhold;
+	char **want = p->want, **unhold = p->unhold, **drop = p->drop;
+	size_t nwant = p->nwant, nunhold = p->nunhold, ndrop = p->ndrop;
 	size_t files = p->files_hint;
-	p->want = p->unhold = NULL;
-	p->nwant = p->capwant = p->nunhold = p->capunhold = 0;
+	p->want = p->unhold = p->drop = NULL;
+	p->nwant = p->capwant = p->nunhold = p->capunhold = p->ndrop = p->capdrop = 0;
 	pthread_mutex_unlock(&p->mu);
 	if (p->nwant_retry && now >= p->want_retry_at) {
 		want = xrealloc(want, (nwant + p->nwant_retry) * sizeof(*want));
@@ -307,7 +322,7 @@ void leases_writer_work(processor *p)
 		p->want_retry = NULL;
 		p->nwant_retry = p->capwant_retry = 0;
 	}
-	if (!beat && !look && !nwant && !nunhold)
+	if (!beat && !look && !nwant && !nunhold && !ndrop)
 		return;
 	store_conn *c = NULL;
 	store_error err;
@@ -316,6 +331,7 @@ void leases_writer_work(processor *p)
 		claims_retry_later(p, want, nwant);
 		free(want);
 		free_list(unhold, nunhold);
+		free_list(drop, ndrop);
 		return;
 	}
 	/* the heartbeat first: the others count this processor from its first
@@ -334,6 +350,17 @@ void leases_writer_work(processor *p)
 			log_info("leases: gave up %zu files over this processor's share", nunhold);
 		free(lf);
 	}
+	if (ndrop) {
+		lease_file *lf = xcalloc(ndrop, sizeof(*lf));
+		for (size_t i = 0; i < ndrop; i++)
+			split_key(drop[i], &lf[i]);
+		if (lease_drop(c, p->instance, lf, ndrop, &err) != 0)
+			log_debug("leases: leases of gone files not deleted: %s", err.message);
+		else
+			log_info("leases: deleted %zu leases of files gone from the bundles",
+			         ndrop);
+		free(lf);
+	}
 	if (nwant)
 		do_claims(p, c, want, nwant, files);
 	if (look) {
@@ -343,6 +370,7 @@ void leases_writer_work(processor *p)
 	pool_release(p->db, c);
 	free_list(want, nwant);
 	free_list(unhold, nunhold);
+	free_list(drop, ndrop);
 	wake_loop(p);
 }
 
@@ -467,6 +495,18 @@ static void requeue(processor *p, const char *key)
 	free(k);
 }
 
+/* Whether the scan has the file of a key (bundle \x1f rel). */
+static bool key_scanned(processor *p, const char *key)
+{
+	const char *sep = strchr(key, '\x1f');
+	if (!sep)
+		return false;
+	char *b = xstrndup(key, (size_t)(sep - key));
+	bool hit = scan_lookup(p->scan, b, sep + 1) != NULL;
+	free(b);
+	return hit;
+}
+
 /* Files held by no live processor we know of, and not ours: wanted. */
 typedef struct sweep_ctx {
 	processor *p;
@@ -487,6 +527,52 @@ static void sweep_file(void *ud, const struct scan_file *f)
 	}
 }
 
+static bool job_of(processor *p, const char *key)
+{
+	bool busy = false;
+	for (size_t j = 0; j < p->njobs && !busy; j++) {
+		char *jk = pkey(p->jobs[j].bundle, p->jobs[j].rel);
+		busy = strcmp(jk, key) == 0;
+		free(jk);
+	}
+	return busy;
+}
+
+/* Leases the database says this processor holds of files its scan does not
+ * have, with no deletion of them pending or parse running: after the first
+ * pass (which writes the deletions of files gone while it was away), they
+ * are rows nothing will remove, counted against its share. Deleted. */
+static void drop_gone(processor *p)
+{
+	stats_lock(p);
+	bool synced = p->st.synced;
+	stats_unlock(p);
+	if (!synced)
+		return;
+	char **gone = NULL;
+	size_t ngone = 0, capgone = 0;
+	for (size_t k = 0; k < p->held.cap; k++) {
+		const char *key = p->held.keys[k];
+		if (key && !key_scanned(p, key) && !job_of(p, key))
+			VEC_PUSH(gone, ngone, capgone, xstrdup(key));
+	}
+	if (!ngone)
+		return;
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < ngone; i++) {
+		if (strmap_get(&p->pidx, gone[i], NULL)) {
+			free(gone[i]); /* its deletion's write removes it */
+			continue;
+		}
+		strmap_del(&p->held, gone[i]);
+		VEC_GROW(p->drop, p->ndrop, p->capdrop);
+		p->drop[p->ndrop++] = gone[i];
+	}
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	free(gone);
+}
+
 /* After a heartbeat: the files this processor holds, as the database says;
  * the processors alive; what is over the fair share goes back; files nobody
  * alive holds are claimed. */
@@ -498,9 +584,11 @@ static void apply_beat(processor *p, lnews *n)
 		*t = '\0';
 		strmap_put(&held, n->held[i], (size_t)strtoll(t + 1, NULL, 10));
 	}
+	/* a file deleted since has no lease (its deletion's write removed it) */
 	size_t lost = 0;
 	for (size_t k = 0; k < p->held.cap; k++)
-		if (p->held.keys[k] && !strmap_get(&held, p->held.keys[k], NULL))
+		if (p->held.keys[k] && !strmap_get(&held, p->held.keys[k], NULL) &&
+		    key_scanned(p, p->held.keys[k]))
 			lost++;
 	if (lost)
 		log_info("leases: %zu files this processor held are another's now (a pause longer "
@@ -508,6 +596,7 @@ static void apply_beat(processor *p, lnews *n)
 		         lost);
 	strmap_free(&p->held);
 	p->held = held;
+	drop_gone(p);
 	/* owners no longer alive: their files are anybody's */
 	for (size_t oi = 0; oi < p->nowners; oi++) {
 		bool alive = false;
@@ -558,21 +647,21 @@ static void apply_beat(processor *p, lnews *n)
 	size_t live = n->nlive ? n->nlive : 1;
 	size_t files = scan_file_count(p->scan);
 	size_t share = (files + live - 1) / live;
-	if (live > 1 && p->held.n > share + 1) {
-		size_t excess = p->held.n - share;
+	/* of the files that exist: a lease of a file gone since (its
+	 * deletion not written yet) gives nobody anything */
+	size_t have = 0;
+	for (size_t k = 0; k < p->held.cap; k++)
+		if (p->held.keys[k] && key_scanned(p, p->held.keys[k]))
+			have++;
+	if (live > 1 && have > share + 1) {
+		size_t excess = have - share;
 		char **give = NULL;
 		size_t ngive = 0, capgive = 0;
 		for (size_t k = 0; k < p->held.cap && ngive < excess; k++) {
 			const char *key = p->held.keys[k];
-			if (!key)
+			if (!key || !key_scanned(p, key))
 				continue;
-			bool busy = false;
-			for (size_t j = 0; j < p->njobs && !busy; j++) {
-				char *jk = pkey(p->jobs[j].bundle, p->jobs[j].rel);
-				busy = strcmp(jk, key) == 0;
-				free(jk);
-			}
-			if (!busy)
+			if (!job_of(p, key))
 				VEC_PUSH(give, ngive, capgive, xstrdup(key));
 		}
 		for (size_t i = 0; i < ngive; i++) {

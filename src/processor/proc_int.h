@@ -163,6 +163,11 @@ struct processor {
 	size_t nwant, capwant;
 	char **unhold;
 	size_t nunhold, capunhold;
+	/* leases of files the scan no longer has and no deletion is on its
+	 * way for (a predecessor's under the same name, a deletion's write
+	 * that never came): deleted, so that the share counts files */
+	char **drop;
+	size_t ndrop, capdrop;
 	size_t files_hint, held_hint;
 	/* how many files the loop may ask for at once (leases_claim_batch):
 	 * doubled after each claim that found this processor alone and granted

@@ -541,6 +541,19 @@ int store_ping(store_conn *c, store_error *err)
 	return 0;
 }
 
+bool store_error_is_contention(const store_error *e)
+{
+	/* serialization failure, deadlock, lock not available (PostgreSQL);
+	 * lock wait timeout, deadlock (MySQL) */
+	static const char *const codes[] = {"40001", "40P01", "55P03", "1205", "1213"};
+	if (e->conn_broken)
+		return false;
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(e->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 bool store_error_is_schema(const store_error *e)
 {
 	static const char *const codes[] = {"42703", "42P01", "1054", "1146"};

@@ -120,6 +120,10 @@ void store_error_clear(store_error *err);
 /* The error says the tables are not dagproc's schema: a missing table or column
  * (PostgreSQL 42P01/42703, MySQL 1146/1054, SQLite "no such table/column"). */
 bool store_error_is_schema(const store_error *e);
+/* The error is another transaction's lock in the way (a deadlock, a lock
+ * wait timeout, a serialization failure) on a connection still usable: the
+ * database is up, the work is tried again. */
+bool store_error_is_contention(const store_error *e);
 /* Sets err (printf-style message); used by pool/retry and the backends. */
 void store_error_set(store_error *err, store_class cls, const char *code, bool broken,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -28,6 +28,15 @@ static const char *sql_now_plus(store_dialect d)
 	                     : "(NOW(6) + INTERVAL ? SECOND)";
 }
 
+/* An interval of `secs` seconds, as SQL (a constant the process made). */
+static const char *interval_sql(store_dialect d, int secs)
+{
+	static __thread char buf[64];
+	snprintf(buf, sizeof buf,
+	         d == STORE_PG ? "make_interval(secs => %d)" : "INTERVAL %d SECOND", secs);
+	return buf;
+}
+
 static char *fkey(const char *a, const char *b)
 {
 	return xasprintf("%s\x1f%s", a, b);
@@ -49,6 +58,8 @@ static int int_row(void *ud, size_t ncols, const char *const *v)
 typedef struct lrow {
 	bool found;
 	bool expired; /* expires_at in the past, or no owner */
+	/* free or expired for more than lease_s (or since a time not known) */
+	bool long_free;
 	char owner[96];
 	int64_t token;
 } lrow;
@@ -71,13 +82,14 @@ static int row_lease(void *ud, size_t ncols, const char *const *v)
 		snprintf(l->owner, sizeof(l->owner), "%s", v[2] ? v[2] : "");
 		l->token = v[3] ? strtoll(v[3], NULL, 10) : 0;
 		l->expired = !v[2] || truthy(v[4]);
+		l->long_free = l->expired && ncols > 5 && truthy(v[5]);
 	}
 	free(k);
 	return 0;
 }
 
 /* Reads (and locks, with `lock` as the suffix) the lease rows of files. */
-static int read_rows(store_conn *c, sync_stats *st, const lease_file *files, size_t n,
+static int read_rows(store_conn *c, sync_stats *st, const lease_file *files, size_t n, int lease_s,
                      const char *lock, lread *r, store_error *err)
 {
 	store_dialect d = store_conn_dialect(c);
@@ -89,10 +101,12 @@ static int read_rows(store_conn *c, sync_stats *st, const lease_file *files, siz
 		free(k);
 		pp[i] = (sync_pair){files[i].bundle, files[i].rel};
 	}
+	/* a free lease's expires_at is when it became free */
 	char *sql = xasprintf("SELECT bundle_name, relative_fileloc, owner, token, CASE WHEN "
-	                      "expires_at IS NULL OR expires_at < %s THEN 1 ELSE 0 END FROM "
-	                      "file_lease WHERE ",
-	                      sql_now(d));
+	                      "expires_at IS NULL OR expires_at < %s THEN 1 ELSE 0 END, CASE "
+	                      "WHEN expires_at IS NULL OR expires_at < %s - %s THEN 1 ELSE 0 END "
+	                      "FROM file_lease WHERE ",
+	                      sql_now(d), sql_now(d), interval_sql(d, lease_s));
 	int rc = apply_pairs(c, st, sql, NULL, 0, "bundle_name", "relative_fileloc", pp, n, lock,
 	                     row_lease, r, err);
 	free(sql);
@@ -106,11 +120,25 @@ static void lread_free(lread *r)
 	free(r->rows);
 }
 
-/* Rows for files that have none yet (free: no owner, token 0). */
-static int insert_missing(store_conn *c, sync_stats *st, const lease_file *files, size_t n,
+static int cmp_lease_file(const void *a, const void *b)
+{
+	const lease_file *x = a, *y = b;
+	int c = strcmp(x->bundle, y->bundle);
+	return c ? c : strcmp(x->rel, y->rel);
+}
+
+/* Rows for files that have none yet (free: no owner, token 0). In path
+ * order, the order of every writer's inserts (sync_apply sorts its files so):
+ * two claims of the same new files in other orders each waited for a row
+ * the other had inserted, until lock_timeout ended both. */
+static int insert_missing(store_conn *c, sync_stats *st, const lease_file *unsorted, size_t n,
                           store_error *err)
 {
-	static const char *const cols[] = {"bundle_name", "relative_fileloc", "token"};
+	lease_file *files = xmalloc((n ? n : 1) * sizeof(*files));
+	memcpy(files, unsorted, n * sizeof(*files));
+	qsort(files, n, sizeof(*files), cmp_lease_file);
+	static const char *const cols[] = {"bundle_name", "relative_fileloc", "token",
+	                                   "expires_at"};
 	store_dialect d = store_conn_dialect(c);
 	/* bounded: three parameters a row */
 	size_t per = (store_max_params(c) - 8) / 3;
@@ -118,13 +146,18 @@ static int insert_missing(store_conn *c, sync_stats *st, const lease_file *files
 		per = 250;
 	for (size_t start = 0; start < n; start += per) {
 		size_t m = n - start < per ? n - start : per;
-		char *vals = store_sql_placeholders(m, 3);
-		char *sql =
-		    xasprintf("INSERT %sINTO file_lease (%s, %s, %s) VALUES %s%s",
-		              d == STORE_MYSQL ? "IGNORE " : "", cols[0], cols[1], cols[2], vals,
-		              d == STORE_MYSQL ? ""
-		                               : " ON CONFLICT (bundle_name, relative_fileloc) "
-		                                 "DO NOTHING");
+		/* free since now */
+		const char *now = sql_now(d);
+		size_t one = strlen(now) + 16;
+		char *vals = xmalloc(m * one + 1), *o = vals;
+		for (size_t i = 0; i < m; i++)
+			o += snprintf(o, one + 1, "%s(?, ?, ?, %s)", i ? ", " : "", now);
+		char *sql = xasprintf(
+		    "INSERT %sINTO file_lease (%s, %s, %s, %s) VALUES %s%s",
+		    d == STORE_MYSQL ? "IGNORE " : "", cols[0], cols[1], cols[2], cols[3], vals,
+		    d == STORE_MYSQL ? ""
+		                     : " ON CONFLICT (bundle_name, relative_fileloc) "
+		                       "DO NOTHING");
 		store_param *p = xcalloc(m * 3, sizeof(*p));
 		for (size_t i = 0; i < m; i++) {
 			p[3 * i] = store_p_text(files[start + i].bundle);
@@ -137,9 +170,12 @@ static int insert_missing(store_conn *c, sync_stats *st, const lease_file *files
 		free(p);
 		free(sql);
 		free(vals);
-		if (rc != 0)
+		if (rc != 0) {
+			free(files);
 			return -1;
+		}
 	}
+	free(files);
 	return 0;
 }
 
@@ -161,27 +197,67 @@ static int update_pairs(store_conn *c, sync_stats *st, const char *set, const st
 	return rc;
 }
 
-/* Live processors (heartbeat within lease_s, me among them) and the leases
- * me holds, inside the caller's transaction. */
-static int share_state(store_conn *c, const char *me, int lease_s, size_t *live, size_t *held,
-                       store_error *err)
+/* What a claim weighs: the live processors and the leases each holds. */
+typedef struct share_ctx {
+	const char *me;
+	size_t live;      /* heartbeat within lease_s, me counted even before its first */
+	size_t held;      /* leases me holds (the rows: files gone since count too) */
+	size_t min_other; /* the fewest another live processor holds; SIZE_MAX alone */
+	bool me_seen;
+} share_ctx;
+
+static int row_share(void *ud, size_t ncols, const char *const *v)
+{
+	share_ctx *s = ud;
+	if (ncols < 2 || !v[0])
+		return 0;
+	size_t n = v[1] ? (size_t)strtoull(v[1], NULL, 10) : 0;
+	s->live++;
+	if (strcmp(v[0], s->me) == 0)
+		s->me_seen = true;
+	else if (n < s->min_other)
+		s->min_other = n;
+	return 0;
+}
+
+/* Inside the caller's transaction. */
+static int share_state(store_conn *c, const char *me, int lease_s, share_ctx *s, store_error *err)
 {
 	store_dialect d = store_conn_dialect(c);
-	char *sql = xasprintf("SELECT count(*) FROM dag_processor WHERE stopped_at IS NULL AND "
-	                      "latest_heartbeat >= %s",
+	char *sql = xasprintf("SELECT dp.instance_name, (SELECT count(*) FROM file_lease fl WHERE "
+	                      "fl.owner = dp.instance_name) FROM dag_processor dp WHERE "
+	                      "dp.stopped_at IS NULL AND dp.latest_heartbeat >= %s",
 	                      d == STORE_PG ? "clock_timestamp() - make_interval(secs => ?)"
 	                                    : "NOW(6) - INTERVAL ? SECOND");
 	store_param ls = store_p_int(lease_s), mep = store_p_text(me);
-	*live = 1;
-	*held = 0;
-	int rc = store_query(c, sql, &ls, 1, int_row, live, err);
+	*s = (share_ctx){.me = me, .min_other = SIZE_MAX};
+	int rc = store_query(c, sql, &ls, 1, row_share, s, err);
 	free(sql);
 	if (rc == 0)
 		rc = store_query(c, "SELECT count(*) FROM file_lease WHERE owner = ?", &mep, 1,
-		                 int_row, held, err);
-	if (*live == 0)
-		*live = 1;
+		                 int_row, &s->held, err);
+	if (!s->me_seen)
+		s->live++;
 	return rc;
+}
+
+/* How many free files me may take: up to its fair share, ceil(total / live).
+ * A free file is never refused by every live processor, though: the one
+ * holding the fewest (ties included; alone, any) takes it over its share.
+ * Shares alone would leave a file to nobody whenever each processor's count
+ * reached its share early (rows of files deleted since, scans that differ
+ * for a moment), as two processors on 40 files holding 20 and 21 do with a
+ * 41st; the sweep gives back what is over share + 1 of the files that
+ * exist. */
+static size_t share_allows(const share_ctx *s, size_t total, size_t *share)
+{
+	*share = (total + s->live - 1) / s->live;
+	if (s->min_other == SIZE_MAX)
+		return SIZE_MAX;
+	size_t n = *share > s->held ? *share - s->held : 0;
+	if (s->held <= s->min_other && n < s->min_other + 1 - s->held)
+		n = s->min_other + 1 - s->held;
+	return n;
 }
 
 typedef struct hash_ctx {
@@ -231,11 +307,13 @@ static int stored_hashes(store_conn *c, const lease_file *files, const size_t *i
 }
 
 int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *files, size_t n,
-                size_t total, lease_state *out, size_t *live_out, store_error *err)
+                size_t total, lease_state *out, lease_weigh *w, store_error *err)
 {
 	memset(out, 0, n * sizeof(*out));
-	if (live_out)
-		*live_out = 1;
+	lease_weigh local;
+	if (!w)
+		w = &local;
+	*w = (lease_weigh){.live = 1, .total = total};
 	store_dialect d = store_conn_dialect(c);
 	if (d == STORE_SQLITE) {
 		for (size_t i = 0; i < n; i++)
@@ -251,15 +329,14 @@ int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *fi
 	if (store_begin(c, err) != 0)
 		goto out;
 	/* rows locked by another claim right now are skipped: that one decides */
-	size_t live, held;
-	if (share_state(c, me, lease_s, &live, &held, err) != 0 ||
+	share_ctx sh;
+	if (share_state(c, me, lease_s, &sh, err) != 0 ||
 	    insert_missing(c, NULL, files, n, err) != 0 ||
-	    read_rows(c, NULL, files, n, " FOR UPDATE SKIP LOCKED", &r, err) != 0)
+	    read_rows(c, NULL, files, n, lease_s, " FOR UPDATE SKIP LOCKED", &r, err) != 0)
 		goto fail;
-	if (live_out)
-		*live_out = live;
-	size_t share = (total + live - 1) / live;
-	size_t max_new = share > held ? share - held : 0;
+	size_t max_new = share_allows(&sh, total, &w->share);
+	w->live = sh.live;
+	w->held = sh.held;
 	for (size_t i = 0; i < n; i++) {
 		lrow *l = &r.rows[i];
 		if (!l->found)
@@ -268,9 +345,15 @@ int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *fi
 			out[i].token = l->token; /* mine: still the same epoch */
 			mine[nmine++] = i;
 		} else if (l->expired) {
-			if (ntake < max_new) {
+			/* over the share, a file nobody took for lease_s is taken
+			 * all the same: shares count processors, not what each one
+			 * can see (its bundles, its scan) */
+			if (ntake < max_new || l->long_free) {
 				out[i].token = l->token + 1;
 				take[ntake++] = i;
+			} else {
+				out[i].over_share = true;
+				w->refused++;
 			}
 		} else {
 			snprintf(out[i].owner, sizeof(out[i].owner), "%s", l->owner);
@@ -293,6 +376,7 @@ int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *fi
 fail:
 	store_rollback(c);
 	memset(out, 0, n * sizeof(*out));
+	w->refused = 0;
 out:
 	lread_free(&r);
 	free(take);
@@ -306,18 +390,21 @@ int lease_release(store_conn *c, const char *me, const lease_file *files, size_t
 	if (store_conn_dialect(c) == STORE_SQLITE)
 		return 0;
 	store_param p = store_p_text(me);
-	if (!n)
-		return store_exec(
-		    c, "UPDATE file_lease SET owner = NULL, expires_at = NULL WHERE owner = ?", &p,
-		    1, err);
+	/* free from now on: expires_at says since when */
+	char *sql =
+	    xasprintf("UPDATE file_lease SET owner = NULL, expires_at = %s WHERE owner = ?%s",
+	              sql_now(store_conn_dialect(c)), n ? " AND " : "");
+	if (!n) {
+		int rc = store_exec(c, sql, &p, 1, err);
+		free(sql);
+		return rc;
+	}
 	sync_pair *pp = xcalloc(n, sizeof(sync_pair));
 	for (size_t i = 0; i < n; i++)
 		pp[i] = (sync_pair){files[i].bundle, files[i].rel};
-	int rc =
-	    apply_pairs(c, NULL,
-	                "UPDATE file_lease SET owner = NULL, expires_at = NULL WHERE owner = ? "
-	                "AND ",
-	                &p, 1, "bundle_name", "relative_fileloc", pp, n, NULL, NULL, NULL, err);
+	int rc = apply_pairs(c, NULL, sql, &p, 1, "bundle_name", "relative_fileloc", pp, n, NULL,
+	                     NULL, NULL, err);
+	free(sql);
 	free(pp);
 	return rc;
 }
@@ -433,7 +520,7 @@ int lease_fence(store_conn *c, const char *me, int lease_s, sync_file *files, si
 	size_t *take = xcalloc(n, sizeof(size_t)), *fresh = xcalloc(n, sizeof(size_t));
 	size_t ntake = 0, nfresh = 0;
 	int rc = -1;
-	if (read_rows(c, st, lf, n, " FOR UPDATE", &r, err) != 0)
+	if (read_rows(c, st, lf, n, lease_s, " FOR UPDATE", &r, err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		sync_file *f = &files[i];
@@ -504,6 +591,14 @@ out:
 	return rc;
 }
 
+static int delete_mine(store_conn *c, const char *me, sync_pair *pp, size_t n, store_error *err)
+{
+	store_param p = store_p_text(me);
+	return n ? apply_pairs(c, NULL, "DELETE FROM file_lease WHERE owner = ? AND ", &p, 1,
+	                       "bundle_name", "relative_fileloc", pp, n, NULL, NULL, NULL, err)
+	         : 0;
+}
+
 int lease_forget(store_conn *c, const char *me, const sync_file *files, size_t n, store_error *err)
 {
 	if (store_conn_dialect(c) == STORE_SQLITE || !me)
@@ -513,10 +608,19 @@ int lease_forget(store_conn *c, const char *me, const sync_file *files, size_t n
 	for (size_t i = 0; i < n; i++)
 		if (files[i].deleted && !files[i].foreign)
 			pp[m++] = (sync_pair){files[i].bundle, files[i].rel};
-	store_param p = store_p_text(me);
-	int rc = m ? apply_pairs(c, NULL, "DELETE FROM file_lease WHERE owner = ? AND ", &p, 1,
-	                         "bundle_name", "relative_fileloc", pp, m, NULL, NULL, NULL, err)
-	           : 0;
+	int rc = delete_mine(c, me, pp, m, err);
+	free(pp);
+	return rc;
+}
+
+int lease_drop(store_conn *c, const char *me, const lease_file *files, size_t n, store_error *err)
+{
+	if (store_conn_dialect(c) == STORE_SQLITE)
+		return 0;
+	sync_pair *pp = xcalloc(n ? n : 1, sizeof(sync_pair));
+	for (size_t i = 0; i < n; i++)
+		pp[i] = (sync_pair){files[i].bundle, files[i].rel};
+	int rc = delete_mine(c, me, pp, n, err);
 	free(pp);
 	return rc;
 }

@@ -20,23 +20,35 @@ typedef struct lease_file {
 
 /* What a claim found for one file. */
 typedef struct lease_state {
-	int64_t token;  /* > 0: this processor holds it under that token */
-	char hash[24];  /* held: parse_stat.file_hash as its last writer left it ("" if
-	                 * none), so that an unchanged file need not be parsed again */
-	char owner[96]; /* token 0: the live processor that holds it ("" when none
-	                 * could be told: being claimed by another right now) */
+	int64_t token;   /* > 0: this processor holds it under that token */
+	char hash[24];   /* held: parse_stat.file_hash as its last writer left it ("" if
+	                  * none), so that an unchanged file need not be parsed again */
+	char owner[96];  /* token 0: the live processor that holds it ("" when none
+	                  * could be told: being claimed by another right now) */
+	bool over_share; /* token 0: free, but over this processor's share */
 } lease_state;
 
+/* What a claim weighed (for the log). */
+typedef struct lease_weigh {
+	size_t live;    /* live processors counted, me included */
+	size_t held;    /* leases me held before the claim */
+	size_t total;   /* the files, as the claimant counts them */
+	size_t share;   /* ceil(total / live) */
+	size_t refused; /* free files not taken: over the share */
+} lease_weigh;
+
 /* Claims files[0..n) for `me` for lease_s seconds, in one transaction: rows
- * are created for files that have none; a file held by me stays mine (same
- * token, renewed); a free or expired one is taken (token + 1) while me holds
- * less than its fair share: ceil(total / live processors), the live ones
- * counted in the same transaction (heartbeat within lease_s); rows another
- * transaction is claiming are skipped (FOR UPDATE SKIP LOCKED). out[i] says
- * what became of files[i]; *live (may be NULL) the live processors counted.
- * Statements are bounded whatever n is. */
+ * are created for files that have none (in path order); a file held by me
+ * stays mine (same token, renewed); a free or expired one is taken (token +
+ * 1) while me holds less than its fair share, ceil(total / live processors),
+ * the live ones counted in the same transaction (heartbeat within lease_s),
+ * or while no live processor holds fewer than me (so that every free file is
+ * somebody's); rows another transaction is claiming are skipped (FOR UPDATE
+ * SKIP LOCKED). out[i] says what became of files[i]; *w (may be NULL) what
+ * the claim weighed. Statements are bounded whatever n is. */
 STORE_WUR int lease_claim(store_conn *c, const char *me, int lease_s, const lease_file *files,
-                          size_t n, size_t total, lease_state *out, size_t *live, store_error *err);
+                          size_t n, size_t total, lease_state *out, lease_weigh *w,
+                          store_error *err);
 
 /* Files whose lease is free or expired (at most limit): fn(ud, bundle, rel). */
 STORE_WUR int lease_free_files(store_conn *c, size_t limit,
@@ -60,6 +72,11 @@ STORE_WUR int lease_take_reparse(store_conn *c, const char *me,
 /* A clean stop: every lease of me given up and its dag_processor row gone,
  * so that the others take its files at their next look. */
 STORE_WUR int lease_leave(store_conn *c, const char *me, store_error *err);
+
+/* Deletes the leases me holds of files[0..n): files gone whose deletion
+ * no write will bring (the write of a deletion removes its lease itself). */
+STORE_WUR int lease_drop(store_conn *c, const char *me, const lease_file *files, size_t n,
+                         store_error *err);
 
 /* Gives files[0..n) up (n == 0: every file me holds), so that others take
  * them at once; tokens stay, the next holder raises them. */

@@ -4,8 +4,9 @@
 # half each); a processor paused with a write in flight cannot commit over the
 # one that took its files (fencing); a killed processor's files are taken
 # over; a clean stop hands its files over at once; a rolling restart of three
-# processors never leaves a file out of the tables. The tables are checked
-# against the files with tests/db/invariants.py.
+# processors never leaves a file out of the tables; a new file is claimed
+# when every processor is at its share. The tables are checked against the
+# files with tests/db/invariants.py.
 #
 # usage: tests/db/scaleout_test.sh DAGPROC_BIN [pg|mariadb|all]
 set -u
@@ -140,6 +141,16 @@ lock_tables() {
 			>/dev/null 2>&1 &
 	fi
 	lockpid=$!
+}
+
+# K leases held by NAME of files that do not exist
+gone_rows() { # NAME K
+	[ "$2" -gt 0 ] || return 0
+	if [ "$d" = pg ]; then
+		sql "INSERT INTO file_lease (bundle_name, relative_fileloc, owner, token, expires_at) SELECT 'dags-folder', 'gone/$1' || g || '.yml', '$1', 1, now() + interval '1 hour' FROM generate_series(1, $2) g" >/dev/null
+	else
+		sql "INSERT INTO file_lease (bundle_name, relative_fileloc, owner, token, expires_at) WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < $2) SELECT 'dags-folder', CONCAT('gone/$1', i, '.yml'), '$1', 1, NOW(6) + INTERVAL 1 HOUR FROM g" >/dev/null
+	fi
 }
 
 scenario() { # DIALECT START URLVAR
@@ -278,6 +289,38 @@ scenario() { # DIALECT START URLVAR
 	[ "$(sql "SELECT count(*) FROM file_lease WHERE owner IS NOT NULL")" = 0 ] &&
 		ok "$d: every lease given up after the clean stops" ||
 		bad "$d: leases left: $(sql "SELECT count(*) FROM file_lease WHERE owner IS NOT NULL")"
+
+	# 5. a free file is somebody's even when every processor is at its
+	# share: a and b each hold ceil((N + 1) / 2) leases, some of files that
+	# are gone (rows no deletion removed yet), when file N + 1 comes. Each
+	# refused it as over its share, for good (seen: model seed 395010).
+	start a
+	start b
+	local ha=0 hb=0 want=$(((N + 2) / 2)) ka kb divided=
+	for i in $(seq 1 150); do # the first takes them all, the sweep divides them
+		ha=$(sql "SELECT count(*) FROM file_lease WHERE owner = 'a'")
+		hb=$(sql "SELECT count(*) FROM file_lease WHERE owner = 'b'")
+		[ $((ha + hb)) = $N ] && [ "$ha" -le "$want" ] && [ "$hb" -le "$want" ] && { divided=1; break; }
+		sleep 0.2
+	done
+	if [ -n "$divided" ]; then
+		ka=$((want > ha ? want - ha : 0))
+		kb=$((want > hb ? want - hb : 0))
+		gone_rows a "$ka"
+		gone_rows b "$kb"
+		write_file $((N + 1)) v1
+		t0=$SECONDS
+		if wait_sql $((4 * LEASE)) "SELECT count(*) FROM dag WHERE dag_id = 'dag_$((N + 1))'" 1; then
+			ok "$d: with a and b at their share ($((ha + ka)) and $((hb + kb)) leases, $ka and $kb of gone files), file $((N + 1)) was written ($((SECONDS - t0)) s)"
+		else
+			bad "$d: file $((N + 1)) not written: a holds $((ha + ka)), b $((hb + kb)); its lease: $(sql "SELECT owner FROM file_lease WHERE relative_fileloc = 'f$((N + 1)).yml'")"
+		fi
+		rm -f "$work/dags/f$((N + 1)).yml"
+	else
+		bad "$d: a and b did not divide the $N files: a holds $ha, b $hb"
+	fi
+	stop a
+	stop b
 	if [ "$d" = pg ]; then pg_cleanup; else mariadb_cleanup; fi
 }
 

@@ -359,6 +359,34 @@ class Db:
             raise RuntimeError("query failed: %s" % out.stderr.strip())
         return json.loads(out.stdout.strip() or "[]")
 
+    def execute(self, sql):
+        if self.backend == "pg":
+            cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", os.environ["PG_PORT"],
+                   "-U", "postgres", "-d", os.environ["PG_DB"], "-c", sql]
+        else:
+            cmd = ["mariadb", "--no-defaults", "-h", "127.0.0.1", "-P", os.environ["MY_PORT"], "-u", "root",
+                   "-p" + os.environ["MY_ADMIN_PASSWORD"], "-D", os.environ["MY_DB"], "-e", sql]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError("statement failed: %s" % out.stderr.strip())
+
+    def stray_leases(self, names, burst, rng):
+        """Leases held by live processors of files that do not exist (what a crash
+        between a claim and the write of a deletion leaves): they must go."""
+        later = "now() + interval '1 hour'" if self.backend == "pg" else "NOW(6) + INTERVAL 1 HOUR"
+        rows = ["('dags-folder', 'gone/%s-%d-%d.yml', '%s', 1, %s)" % (n, burst, i, n, later)
+                for n in names for i in range(rng.randint(1, 3))]
+        self.execute("INSERT INTO file_lease (bundle_name, relative_fileloc, owner, token, expires_at) "
+                     "VALUES " + ", ".join(rows))
+
+    def leases_astray(self, exp):
+        """Leases held by live processors of files that are no DAG file, as lines."""
+        rows = self.rows("SELECT relative_fileloc, owner FROM file_lease WHERE owner IS NOT NULL",
+                         ["relative_fileloc", "owner"])
+        bad = sorted("%s (%s)" % (r["relative_fileloc"], r["owner"]) for r in rows
+                     if r["relative_fileloc"] not in exp)
+        return ["file_lease: held for files that are no DAG file: %s" % bad[:10]] if bad else []
+
     def state(self):
         b = lambda v: bool(v) and v not in ("0", "f", "false")
         dags = {}
@@ -596,6 +624,8 @@ def main():
             # between bursts: a crash of the processor, a database fault, or nothing
             event = rng.choice(["none", "none", "kill", "kill-db", "restart-db"] if a.backend != "sqlite"
                                else ["none", "none", "kill", "lock-db"])
+            if len(procs) > 1 and rng.random() < 0.25:
+                event = "stray-leases"
             ops = []
             victim = rng.choice(procs)
             if event == "kill":
@@ -604,6 +634,8 @@ def main():
                 fault("kill")
             elif event == "restart-db":
                 fault("restart")
+            elif event == "stray-leases":
+                db.stray_leases([p.name for p in procs], burst, rng)
             elif event == "lock-db":
                 con = sqlite3.connect(sqlite_path, timeout=10)
                 con.execute("BEGIN EXCLUSIVE")
@@ -634,6 +666,8 @@ def main():
                     exp = expectations(check_tree(a.bin, root), root)
                     try:
                         diffs = compare(exp, db.state())
+                        if not diffs and len(procs) > 1:
+                            diffs = db.leases_astray(exp)
                     except (RuntimeError, sqlite3.Error) as e:
                         diffs = ["reading the database: %s" % e]
                     if not diffs:
