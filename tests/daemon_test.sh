@@ -109,6 +109,24 @@ DAGPROC__DATABASE__ONCE_TIMEOUT=2 DAGPROC__DATABASE__CONNECT_TIMEOUT=1 \
 rc=$?
 [ "$rc" -eq 3 ] && ok "--once with the database unreachable exits 3" || bad "--once gave $rc"
 
+# --once with the database up and a parse longer than once_timeout (it ends by
+# dag_file_processor_timeout): the pass finishes, exit 0. It used to exit 3 at
+# once_timeout, saying the database could not be reached (with no error).
+mkdir -p "$work/once"
+for n in a b hang; do
+	printf '%s:\n  tasks:\n    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo}\n' \
+		"once_$n" >"$work/once/$n.yml"
+done
+DAGPROC_TEST_WORKER_HOOK=sleep:once/hang DAGPROC__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT=3 \
+	DAGPROC__DATABASE__ONCE_TIMEOUT=1 \
+	timeout 30 "$bin" run --once --dags "$work/once" --db "sqlite:///$work/once.db" >"$work/log" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(sqlite3 "$work/once.db" "SELECT count(*) FROM import_error WHERE filename = 'hang.yml' AND stacktrace LIKE '%E004%'")" = 1 ]; then
+	ok "--once: a parse longer than once_timeout ends by its own timeout, exit 0"
+else
+	bad "--once with a 3 s parse and once_timeout = 1 gave $rc"
+fi
+
 # the daemon: a parse that hangs and a worker killed by SIGKILL both give E004
 # (with the API on: /readyz must not say ready while the first pass is unwritten)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

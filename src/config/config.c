@@ -133,8 +133,9 @@ static const struct config_setting settings[] = {
     {"database", "statement_timeout", CONFIG_INT, "30", 0, "seconds per statement; 0 = none",
      FIELD(database.statement_timeout), 0, INT_MAX, NULL, NULL},
     {"database", "once_timeout", CONFIG_INT, "60", 0,
-     "seconds `run --once` waits for the database before exiting 3", FIELD(database.once_timeout),
-     0, INT_MAX, NULL, NULL},
+     "seconds `run --once` waits without progress (the database unreachable or "
+     "refusing writes) before exiting 3",
+     FIELD(database.once_timeout), 0, INT_MAX, NULL, NULL},
     {"database", "schema", CONFIG_STRING, "", 0,
      "PostgreSQL: the schema of dagproc's tables (the sessions' search_path), created by db "
      "migrate; a schema of its own lets dagproc share an Airflow database; empty = the "

@@ -654,6 +654,21 @@ int main_loop(processor *p, int sigfd)
 			log_info("all files parsed and written");
 			break;
 		}
+		/* once_timeout bounds a wait, not the pass: every parse or
+		 * write moves the deadline (a large tree takes what it takes),
+		 * and so does a parse under way (dag_file_processor_timeout
+		 * ends it) */
+		if (p->opts.once) {
+			stats_lock(p);
+			uint64_t done = p->st.files_parsed + p->st.files_skipped +
+			                p->st.files_written + p->st.files_unchanged;
+			stats_unlock(p);
+			/* a parse under way ends by its own timeout */
+			if (done != p->once_progress || p->njobs) {
+				p->once_progress = done;
+				p->once_deadline = now + p->cfg->database.once_timeout;
+			}
+		}
 		if (p->opts.once && now > p->once_deadline) {
 			proc_stats s;
 			proc_snapshot(p, &s);
@@ -664,12 +679,23 @@ int main_loop(processor *p, int sigfd)
 				    "names?): "
 				    "%s; %zu results not written",
 				    s.db_error, s.pending);
+			else if (s.db_up)
+				/* the database answers: the pass itself is behind (a
+				 * huge tree, parses at their timeout, claims refused) */
+				log_error(
+				    "the pass made no progress for once_timeout (%d s), "
+				    "the database answering: %zu files waiting for a worker, "
+				    "%zu being parsed, %zu claims unanswered, %zu results not "
+				    "written",
+				    p->cfg->database.once_timeout, s.queued, s.parsing, p->asked.n,
+				    s.pending);
 			else
 				log_error(
 				    "the database could not be %s within once_timeout (%d s): %s; "
 				    "%zu results not written",
 				    s.db_refused ? "written to" : "reached",
-				    p->cfg->database.once_timeout, s.db_error, s.pending);
+				    p->cfg->database.once_timeout,
+				    s.db_error[0] ? s.db_error : "no answer yet", s.pending);
 			rc = 3;
 			break;
 		}

@@ -205,7 +205,8 @@ struct processor {
 	/* stats (own mutex: read by the API threads) */
 	pthread_mutex_t smu;
 	proc_stats st;
-	double once_deadline;
+	double once_deadline;   /* monotonic: once_timeout after the last progress */
+	uint64_t once_progress; /* files parsed, skipped and written when it was set */
 	/* the loop's outputs for exec probes and systemd (stats.c: health_tick) */
 	char *status_path;    /* the status file; NULL with --once */
 	bool status_failed;   /* the last write of it failed (logged once) */
