@@ -403,10 +403,14 @@ void leases_foreign(processor *p, const sync_file *files, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!files[i].foreign)
 			continue;
+		log_debug("%s/%s: not written: %s", files[i].bundle, files[i].rel,
+		          files[i].foreign_owner[0] ? "another processor holds its lease"
+		                                    : "its lease changed hands since the parse");
 		/* an empty owner: the lease changed hands since the parse; the
-		 * loop claims the file again (no owner, no token) */
+		 * loop claims the file again */
 		post_locked(p, (lnews){.key = xasprintf("%s\x1f%s", files[i].bundle, files[i].rel),
-		                       .owner = xstrdup(files[i].foreign_owner)});
+		                       .owner = xstrdup(files[i].foreign_owner),
+		                       .reclaim = !files[i].foreign_owner[0]});
 	}
 	pthread_mutex_unlock(&p->mu);
 	wake_loop(p);
@@ -749,10 +753,27 @@ void leases_take_news(processor *p)
 			if (!scan_lookup(p->scan, k, sep + 1))
 				strmap_put(&p->left, nw->key, oi); /* a deletion left to it */
 			free(k);
+		} else if (nw->reclaim) {
+			/* a result parsed under an older token of the lease (the
+			 * file deleted and created again while held: its deletion's
+			 * write removed the row, the next write made a new one) or
+			 * before a takeover: claimed again now. A heartbeat may
+			 * well say the lease is this processor's again, and the
+			 * sweep claims no held file: the change was never parsed
+			 * again (model seed 400810). */
+			strmap_del(&p->asked, nw->key);
+			strmap_del(&p->held, nw->key);
+			strmap_del(&p->ready, nw->key);
+			if (key_scanned(p, nw->key)) {
+				char *k = xstrdup(nw->key);
+				char *sep = strchr(k, '\x1f');
+				*sep = '\0';
+				leases_want(p, k, sep + 1);
+				free(k);
+			}
 		} else {
 			/* not claimed (over the share, or being claimed by another
-			 * right now), or the lease changed hands since its parse:
-			 * asked again by the next sweep */
+			 * right now): asked again by the next sweep */
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->held, nw->key);
 			strmap_del(&p->ready, nw->key);

@@ -260,7 +260,10 @@ typedef struct lnews {
 	char **live;
 	size_t nlive;
 	bool beat;
-	bool free; /* key's lease is free or expired */
+	bool free;    /* key's lease is free or expired */
+	bool reclaim; /* a result under a token that is no longer the lease's: not
+	               * written; claimed again at once (the lease may still be
+	               * this processor's, under another token) */
 } lnews;
 void leases_init(processor *p);
 void leases_free(processor *p);

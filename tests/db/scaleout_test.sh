@@ -5,7 +5,8 @@
 # one that took its files (fencing); a killed processor's files are taken
 # over; a clean stop hands its files over at once; a rolling restart of three
 # processors never leaves a file out of the tables; a new file is claimed
-# when every processor is at its share. The tables are checked against the
+# when every processor is at its share; a held file deleted, created again
+# and changed is written. The tables are checked against the
 # files with tests/db/invariants.py.
 #
 # usage: tests/db/scaleout_test.sh DAGPROC_BIN [pg|mariadb|all]
@@ -321,6 +322,31 @@ scenario() { # DIALECT START URLVAR
 	fi
 	stop a
 	stop b
+
+	# 6. a held file deleted and created again (its deletion's write removes
+	# the lease, the next write makes a new one with token 1), then changed
+	# before the next heartbeat: its parse under the old token was fenced
+	# out as "changed hands", and the change never written (model seed
+	# 400810). The lease is at token 2 or more after the takeovers above.
+	LEASE=30 start a
+	if wait_sql 30 "SELECT count(*) FROM file_lease WHERE owner = 'a'" $N; then
+		rm -f "$work/dags/f001.yml"
+		wait_sql 10 "SELECT count(*) FROM file_lease WHERE relative_fileloc = 'f001.yml'" 0 ||
+			bad "$d: the deletion of f001.yml did not remove its lease"
+		write_file 001 v6
+		wait_sql 10 "SELECT count(*) FROM serialized_dag WHERE dag_id = 'dag_001' AND data LIKE '%echo 001 v6\"%'" 1 ||
+			bad "$d: f001.yml created again was not written"
+		write_file 001 v7
+		t0=$SECONDS
+		if wait_sql 15 "SELECT count(*) FROM serialized_dag WHERE dag_id = 'dag_001' AND data LIKE '%echo 001 v7\"%'" 1; then
+			ok "$d: a file deleted, created again and changed while held is written ($((SECONDS - t0)) s)"
+		else
+			bad "$d: the change of f001.yml after its deletion and creation was not written in 15 s"
+		fi
+	else
+		bad "$d: a alone did not take the $N files"
+	fi
+	stop a
 	if [ "$d" = pg ]; then pg_cleanup; else mariadb_cleanup; fi
 }
 

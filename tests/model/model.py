@@ -682,6 +682,14 @@ def main():
                 log("   operations (burst: event: ops):")
                 for b, ev, o in history[-3:]:
                     log("     %d: %s: %s" % (b, ev, "; ".join(o)))
+                if len(procs) > 1:
+                    try:
+                        leases = db.rows("SELECT relative_fileloc, owner, token FROM file_lease "
+                                         "ORDER BY relative_fileloc", ["relative_fileloc", "owner", "token"])
+                        log("   file_lease: %s" % "; ".join("%s %s %s" % (r["relative_fileloc"], r["owner"],
+                                                                         r["token"]) for r in leases))
+                    except RuntimeError as e:
+                        log("   file_lease not read: %s" % e)
                 log("   replay: %s (work folder kept: %s)" % (replay, work))
                 break
             if a.stop_after and burst >= a.stop_after:
