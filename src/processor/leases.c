@@ -49,6 +49,7 @@ void leases_free(processor *p)
 	strmap_free(&p->asked);
 	strmap_free(&p->ready);
 	strmap_free(&p->left);
+	strmap_free(&p->given);
 	free_list(p->owners, p->nowners);
 	free_list(p->want, p->nwant);
 	free_list(p->want_retry, p->nwant_retry);
@@ -577,6 +578,19 @@ static void drop_gone(processor *p)
 	free(gone);
 }
 
+/* The live processors of a heartbeat, whatever their order. */
+static uint64_t live_signature(const lnews *n)
+{
+	uint64_t sig = n->nlive;
+	for (size_t i = 0; i < n->nlive; i++) {
+		uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+		for (const char *c = n->live[i]; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		sig ^= h;
+	}
+	return sig ? sig : 1;
+}
+
 /* After a heartbeat: the files this processor holds, as the database says;
  * the processors alive; what is over the fair share goes back; files nobody
  * alive holds are claimed. */
@@ -657,7 +671,28 @@ static void apply_beat(processor *p, lnews *n)
 	for (size_t k = 0; k < p->held.cap; k++)
 		if (p->held.keys[k] && key_scanned(p, p->held.keys[k]))
 			have++;
-	if (live > 1 && have > share + 1) {
+	uint64_t sig = live_signature(n);
+	if (p->quiet_sig && p->quiet_sig != sig)
+		p->quiet_sig = 0; /* a processor joined or left: give up again */
+	if (p->given.n) {
+		size_t back = 0;
+		for (size_t k = 0; k < p->given.cap; k++)
+			if (p->given.keys[k] && strmap_get(&p->held, p->given.keys[k], NULL))
+				back++;
+		if (back && back * 2 >= p->given.n) {
+			log_info(
+			    "leases: %zu of the %zu files given up came back (no other processor "
+			    "takes them: do the others serve other bundles?); none given up until "
+			    "a processor joins or leaves",
+			    back, p->given.n);
+			p->quiet_sig = sig;
+			strmap_free(&p->given);
+		} else if (clock_mono() - p->given_at > 3.0 * p->lease_s) {
+			strmap_free(&p->given);
+		}
+	}
+	bool watching = p->given.n && p->given_sig == sig;
+	if (live > 1 && have > share + 1 && !p->quiet_sig && !watching) {
 		size_t excess = have - share;
 		char **give = NULL;
 		size_t ngive = 0, capgive = 0;
@@ -668,10 +703,14 @@ static void apply_beat(processor *p, lnews *n)
 			if (!job_of(p, key))
 				VEC_PUSH(give, ngive, capgive, xstrdup(key));
 		}
+		strmap_free(&p->given);
 		for (size_t i = 0; i < ngive; i++) {
 			strmap_del(&p->held, give[i]);
 			strmap_del(&p->ready, give[i]);
+			strmap_put(&p->given, give[i], 1);
 		}
+		p->given_at = clock_mono();
+		p->given_sig = sig;
 		pthread_mutex_lock(&p->mu);
 		for (size_t i = 0; i < ngive; i++) {
 			VEC_GROW(p->unhold, p->nunhold, p->capunhold);

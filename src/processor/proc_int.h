@@ -154,6 +154,13 @@ struct processor {
 	bool claim_blocked; /* the last dispatch left idle workers for a claim */
 	strmap left;        /* key -> owner index: a deletion left to the live processor that
 	                     * held the file; written here if that one dies first */
+	/* the files the sweep gave up last (over the share), while it watches
+	 * whether others take them; when they come back instead (processors
+	 * of other bundles count as live but take none), no more are given up
+	 * until the live processors change (quiet_sig, their signature) */
+	strmap given;
+	double given_at; /* monotonic */
+	uint64_t given_sig, quiet_sig;
 	char **owners;
 	size_t nowners;
 	double next_sweep_leases; /* monotonic */

@@ -90,7 +90,8 @@ start() { # NAME: a processor with its own API port (for its /metrics)
 	DAGPROC__DAG_PROCESSOR__INSTANCE_NAME=$1 DAGPROC__API__PORT=${ports[$1]} \
 		DAGPROC__DAG_PROCESSOR__LEASE_SECONDS=$LEASE DAGPROC__DAG_PROCESSOR__PARSING_PROCESSES=1 \
 		DAGPROC__DATABASE__RETRY_BACKOFF_MAX=1 DAGPROC__DATABASE__CONNECT_TIMEOUT=3 \
-		"$bin" run --dags "$work/dags" --db "$(url_for "$1")" >>"$work/$1.log" 2>&1 &
+		"$bin" run --dags "$work/dags" ${EXTRA:+--dags "$EXTRA"} --db "$(url_for "$1")" \
+		>>"$work/$1.log" 2>&1 &
 	pids[$1]=$!
 }
 stop() { # NAME
@@ -347,6 +348,32 @@ scenario() { # DIALECT START URLVAR
 		bad "$d: a alone did not take the $N files"
 	fi
 	stop a
+
+	# 7. b also serves a second bundle: the share (files / live processors)
+	# of each says a holds too many, but what a gives up comes back to it
+	# (and b's to b: a takes no file of the other bundle). Files went back
+	# and forth at every heartbeat, their tokens climbing; now each gives up
+	# once, sees them come back, and stops until the live processors change.
+	mkdir -p "$work/extra"
+	for i in $(seq -w 1 100); do
+		printf 'extra_%s:\n  tasks:\n    - {task_id: t, operator: airflow.providers.standard.operators.bash.BashOperator, bash_command: echo %s}\n' \
+			"$i" "$i" >"$work/extra/e$i.yml"
+	done
+	start a
+	EXTRA=$work/extra start b
+	if wait_sql 30 "SELECT count(*) FROM dag WHERE dag_id LIKE 'extra%' AND NOT is_stale" 100; then
+		sleep $((4 * LEASE))
+		local t1 t2
+		t1=$(sql "SELECT sum(token) FROM file_lease")
+		sleep $((3 * LEASE))
+		t2=$(sql "SELECT sum(token) FROM file_lease")
+		[ "$t1" = "$t2" ] && ok "$d: processors of different bundles settle: no lease changed hands in $((3 * LEASE)) s" ||
+			bad "$d: leases still change hands with b serving another bundle too (token sum $t1, then $t2)"
+	else
+		bad "$d: b did not write the second bundle"
+	fi
+	stop a
+	stop b
 	if [ "$d" = pg ]; then pg_cleanup; else mariadb_cleanup; fi
 }
 
