@@ -78,6 +78,15 @@ static void split_key(char *k, lease_file *f)
 	f->rel = sep + 1;
 }
 
+/* keys[0..n) split in place, as lease files (which point into them) */
+static lease_file *split_keys(char **keys, size_t n)
+{
+	lease_file *lf = xcalloc(n ? n : 1, sizeof(*lf));
+	for (size_t i = 0; i < n; i++)
+		split_key(keys[i], &lf[i]);
+	return lf;
+}
+
 /* A claim or a heartbeat that the database did not take is the database's
  * state as much as a failed write: with nothing parsed yet (every file new or
  * changed is claimed first), the writer would never say so. */
@@ -133,10 +142,8 @@ static size_t claim_base(const processor *p)
 
 static void do_claims(processor *p, store_conn *c, char **keys, size_t n, size_t total)
 {
-	lease_file *lf = xcalloc(n, sizeof(*lf));
+	lease_file *lf = split_keys(keys, n);
 	lease_state *out = xcalloc(n, sizeof(*out));
-	for (size_t i = 0; i < n; i++)
-		split_key(keys[i], &lf[i]);
 	store_error err;
 	lease_weigh w = {.live = 1};
 	bool ok = lease_claim(c, p->instance, p->lease_s, lf, n, total, out, &w, &err) == 0;
@@ -342,9 +349,7 @@ void leases_writer_work(processor *p)
 		heartbeat(p, c);
 	}
 	if (nunhold) {
-		lease_file *lf = xcalloc(nunhold, sizeof(*lf));
-		for (size_t i = 0; i < nunhold; i++)
-			split_key(unhold[i], &lf[i]);
+		lease_file *lf = split_keys(unhold, nunhold);
 		if (lease_release(c, p->instance, lf, nunhold, &err) != 0)
 			log_debug("leases: release not done: %s", err.message);
 		else
@@ -352,9 +357,7 @@ void leases_writer_work(processor *p)
 		free(lf);
 	}
 	if (ndrop) {
-		lease_file *lf = xcalloc(ndrop, sizeof(*lf));
-		for (size_t i = 0; i < ndrop; i++)
-			split_key(drop[i], &lf[i]);
+		lease_file *lf = split_keys(drop, ndrop);
 		if (lease_drop(c, p->instance, lf, ndrop, &err) != 0)
 			log_debug("leases: leases of gone files not deleted: %s", err.message);
 		else
@@ -510,6 +513,17 @@ static bool key_scanned(processor *p, const char *key)
 	bool hit = scan_lookup(p->scan, b, sep + 1) != NULL;
 	free(b);
 	return hit;
+}
+
+/* A key (bundle \x1f rel) claimed, if the scan has its file. */
+static void want_scanned(processor *p, const char *key)
+{
+	char *k = xstrdup(key);
+	char *sep = strchr(k, '\x1f');
+	*sep = '\0';
+	if (scan_lookup(p->scan, k, sep + 1))
+		leases_want(p, k, sep + 1);
+	free(k);
 }
 
 /* Files held by no live processor we know of, and not ours: wanted. */
@@ -772,14 +786,8 @@ void leases_take_news(processor *p)
 		} else if (nw->free) {
 			/* given up or expired: claimed unless held or being claimed */
 			strmap_del(&p->others, nw->key);
-			if (!strmap_get(&p->held, nw->key, NULL)) {
-				char *k = xstrdup(nw->key);
-				char *sep = strchr(k, '\x1f');
-				*sep = '\0';
-				if (scan_lookup(p->scan, k, sep + 1))
-					leases_want(p, k, sep + 1);
-				free(k);
-			}
+			if (!strmap_get(&p->held, nw->key, NULL))
+				want_scanned(p, nw->key);
 		} else if (nw->owner && nw->owner[0]) {
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->held, nw->key);
@@ -803,13 +811,7 @@ void leases_take_news(processor *p)
 			strmap_del(&p->asked, nw->key);
 			strmap_del(&p->held, nw->key);
 			strmap_del(&p->ready, nw->key);
-			if (key_scanned(p, nw->key)) {
-				char *k = xstrdup(nw->key);
-				char *sep = strchr(k, '\x1f');
-				*sep = '\0';
-				leases_want(p, k, sep + 1);
-				free(k);
-			}
+			want_scanned(p, nw->key);
 		} else {
 			/* not claimed (over the share, or being claimed by another
 			 * right now): asked again by the next sweep */
